@@ -1,0 +1,33 @@
+# make test: set up and run the whole test suite. make demo: set up and run the example project.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WITH_SERVICES := set -a && . ./.services.env && set +a &&
+
+.PHONY: test demo lint services benchmark clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+services: $(STAMP)
+	$(PY) scripts/ensure_services.py
+
+test: services
+	$(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+demo: services
+	$(WITH_SERVICES) cd example_project && ../$(PY) manage.py demo
+
+benchmark: services
+	$(WITH_SERVICES) $(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .redis .services.env .pytest_cache

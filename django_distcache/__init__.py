@@ -1,0 +1,30 @@
+"""Distributed caching for Django on Redis."""
+
+from django_distcache.functions import cached, get_or_set
+from django_distcache.invalidation import (
+    invalidate,
+    invalidate_model,
+    invalidate_objects,
+    invalidate_tag,
+)
+from django_distcache.objects import get_object, get_objects
+from django_distcache.querysets import DistcacheManager, DistcacheQuerySet, DistcacheQuerySetMixin
+from django_distcache.registry import NotRegistered, register
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DistcacheManager",
+    "DistcacheQuerySet",
+    "DistcacheQuerySetMixin",
+    "NotRegistered",
+    "cached",
+    "get_object",
+    "get_objects",
+    "get_or_set",
+    "invalidate",
+    "invalidate_model",
+    "invalidate_objects",
+    "invalidate_tag",
+    "register",
+]

@@ -1,0 +1,25 @@
+"""App config: checks, registrations from settings, autodiscovery of distcache.py."""
+
+from contextlib import suppress
+
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class DistcacheConfig(AppConfig):
+    name = "django_distcache"
+    verbose_name = "Distributed cache"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django_distcache import checks  # noqa: F401  (registers the checks)
+        from django_distcache.conf import get_settings
+        from django_distcache.functions import resolve_dependencies
+        from django_distcache.registry import register_from_settings
+
+        # A bad DISTCACHE['MODELS'] is reported by the system checks (distcache.E005).
+        with suppress(LookupError, TypeError, AttributeError):
+            register_from_settings()
+        if get_settings().AUTODISCOVER:
+            autodiscover_modules("distcache")
+        resolve_dependencies()

@@ -1,0 +1,210 @@
+"""Signal receivers and transaction-aware invalidation: applied when the write commits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, models, router, transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from redis.exceptions import RedisError
+
+from django_distcache import keys
+from django_distcache.client import get_redis, script
+from django_distcache.registry import ModelRef, resolve_model
+
+logger = logging.getLogger("django_distcache")
+
+
+class PendingInvalidation:
+    """What one transaction must invalidate; runs as its on_commit callback.
+
+    Generations are bumped and object entries deleted in one pipelined round trip.
+    """
+
+    def __init__(self) -> None:
+        self.generations: set[str] = set()
+        # object entries to delete, grouped by the generations they live under
+        self.entries: dict[tuple[str, ...], set[str]] = {}
+
+    def touches(self, generation_keys: Iterable[str], base: str | None = None) -> bool:
+        if any(g in self.generations for g in generation_keys):
+            return True
+        return base is not None and any(base in bases for bases in self.entries.values())
+
+    def __call__(self) -> None:
+        apply_invalidation(self.generations, self.entries)
+
+
+def apply_invalidation(
+    generations: Iterable[str], entries: dict[tuple[str, ...], set[str]]
+) -> None:
+    """Delete ``entries`` (with their leases) and bump ``generations`` now."""
+    generations = sorted(generations)
+    if not generations and not entries:
+        return
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for gen_keys, bases in entries.items():
+            script("delete")(keys=list(gen_keys), args=sorted(bases), client=pipe)
+        if generations:
+            script("bump")(keys=generations, args=[], client=pipe)
+        pipe.execute()
+    except RedisError:
+        # NOTE: entries written before this point may be served until their TTL.
+        logger.exception(
+            "django_distcache could not invalidate %d generations and %d entries",
+            len(generations),
+            sum(len(b) for b in entries.values()),
+        )
+        return
+    from django_distcache.signals import invalidated
+
+    invalidated.send(sender=PendingInvalidation, generations=generations, entries=entries)
+
+
+def _pending_for(using: str) -> PendingInvalidation:
+    """The pending invalidation of the current transaction on ``using`` (created once)."""
+    connection = transaction.get_connection(using)
+    pending = getattr(connection, "_distcache_pending", None)
+    if (
+        pending is not None
+        and connection.in_atomic_block
+        and any(entry[1] is pending for entry in connection.run_on_commit)
+    ):
+        return pending
+    pending = PendingInvalidation()
+    if connection.in_atomic_block:
+        connection._distcache_pending = pending  # type: ignore[attr-defined]
+        transaction.on_commit(pending, using=using)
+    return pending
+
+
+def _schedule(
+    using: str,
+    generations: Iterable[str] = (),
+    entries: dict[tuple[str, ...], set[str]] | None = None,
+) -> None:
+    connection = transaction.get_connection(using)
+    if not connection.in_atomic_block:
+        apply_invalidation(generations, entries or {})
+        return
+    pending = _pending_for(using)
+    pending.generations.update(generations)
+    for gen_keys, bases in (entries or {}).items():
+        pending.entries.setdefault(gen_keys, set()).update(bases)
+
+
+def pending_touches(using: str, generation_keys: Iterable[str], base: str | None = None) -> bool:
+    """Whether the open transaction on ``using`` has uncommitted writes to this entry.
+
+    Such reads bypass the cache: they may see the transaction's own writes, which
+    must never be cached, and the cached value may be older than them.
+    """
+    connection = transaction.get_connection(using)
+    if not connection.in_atomic_block:
+        return False
+    generation_keys = tuple(generation_keys)
+    for entry in connection.run_on_commit:
+        callback = entry[1]
+        if isinstance(callback, PendingInvalidation) and callback.touches(generation_keys, base):
+            return True
+    return False
+
+
+def _object_entries(model: type[models.Model], pks: Iterable[Any]) -> dict:
+    from django_distcache.registry import _configs
+
+    config = _configs.get(model)
+    if config is None:
+        return {}
+    return {config.generation_keys: {config.object_base(pk) for pk in pks}}
+
+
+def invalidate_objects(model: ModelRef, pks: Iterable[Any], *, using: str | None = None) -> None:
+    """Drop the cached objects ``pks`` of ``model`` and what depends on the model.
+
+    Inside a transaction this happens when it commits; use it after raw SQL.
+    """
+    model_cls = resolve_model(model)
+    using = using or router.db_for_write(model_cls)
+    pk_field = model_cls._meta.pk
+    pks = [pk_field.to_python(pk) for pk in pks]
+    _schedule(using, [keys.model_generation(model_cls)], _object_entries(model_cls, pks))
+
+
+def invalidate_model(model: ModelRef, *, using: str | None = None) -> None:
+    """Drop every cached object of ``model`` and everything that depends on it."""
+    model_cls = resolve_model(model)
+    using = using or router.db_for_write(model_cls)
+    _schedule(using, [keys.model_generation(model_cls), keys.objects_generation(model_cls)])
+
+
+def invalidate_tag(tag: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Drop every entry stored with ``tag``."""
+    _schedule(using, [keys.tag_generation(tag)])
+
+
+def invalidate(target: ModelRef, *, using: str | None = None) -> None:
+    """Invalidate a model (a class or ``"app.Model"``) or, for any other string, a tag.
+
+    Runs when the current transaction commits, right away outside one.
+    """
+    if isinstance(target, str) and "." not in target:
+        invalidate_tag(target, using=using or DEFAULT_DB_ALIAS)
+    elif isinstance(target, str):
+        try:
+            model_cls = resolve_model(target)
+        except LookupError:
+            invalidate_tag(target, using=using or DEFAULT_DB_ALIAS)
+        else:
+            invalidate_model(model_cls, using=using)
+    else:
+        invalidate_model(target, using=using)
+
+
+def _on_save(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
+    _schedule(using, [keys.model_generation(sender)], _object_entries(sender, [instance.pk]))
+
+
+def _on_delete(
+    sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any
+) -> None:
+    _on_save(sender, instance, using)
+
+
+def _on_m2m_changed(
+    sender: type[models.Model],
+    instance: models.Model,
+    action: str,
+    model: type[models.Model],
+    using: str,
+    **kwargs: Any,
+) -> None:
+    if not action.startswith("post_"):
+        return
+    generations = {keys.model_generation(type(instance)), keys.model_generation(model)}
+    generations.add(keys.model_generation(sender))
+    _schedule(using, generations)
+
+
+def connect_receivers(model: type[models.Model]) -> None:
+    """Connect the receivers that invalidate ``model``'s entries on every write."""
+    label = model._meta.label_lower
+    post_save.connect(_on_save, sender=model, dispatch_uid=f"distcache.save.{label}")
+    post_delete.connect(_on_delete, sender=model, dispatch_uid=f"distcache.delete.{label}")
+    throughs = {f.remote_field.through for f in model._meta.local_many_to_many}
+    throughs.update(
+        rel.through
+        for rel in model._meta.related_objects
+        if rel.many_to_many and getattr(rel, "through", None) is not None
+    )
+    for through in throughs:
+        if isinstance(through, str):
+            continue
+        m2m_changed.connect(
+            _on_m2m_changed,
+            sender=through,
+            dispatch_uid=f"distcache.m2m.{through._meta.label_lower}",
+        )

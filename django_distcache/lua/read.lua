@@ -1,0 +1,34 @@
+-- Read entries under their current generations and take a lease on each miss.
+-- KEYS: generation keys. ARGV: lease_ms, token, base keys...
+-- Returns {suffix, r1, r2, ...}: ri is the stored value, 1 (miss, lease taken)
+-- or 0 (miss, someone else holds the lease).
+local gens = {}
+if #KEYS > 0 then
+  local values = redis.call('MGET', unpack(KEYS))
+  for i, value in ipairs(values) do
+    if not value then
+      -- A missing generation starts at the clock, so it never repeats an older one.
+      local t = redis.call('TIME')
+      value = t[1] .. string.format('%06d', tonumber(t[2]))
+      if not redis.call('SET', KEYS[i], value, 'NX') then
+        value = redis.call('GET', KEYS[i])
+      end
+    end
+    gens[i] = value
+  end
+end
+local suffix = table.concat(gens, '.')
+local lease_ms = tonumber(ARGV[1])
+local result = {suffix}
+for i = 3, #ARGV do
+  local key = ARGV[i] .. '@' .. suffix
+  local value = redis.call('GET', key)
+  if value then
+    result[#result + 1] = value
+  elseif lease_ms > 0 and redis.call('SET', key .. ':lease', ARGV[2], 'NX', 'PX', lease_ms) then
+    result[#result + 1] = 1
+  else
+    result[#result + 1] = 0
+  end
+end
+return result

@@ -1,0 +1,140 @@
+"""Which models are cached, with their timeouts and dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.db import models
+
+from django_distcache import keys
+from django_distcache.conf import get_settings
+
+ModelRef = type[models.Model] | str
+
+
+class NotRegistered(LookupError):
+    """Raised when a model is used with get_object() but was never registered."""
+
+
+def resolve_model(ref: ModelRef) -> type[models.Model]:
+    """A model class from a class or an ``"app_label.Model"`` string."""
+    if isinstance(ref, str):
+        try:
+            return apps.get_model(ref)
+        except (LookupError, ValueError) as exc:
+            raise LookupError(
+                f"{ref!r} is not an installed model; use 'app_label.ModelName'."
+            ) from exc
+    if isinstance(ref, type) and issubclass(ref, models.Model):
+        return ref
+    raise TypeError(f"expected a model class or 'app_label.ModelName', got {ref!r}")
+
+
+@dataclass
+class ModelConfig:
+    """How one registered model is cached."""
+
+    model: type[models.Model]
+    timeout: float | None = None
+    depends_on: tuple[type[models.Model], ...] = ()
+    _derived: tuple[Any, ...] = field(default=(None,), repr=False)
+
+    def _keys(self) -> tuple[Any, ...]:
+        conf = get_settings()
+        if self._derived[0] is not conf:
+            gens = tuple(
+                keys.dedupe(
+                    [keys.objects_generation(self.model)]
+                    + [keys.model_generation(m) for m in self.depends_on]
+                )
+            )
+            base = keys.object_base(self.model, "")
+            attnames = tuple(f.attname for f in self.model._meta.concrete_fields)
+            self._derived = (conf, gens, base, attnames)
+        return self._derived
+
+    @property
+    def generation_keys(self) -> tuple[str, ...]:
+        """The generations an object entry lives under."""
+        return self._keys()[1]
+
+    @property
+    def attnames(self) -> tuple[str, ...]:
+        return self._keys()[3]
+
+    def object_base(self, pk: object) -> str:
+        base_prefix = self._keys()[2]
+        text = str(pk)
+        if isinstance(pk, int):
+            return base_prefix + text
+        return base_prefix + keys.safe_part(text)
+
+    @property
+    def effective_timeout(self) -> float:
+        return self.timeout if self.timeout is not None else get_settings().TIMEOUT
+
+
+_configs: dict[type[models.Model], ModelConfig] = {}
+_tracked: set[type[models.Model]] = set()
+
+
+def register(
+    model: ModelRef,
+    *,
+    timeout: float | None = None,
+    depends_on: Iterable[ModelRef] = (),
+) -> ModelConfig:
+    """Cache ``model`` by primary key and invalidate it on every write.
+
+    ``depends_on`` names models whose changes invalidate every cached object of
+    ``model`` (for example when its entries are used together with a Category's).
+    """
+    model_cls = resolve_model(model)
+    config = ModelConfig(
+        model=model_cls,
+        timeout=timeout,
+        depends_on=tuple(resolve_model(m) for m in depends_on),
+    )
+    _configs[model_cls] = config
+    for tracked in (model_cls, *config.depends_on):
+        track(tracked)
+    return config
+
+
+def track(model: type[models.Model]) -> None:
+    """Connect the invalidation receivers of ``model`` (once)."""
+    if model in _tracked:
+        return
+    from django_distcache.invalidation import connect_receivers
+
+    connect_receivers(model)
+    _tracked.add(model)
+
+
+def get_config(model: type[models.Model]) -> ModelConfig:
+    try:
+        return _configs[model]
+    except KeyError:
+        raise NotRegistered(
+            f"{model._meta.label} is not registered with django_distcache; call "
+            "django_distcache.register() in the app's distcache.py or list it in "
+            "DISTCACHE['MODELS']."
+        ) from None
+
+
+def registered_models() -> list[type[models.Model]]:
+    return list(_configs)
+
+
+def tracked_models() -> set[type[models.Model]]:
+    return set(_tracked)
+
+
+def register_from_settings() -> None:
+    """Register the models listed in DISTCACHE['MODELS']."""
+    for label, options in get_settings().MODELS.items():
+        options = options or {}
+        register(label, timeout=options.get("timeout"), depends_on=options.get("depends_on", ()))

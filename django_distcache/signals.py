@@ -1,0 +1,7 @@
+"""The app's own signals; receivers live elsewhere."""
+
+from django.dispatch import Signal
+
+# Sent after generations were bumped and entries deleted in Redis.
+# Arguments: generations (list of generation keys), entries (dict of deleted bases).
+invalidated = Signal()

@@ -1,0 +1,119 @@
+"""Make sure the services the tests and the demo need are reachable.
+
+Redis: use the one on 127.0.0.1:6379 when it answers, else start a private
+redis-server on a free loopback port. PostgreSQL: use 127.0.0.1:5432 when it
+answers, else the tests fall back to SQLite. Writes the choice to .services.env.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE = ROOT / ".services.env"
+PRIVATE_REDIS_DIR = ROOT / ".redis"
+
+
+def answers(host: str, port: int, probe: bytes | None = None, expect: bytes = b"") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1) as sock:
+            if probe is None:
+                return True
+            sock.sendall(probe)
+            return sock.recv(64).startswith(expect)
+    except OSError:
+        return False
+
+
+def redis_answers(port: int) -> bool:
+    return answers("127.0.0.1", port, b"PING\r\n", b"+PONG")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_redis_server_binary() -> str:
+    path = shutil.which("redis-server")
+    if path:
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("redis-server is missing; installing Debian's redis-server package", flush=True)
+        subprocess.run(["apt-get", "update", "-q"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-q", "redis-server"], check=False)
+        path = shutil.which("redis-server")
+        if path:
+            return path
+    sys.exit(
+        "No Redis answers on 127.0.0.1:6379 and the redis-server binary is missing. "
+        "Install the system package 'redis-server' (Debian/Ubuntu: apt-get install redis-server) "
+        "or start Redis on 127.0.0.1:6379."
+    )
+
+
+def start_private_redis() -> int:
+    PRIVATE_REDIS_DIR.mkdir(exist_ok=True)
+    pid_file = PRIVATE_REDIS_DIR / "redis.port"
+    if pid_file.exists():
+        port = int(pid_file.read_text())
+        if redis_answers(port):
+            return port
+    binary = ensure_redis_server_binary()
+    port = free_port()
+    subprocess.run(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(PRIVATE_REDIS_DIR),
+            "--logfile",
+            str(PRIVATE_REDIS_DIR / "redis.log"),
+        ],
+        check=True,
+    )
+    for _ in range(100):
+        if redis_answers(port):
+            pid_file.write_text(str(port))
+            print(f"started a private redis-server on 127.0.0.1:{port}", flush=True)
+            return port
+        time.sleep(0.05)
+    sys.exit(f"redis-server did not answer on 127.0.0.1:{port}; see .redis/redis.log")
+
+
+def main() -> None:
+    if not shutil.which("redis-server"):
+        print(
+            "note: redis-server binary not found; tests that start their own Redis "
+            "will be skipped (install the 'redis-server' system package)",
+            flush=True,
+        )
+    port = 6379 if redis_answers(6379) else start_private_redis()
+    lines = [f"DISTCACHE_TEST_REDIS_URL=redis://127.0.0.1:{port}"]
+    if answers("127.0.0.1", 5432):
+        lines.append("DISTCACHE_TEST_DATABASE=postgresql")
+    else:
+        print("PostgreSQL does not answer on 127.0.0.1:5432; using SQLite", flush=True)
+        lines.append("DISTCACHE_TEST_DATABASE=sqlite")
+    ENV_FILE.write_text("\n".join(lines) + "\n")
+    print("services: " + ", ".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    main()

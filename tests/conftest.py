@@ -1,0 +1,102 @@
+"""Shared fixtures: a clean Redis test database, private redis-server processes."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+from django_distcache import client, stats
+
+
+@pytest.fixture(autouse=True)
+def clean_redis() -> Iterator[redis.Redis]:
+    """Each test starts with an empty Redis test database (its own db index)."""
+    connection = redis.Redis.from_url(f"{settings.REDIS_URL}/{settings.REDIS_DB}")
+    connection.flushdb()
+    client.reset()
+    stats.reset_local()
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def raw_redis(clean_redis: redis.Redis) -> redis.Redis:
+    return clean_redis
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisProcess:
+    """A redis-server of the test's own on a free loopback port."""
+
+    def __init__(self, workdir: Path, *extra: str) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server binary not installed (system package 'redis-server')")
+        self.port = _free_port()
+        self.workdir = workdir
+        self.args = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            *extra,
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.02)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_process(tmp_path: Path) -> Iterator[type[RedisProcess]]:
+    """A factory of private redis-server processes, stopped after the test."""
+    started: list[RedisProcess] = []
+
+    def start(*extra: str) -> RedisProcess:
+        process = RedisProcess(tmp_path, *extra)
+        started.append(process)
+        return process
+
+    yield start  # type: ignore[misc]
+    for process in started:
+        process.stop()

@@ -1,0 +1,82 @@
+"""Settings of the test project: real Redis, PostgreSQL when reachable, else SQLite."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+SECRET_KEY = "tests-only-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django_distcache",
+    "tests.testapp",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# Parallel runs on one machine keep apart by suffix (database) and Redis db index.
+_SUFFIX = os.environ.get("DISTCACHE_TEST_SUFFIX", "")
+REDIS_URL = os.environ.get("DISTCACHE_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_DB = int(os.environ.get("DISTCACHE_TEST_REDIS_DB", "9"))
+
+if os.environ.get("DISTCACHE_TEST_DATABASE", "postgresql") == "postgresql":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("DISTCACHE_TEST_DB_NAME", "test"),
+            "HOST": "127.0.0.1",
+            "PORT": 5432,
+            "USER": os.environ.get("DISTCACHE_TEST_DB_USER", "postgres"),
+            "TEST": {"NAME": f"test_distcache{_SUFFIX}"},
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(BASE_DIR / f"distcache{_SUFFIX}.sqlite3"),
+            "TEST": {"NAME": str(BASE_DIR / f"test_distcache{_SUFFIX}.sqlite3")},
+        }
+    }
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": f"{REDIS_URL}/{REDIS_DB}",
+    },
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+
+DISTCACHE = {
+    "KEY_PREFIX": "dctest",
+    "TIMEOUT": 300,
+}
