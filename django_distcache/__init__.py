@@ -10,6 +10,13 @@ from django_distcache.invalidation import (
 from django_distcache.objects import get_object, get_objects
 from django_distcache.querysets import DistcacheManager, DistcacheQuerySet, DistcacheQuerySetMixin
 from django_distcache.registry import NotRegistered, register
+from django_distcache.warming.registry import warmer
+from django_distcache.writebehind import (
+    WriteBehindFull,
+    write_behind,
+    write_behind_incr,
+    write_through,
+)
 
 __version__ = "0.1.0"
 
@@ -18,6 +25,7 @@ __all__ = [
     "DistcacheQuerySet",
     "DistcacheQuerySetMixin",
     "NotRegistered",
+    "WriteBehindFull",
     "cached",
     "get_object",
     "get_objects",
@@ -27,4 +35,8 @@ __all__ = [
     "invalidate_objects",
     "invalidate_tag",
     "register",
+    "warmer",
+    "write_behind",
+    "write_behind_incr",
+    "write_through",
 ]

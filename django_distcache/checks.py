@@ -117,13 +117,13 @@ def _check_models(models_setting: Any) -> list[Error]:
             )
             continue
         options = options or {}
-        unknown = set(options) - {"timeout", "depends_on"}
+        unknown = set(options) - {"timeout", "depends_on", "write_behind"}
         if unknown:
             errors.append(
                 Error(
                     f"DISTCACHE['MODELS'][{label!r}] has unknown options: "
                     f"{', '.join(sorted(unknown))}.",
-                    hint="Valid options: timeout, depends_on.",
+                    hint="Valid options: timeout, depends_on, write_behind.",
                     id="distcache.E005",
                 )
             )

@@ -24,6 +24,23 @@ def get_redis() -> Redis:
 
 
 @cache
+def get_buffer_redis() -> Redis:
+    """The raw client of the Redis holding the write-behind buffer.
+
+    NOTE: django-redis's IGNORE_EXCEPTIONS applies to its cache API only; this raw
+    client raises every error (out of memory, READONLY) to the caller.
+    """
+    conf = get_settings()
+    return get_redis_connection(conf.WRITE_BEHIND_CACHE_ALIAS or conf.CACHE_ALIAS)
+
+
+def buffer_shares_cache() -> bool:
+    """Whether the buffer lives in the same Redis as the entries (one script does both)."""
+    conf = get_settings()
+    return (conf.WRITE_BEHIND_CACHE_ALIAS or conf.CACHE_ALIAS) == conf.CACHE_ALIAS
+
+
+@cache
 def _script_source(name: str) -> str:
     return resources.files("django_distcache").joinpath("lua", f"{name}.lua").read_text()
 
@@ -37,4 +54,5 @@ def script(name: str) -> Script:
 def reset() -> None:
     """Forget the cached client and scripts (settings changed)."""
     get_redis.cache_clear()
+    get_buffer_redis.cache_clear()
     script.cache_clear()

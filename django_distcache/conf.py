@@ -41,6 +41,40 @@ DEFAULTS: dict[str, Any] = {
     "MAX_KEY_LENGTH": 200,
     # Import a `distcache` module from every installed app at start-up.
     "AUTODISCOVER": True,
+    # Write-behind: the django-redis alias whose Redis holds the buffer of pending
+    # writes (None: CACHE_ALIAS). It must never evict keys (distcache.E010).
+    "WRITE_BEHIND_CACHE_ALIAS": None,
+    # The Celery queue of the flush and warm tasks.
+    "WRITE_BEHIND_QUEUE": "distcache",
+    # Rows claimed and written per flush transaction; a model with this many pending
+    # rows also triggers a flush at once.
+    "WRITE_BEHIND_BATCH_SIZE": 1000,
+    # Seconds between scheduled flushes (the beat schedule entry uses it).
+    "WRITE_BEHIND_FLUSH_INTERVAL": 5.0,
+    # Seconds a flush holds its claim on a batch before another flush may recover it.
+    "WRITE_BEHIND_LEASE_TIMEOUT": 60.0,
+    # Pending rows per model above which write_behind() overflows (0: no cap).
+    "WRITE_BEHIND_MAX_PENDING": 100_000,
+    # What an overflowing write_behind() does: "write_through" (save now) or "raise".
+    "WRITE_BEHIND_OVERFLOW": "write_through",
+    # Database errors a pending row may meet before it goes to the dead-letter list.
+    "WRITE_BEHIND_MAX_ATTEMPTS": 5,
+    # Seconds before the first retry of a failed row; doubled on each attempt.
+    "WRITE_BEHIND_RETRY_BACKOFF": 1.0,
+    # Strict mode: replicas that must acknowledge each buffered write (Redis WAIT)
+    # before write_behind() returns, and how long to wait for them (seconds).
+    "WRITE_BEHIND_WAIT_REPLICAS": 0,
+    "WRITE_BEHIND_WAIT_TIMEOUT": 1.0,
+    # Cache warmers from settings: {"name": "dotted.path.to.function"}.
+    "WARMERS": {},
+    # Rows read and entries written per round trip when warming.
+    "WARM_BATCH_SIZE": 1000,
+    # Warm runs kept in Redis for the dashboard.
+    "WARM_HISTORY": 50,
+    # Most-read objects remembered per model for hot-key warming (0: off), and how
+    # often (seconds) each process adds its read counts to Redis.
+    "HOT_KEYS_SIZE": 200,
+    "HOT_KEYS_FLUSH_INTERVAL": 10.0,
 }
 
 

@@ -10,10 +10,11 @@ from typing import Any, TypeVar
 from django.db import models, router
 from redis.exceptions import RedisError
 
-from django_distcache import readthrough, stats
+from django_distcache import hotkeys, readthrough, stats
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
 from django_distcache.registry import ModelConfig, get_config
+from django_distcache.writebehind.overlay import overlay
 
 M = TypeVar("M", bound=models.Model)
 
@@ -56,10 +57,17 @@ def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
     manager = model._default_manager.db_manager(using)
 
     def load() -> M | None:
-        return manager.filter(pk=pk).first()
+        instance = manager.filter(pk=pk).first()
+        if config.write_behind:
+            overlay(model, {key_pk: instance})
+        return instance
 
+    hotkeys.record(config.model._meta.label_lower, key_pk)
     if pending_touches(using, generation_keys, base):
-        instance = load()
+        instance = manager.filter(pk=pk).first()
+        # A row saved by this transaction: its values replace any deferred write.
+        if config.write_behind and not pending_touches(using, (), base):
+            overlay(model, {key_pk: instance})
     else:
         instance = readthrough.fetch(
             config.model._meta.label_lower,
@@ -115,8 +123,10 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     if not to_load:
         return found
     loaded = manager.in_bulk([by_key[k] for k in to_load])
-    found.update(loaded)
     loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
+    if config.write_behind:
+        overlay(model, dict(loaded_by_key))
+    found.update(loaded)
     items = []
     for key_pk in owned:
         encoded = _encode_instance(config, loaded_by_key.get(key_pk))

@@ -21,10 +21,15 @@ class DistcacheQuerySetMixin:
     db: str
 
     def update(self, **kwargs: Any) -> int:
+        superseded = _write_behind_rows(self, kwargs)
         rows = super().update(**kwargs)  # type: ignore[misc]
         # NOTE: which rows changed is unknown without another query, so every cached
         # object of the model goes (one generation bump).
         invalidate_model(self.model, using=self.db)
+        if superseded:
+            from django_distcache.writebehind.ordering import supersede_on_commit
+
+            supersede_on_commit(self.model, superseded[0], superseded[1], using=self.db)
         return rows
 
     def delete(self) -> tuple[int, dict[str, int]]:
@@ -47,6 +52,22 @@ class DistcacheQuerySetMixin:
         rows = super().bulk_update(objs, *args, **kwargs)  # type: ignore[misc]
         invalidate_objects(self.model, [obj.pk for obj in objs], using=self.db)
         return rows
+
+
+def _write_behind_rows(queryset: Any, values: dict[str, Any]) -> tuple[list, list] | None:
+    """For a write-behind model: the rows and columns an update() overwrites, whose
+    deferred writes it supersedes. NOTE: costs one query for the primary keys."""
+    from django_distcache.registry import _configs
+
+    config = _configs.get(queryset.model)
+    if config is None or not config.write_behind:
+        return None
+    from django_distcache.writebehind.ordering import plain_update_attnames
+
+    attnames = plain_update_attnames(queryset.model, values)
+    if not attnames:
+        return None
+    return list(queryset.values_list("pk", flat=True)), attnames
 
 
 class DistcacheQuerySet(DistcacheQuerySetMixin, models.QuerySet):

@@ -40,6 +40,8 @@ class ModelConfig:
     model: type[models.Model]
     timeout: float | None = None
     depends_on: tuple[type[models.Model], ...] = ()
+    # Whether write_behind() may buffer writes to this model (see writebehind).
+    write_behind: bool = False
     _derived: tuple[Any, ...] = field(default=(None,), repr=False)
 
     def _keys(self) -> tuple[Any, ...]:
@@ -86,21 +88,28 @@ def register(
     *,
     timeout: float | None = None,
     depends_on: Iterable[ModelRef] = (),
+    write_behind: bool = False,
 ) -> ModelConfig:
     """Cache ``model`` by primary key and invalidate it on every write.
 
     ``depends_on`` names models whose changes invalidate every cached object of
     ``model`` (for example when its entries are used together with a Category's).
+    ``write_behind=True`` lets ``write_behind()`` buffer writes to it in Redis.
     """
     model_cls = resolve_model(model)
     config = ModelConfig(
         model=model_cls,
         timeout=timeout,
         depends_on=tuple(resolve_model(m) for m in depends_on),
+        write_behind=write_behind,
     )
     _configs[model_cls] = config
     for tracked in (model_cls, *config.depends_on):
         track(tracked)
+    if write_behind:
+        from django_distcache.writebehind.ordering import connect_receivers
+
+        connect_receivers(model_cls)
     return config
 
 
@@ -137,4 +146,9 @@ def register_from_settings() -> None:
     """Register the models listed in DISTCACHE['MODELS']."""
     for label, options in get_settings().MODELS.items():
         options = options or {}
-        register(label, timeout=options.get("timeout"), depends_on=options.get("depends_on", ()))
+        register(
+            label,
+            timeout=options.get("timeout"),
+            depends_on=options.get("depends_on", ()),
+            write_behind=bool(options.get("write_behind", False)),
+        )

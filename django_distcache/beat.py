@@ -1,0 +1,47 @@
+"""Ready Celery settings: the beat schedule of the flush and warm tasks, and routes.
+
+In the project's settings::
+
+    from django_distcache.beat import BEAT_SCHEDULE, TASK_ROUTES
+    CELERY_BEAT_SCHEDULE = {**BEAT_SCHEDULE}
+    CELERY_TASK_ROUTES = {**TASK_ROUTES}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+FLUSH_TASK = "django_distcache.flush_write_behind"
+WARM_TASK = "django_distcache.warm_cache"
+
+
+def beat_schedule(
+    flush_every: float = 5.0,
+    queue: str = "distcache",
+    warm_every: float | None = None,
+    warmers: list[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Beat entries: a flush every ``flush_every`` seconds and, if ``warm_every`` is
+    given, the warmers (all, or ``warmers``) every ``warm_every`` seconds."""
+    schedule: dict[str, dict[str, Any]] = {
+        "distcache-flush-write-behind": {
+            "task": FLUSH_TASK,
+            "schedule": flush_every,
+            # A flush left in the queue longer than its interval is superseded by the next.
+            "options": {"queue": queue, "expires": max(flush_every * 2, 10)},
+        }
+    }
+    if warm_every is not None:
+        schedule["distcache-warm-cache"] = {
+            "task": WARM_TASK,
+            "schedule": warm_every,
+            "args": (warmers,),
+            "options": {"queue": queue, "expires": warm_every},
+        }
+    return schedule
+
+
+# The flush every 5 seconds on the "distcache" queue (the settings' defaults).
+BEAT_SCHEDULE = beat_schedule()
+
+TASK_ROUTES = {"django_distcache.*": {"queue": "distcache"}}

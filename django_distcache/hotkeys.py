@@ -1,0 +1,95 @@
+"""A cheap, bounded record of the most-read objects per model, for hot-key warming.
+
+Each process counts its reads in memory and adds them to a Redis sorted set per
+model every HOT_KEYS_FLUSH_INTERVAL seconds (one pipelined round trip), which is
+trimmed to the HOT_KEYS_SIZE most-read keys.
+NOTE: a read costs a dict increment and a clock read; no Redis round trip.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from django_distcache import keys
+from django_distcache.conf import get_settings
+
+_lock = threading.Lock()
+_counts: Counter[tuple[str, str]] = Counter()
+_last_flush = [time.monotonic()]
+
+
+def hot_key(namespace: str) -> str:
+    """The sorted set of the most-read keys of ``namespace`` (a model label)."""
+    return f"{keys.prefix()}:hot:{keys.safe_part(namespace, 80)}"
+
+
+def namespaces_key() -> str:
+    return f"{keys.prefix()}:hot:namespaces"
+
+
+def record(namespace: str, key: Any) -> None:
+    """Count one read of ``key`` in ``namespace``."""
+    conf = get_settings()
+    size = conf.HOT_KEYS_SIZE
+    if not size:
+        return
+    with _lock:
+        _counts[(namespace, str(key))] += 1
+        due = (
+            time.monotonic() - _last_flush[0] >= conf.HOT_KEYS_FLUSH_INTERVAL
+            or len(_counts) >= 8 * size
+        )
+    if due:
+        flush()
+
+
+def flush() -> None:
+    """Add this process's counts to Redis and trim each set to HOT_KEYS_SIZE."""
+    from django_distcache.client import get_redis
+
+    with _lock:
+        counts = dict(_counts)
+        _counts.clear()
+        _last_flush[0] = time.monotonic()
+    if not counts:
+        return
+    size = get_settings().HOT_KEYS_SIZE
+    by_namespace: dict[str, dict[str, int]] = {}
+    for (namespace, key), count in counts.items():
+        by_namespace.setdefault(namespace, {})[key] = count
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.sadd(namespaces_key(), *by_namespace)
+        for namespace, members in by_namespace.items():
+            key = hot_key(namespace)
+            for member, count in members.items():
+                pipe.zincrby(key, count, member)
+            pipe.zremrangebyrank(key, 0, -size - 1)
+        pipe.execute()
+    except RedisError:
+        pass  # NOTE: hot-key counts are a hint; losing some costs nothing else.
+
+
+def hottest(namespace: str, limit: int | None = None) -> list[tuple[str, float]]:
+    """The most-read keys of ``namespace`` with their counts, hottest first."""
+    from django_distcache.client import get_redis
+
+    limit = limit or get_settings().HOT_KEYS_SIZE
+    answer = get_redis().zrevrange(hot_key(namespace), 0, limit - 1, withscores=True)
+    return [(member.decode(), score) for member, score in answer]
+
+
+def hot_namespaces() -> list[str]:
+    from django_distcache.client import get_redis
+
+    return sorted(raw.decode() for raw in get_redis().smembers(namespaces_key()))
+
+
+def reset_local() -> None:
+    with _lock:
+        _counts.clear()

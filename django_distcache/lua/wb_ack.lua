@@ -1,0 +1,90 @@
+-- Finish batch B once: forget rows written to the database, put rows to retry back
+-- in front of newer writes, move dead rows to the dead-letter list, drop the rows'
+-- cached entries. A second ack of the same batch does nothing.
+-- KEYS: batches, claimed, batch hash, pending, dead list, stats hash, generation keys...
+-- ARGV: batch id, claimed prefix, record prefix, now_ms, entry base prefix,
+--       n_done, done pks..., n_retry, (pk, score, attempts_added, error)...,
+--       n_dead, (pk, dead-letter item)...
+local batches, claimed, batch, pending, dead, stats = unpack(KEYS, 1, 6)
+local id, held_prefix, rec_prefix = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('ZREM', batches, id) == 0 then return 0 end
+
+local function release(pk)
+  if redis.call('HGET', claimed, pk) == id then redis.call('HDEL', claimed, pk) end
+end
+
+local function merge_back(pk, score, added, err)
+  local held, rec = held_prefix .. pk, rec_prefix .. pk
+  if redis.call('EXISTS', held) == 0 then return end
+  if redis.call('EXISTS', rec) == 0 then
+    redis.call('RENAME', held, rec)
+  else
+    -- `rec` holds newer writes: a newer value wins, increments add up, and an
+    -- older increment under a newer value is void.
+    local newer_values = {}
+    for _, f in ipairs(redis.call('HKEYS', rec)) do
+      if string.sub(f, 1, 2) == 'v:' then newer_values[string.sub(f, 3)] = true end
+    end
+    local old = redis.call('HGETALL', held)
+    for i = 1, #old, 2 do
+      local f, v = old[i], old[i + 1]
+      local kind, name = string.sub(f, 1, 2), string.sub(f, 3)
+      if kind == 'v:' then
+        if not newer_values[name] then redis.call('HSET', rec, f, v) end
+      elseif kind == 'i:' then
+        if not newer_values[name] then redis.call('HINCRBY', rec, f, v) end
+      elseif f == 'n' or f == 'attempts' then
+        redis.call('HINCRBY', rec, f, v)
+      elseif f == 'since' then
+        redis.call('HSET', rec, f, v)
+      end
+    end
+    redis.call('DEL', held)
+  end
+  if tonumber(added) > 0 then redis.call('HINCRBY', rec, 'attempts', added) end
+  if err ~= '' then redis.call('HSET', rec, 'error', err) end
+  redis.call('ZADD', pending, score, pk)
+end
+
+local bases = {}
+local i = 6
+local n_done = tonumber(ARGV[i])
+local writes, rows = 0, 0
+for j = i + 1, i + n_done do
+  local held = held_prefix .. ARGV[j]
+  writes = writes + tonumber(redis.call('HGET', held, 'n') or '0')
+  rows = rows + 1
+  redis.call('DEL', held)
+  release(ARGV[j])
+  bases[#bases + 1] = ARGV[j]
+end
+i = i + n_done + 1
+local n_retry = tonumber(ARGV[i])
+for j = i + 1, i + 4 * n_retry, 4 do
+  release(ARGV[j])
+  merge_back(ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3])
+end
+i = i + 4 * n_retry + 1
+local n_dead = tonumber(ARGV[i])
+for j = i + 1, i + 2 * n_dead, 2 do
+  redis.call('DEL', held_prefix .. ARGV[j])
+  release(ARGV[j])
+  redis.call('RPUSH', dead, ARGV[j + 1])
+  bases[#bases + 1] = ARGV[j]
+end
+redis.call('DEL', batch)
+if rows > 0 then
+  redis.call('HINCRBY', stats, 'writes', writes)
+  redis.call('HINCRBY', stats, 'rows', rows)
+end
+if n_dead > 0 then redis.call('HINCRBY', stats, 'dead_lettered', n_dead) end
+if #KEYS > 6 and #bases > 0 then
+  local gens = redis.call('MGET', unpack(KEYS, 7))
+  for k = 1, #gens do if not gens[k] then return 1 end end
+  local suffix = table.concat(gens, '.')
+  for _, pk in ipairs(bases) do
+    local key = ARGV[5] .. pk .. '@' .. suffix
+    redis.call('DEL', key, key .. ':lease')
+  end
+end
+return 1

@@ -1,0 +1,15 @@
+-- The deferred writes of rows not yet in the database: per pk, the record held by
+-- an unfinished batch (older) and the pending record (newer).
+-- KEYS: claimed hash. ARGV: record prefix, claimed prefix, pks...
+local out = {}
+for i = 3, #ARGV do
+  local pk = ARGV[i]
+  local id = redis.call('HGET', KEYS[1], pk)
+  if id then
+    out[#out + 1] = redis.call('HGETALL', ARGV[2] .. id .. ':' .. pk)
+  else
+    out[#out + 1] = {}
+  end
+  out[#out + 1] = redis.call('HGETALL', ARGV[1] .. pk)
+end
+return out

@@ -1,0 +1,53 @@
+"""Celery tasks: thin wrappers over writebehind and warming, with JSON-safe arguments.
+
+Both run with late acknowledgement and are requeued if their worker is lost: a
+flush is idempotent (its batches are acknowledged once), so a redelivered or
+duplicated task changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from django_distcache import warming, writebehind
+from django_distcache.writebehind.flush import DATABASE_DOWN
+
+# Retry delay (seconds) while the database is down: 1, 2, 4, ... up to this.
+LONGEST_RETRY_DELAY = 30
+
+
+@shared_task(
+    name="django_distcache.flush_write_behind",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
+def flush_write_behind(self: Any, model: str | None = None) -> dict[str, int]:
+    """Flush the write-behind buffer of ``model`` ("app_label.model") or of every model."""
+    try:
+        return writebehind.flush_write_behind(model)
+    except DATABASE_DOWN as exc:
+        from django.db import connections
+
+        connections.close_all()
+        delay = min(LONGEST_RETRY_DELAY, 2**self.request.retries)
+        raise self.retry(exc=exc, countdown=delay) from exc
+
+
+@shared_task(
+    name="django_distcache.warm_cache",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def warm_cache(self: Any, names: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run the named warmers (all when ``names`` is None); progress is in the task state."""
+
+    def progress(done: int, total: int, name: str) -> None:
+        if self.request.id:
+            self.update_state(state="PROGRESS", meta={"done": done, "total": total, "warmer": name})
+
+    return warming.warm(names, progress=progress)

@@ -1,0 +1,119 @@
+"""Run warmers: batched reads, pipelined writes, each run's result kept in Redis."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from django.db import models
+from django.db.models.query import QuerySet
+
+from django_distcache import keys
+from django_distcache.client import get_redis
+from django_distcache.conf import get_settings
+from django_distcache.registry import resolve_model
+from django_distcache.warming.objects import refresh_objects
+from django_distcache.warming.registry import get_warmer, warmer_names
+
+Progress = Callable[[int, int, str], None]
+
+
+def runs_key() -> str:
+    return f"{keys.prefix()}:warm:runs"
+
+
+def _object_keys(items: Any, chunk: int) -> Iterator[tuple[type[models.Model], list[Any]]]:
+    """(model, pks) chunks from a queryset or an iterable of instances, pairs or keys."""
+    if isinstance(items, QuerySet):
+        pks = items.values_list("pk", flat=True).iterator(chunk_size=chunk)
+        for batch in _batched(pks, chunk):
+            yield items.model, list(batch)
+        return
+    pending: dict[type[models.Model], list[Any]] = {}
+    for item in items:
+        model, pk = _model_and_pk(item)
+        bucket = pending.setdefault(model, [])
+        bucket.append(pk)
+        if len(bucket) >= chunk:
+            yield model, pending.pop(model)
+    for model, pks in pending.items():
+        yield model, pks
+
+
+def _batched(iterable: Iterable[Any], size: int) -> Iterator[tuple[Any, ...]]:
+    iterator = iter(iterable)
+    while batch := tuple(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _model_and_pk(item: Any) -> tuple[type[models.Model], Any]:
+    if isinstance(item, models.Model):
+        return type(item), item.pk
+    if isinstance(item, str) and ":" in item:
+        label, pk = item.rsplit(":", 1)
+        return resolve_model(label), pk
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return resolve_model(item[0]), item[1]
+    raise TypeError(
+        f"a warmer gave {item!r}; give model instances, (Model, pk) pairs or "
+        "'app_label.model:pk' keys, or return a queryset."
+    )
+
+
+def run_warmer(name: str) -> dict[str, Any]:
+    """Run one warmer; its result: name, started_at, duration, entries, errors."""
+    started = time.perf_counter()
+    started_at = datetime.now(timezone.utc).isoformat()
+    entries, errors = 0, []
+    chunk = get_settings().WARM_BATCH_SIZE
+    try:
+        for model, pks in _object_keys(get_warmer(name)(), chunk):
+            try:
+                entries += refresh_objects(model, pks)
+            except Exception as exc:  # one chunk's failure is reported
+                errors.append(f"{model._meta.label_lower}: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # a failing warmer is reported, not fatal
+        errors.append(f"{type(exc).__name__}: {exc}")
+    return {
+        "name": name,
+        "started_at": started_at,
+        "duration": round(time.perf_counter() - started, 6),
+        "entries": entries,
+        "errors": errors[:20],
+    }
+
+
+def warm(
+    names: list[str] | None = None, *, progress: Progress | None = None
+) -> list[dict[str, Any]]:
+    """Run the named warmers (all when None) in order; record and return their results."""
+    names = list(names) if names is not None else warmer_names()
+    for name in names:
+        get_warmer(name)  # an unknown name fails before any work
+    results = []
+    for index, name in enumerate(names):
+        if progress:
+            progress(index, len(names), name)
+        result = run_warmer(name)
+        _record(result)
+        results.append(result)
+    if progress:
+        progress(len(names), len(names), "")
+    return results
+
+
+def _record(result: dict[str, Any]) -> None:
+    history = get_settings().WARM_HISTORY
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.lpush(runs_key(), json.dumps(result))
+    pipe.ltrim(runs_key(), 0, history - 1)
+    pipe.execute()
+
+
+def recent_runs(limit: int = 10) -> list[dict[str, Any]]:
+    """The latest warm runs, newest first."""
+    return [json.loads(raw) for raw in get_redis().lrange(runs_key(), 0, limit - 1)]

@@ -1,0 +1,25 @@
+"""Write-behind: writes buffered in Redis, flushed to the database in batches."""
+
+from django_distcache.writebehind.backlog import backlog, dead_letters
+from django_distcache.writebehind.buffer import NotWriteBehind
+from django_distcache.writebehind.flush import flush_write_behind, write_behind_models
+from django_distcache.writebehind.write import (
+    WriteBehindFull,
+    WriteBehindNotReplicated,
+    write_behind,
+    write_behind_incr,
+    write_through,
+)
+
+__all__ = [
+    "NotWriteBehind",
+    "WriteBehindFull",
+    "WriteBehindNotReplicated",
+    "backlog",
+    "dead_letters",
+    "flush_write_behind",
+    "write_behind",
+    "write_behind_incr",
+    "write_behind_models",
+    "write_through",
+]

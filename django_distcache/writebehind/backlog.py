@@ -1,0 +1,64 @@
+"""What waits in the write-behind buffer: per-model backlog and dead letters."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django_distcache import readthrough
+from django_distcache.client import get_buffer_redis
+from django_distcache.registry import ModelRef, resolve_model
+from django_distcache.writebehind.buffer import BufferKeys, buffer_keys, models_key
+
+
+def _labels() -> list[str]:
+    from django_distcache.writebehind.flush import write_behind_models
+
+    labels = {m._meta.label_lower for m in write_behind_models()}
+    labels.update(raw.decode() for raw in get_buffer_redis().smembers(models_key()))
+    return sorted(labels)
+
+
+def backlog() -> list[dict[str, Any]]:
+    """One dict per model with pending writes or dead letters.
+
+    Keys: model, pending (rows waiting, including rows of batches in flight),
+    oldest_age (seconds the oldest waiting row has waited, or None), dead_letters,
+    in_flight, rows and writes (flushed so far; writes / rows is the coalescing ratio).
+    """
+    labels = _labels()
+    pipe = get_buffer_redis().pipeline(transaction=False)
+    for label in labels:
+        bkeys = BufferKeys(label)
+        pipe.zcard(bkeys.pending)
+        pipe.zrange(bkeys.pending, 0, 0, withscores=True)
+        pipe.hlen(bkeys.claimed)
+        pipe.llen(bkeys.dead)
+        pipe.hmget(bkeys.stats, ["rows", "writes"])
+    answers = pipe.execute()
+    now = time.time()
+    result = []
+    for index, label in enumerate(labels):
+        waiting, oldest, in_flight, dead, (rows, writes) = answers[5 * index : 5 * index + 5]
+        if not (waiting or in_flight or dead):
+            continue
+        result.append(
+            {
+                "model": label,
+                "pending": waiting + in_flight,
+                "oldest_age": max(0.0, now - oldest[0][1] / 1000) if oldest else None,
+                "dead_letters": dead,
+                "in_flight": in_flight,
+                "rows": int(rows or 0),
+                "writes": int(writes or 0),
+            }
+        )
+    return result
+
+
+def dead_letters(model: ModelRef, limit: int = 100) -> list[dict[str, Any]]:
+    """The first ``limit`` dead letters of ``model``: model, pk, values, increments,
+    writes, attempts, error, failed_at."""
+    bkeys = buffer_keys(resolve_model(model))
+    codec = readthrough.serializer()
+    return [codec.loads(raw) for raw in get_buffer_redis().lrange(bkeys.dead, 0, limit - 1)]

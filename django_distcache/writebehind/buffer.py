@@ -1,0 +1,155 @@
+"""Where the write-behind buffer lives in Redis, and how a buffered row is read."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+
+from django_distcache import keys, readthrough
+from django_distcache.registry import ModelConfig, get_config
+
+# Layout, per model (W = "<prefix>:wb:<app_label.model>"):
+#   W:pending       zset   pk -> when the row is due (ms): first write, or retry time
+#   W:r:<pk>        hash   the row's deferred writes: v:<attname> (encoded value),
+#                          i:<attname> (summed increment), n (writes), since, attempts, error
+#   W:claimed       hash   pk -> id of the batch holding the row (one batch per row)
+#   W:batches       zset   batch id -> lease expiry (ms)
+#   W:b:<id>        hash   txid of the database transaction applying it, p:<pk> per row
+#   W:c:<id>:<pk>   hash   a row's deferred writes while its batch is applied
+#   W:dead          list   dead letters (encoded dicts), never trimmed
+#   W:stats         hash   writes, rows, dead_lettered
+# and "<prefix>:wb:models", the set of labels that ever buffered a write.
+
+
+class NotWriteBehind(LookupError):
+    """Raised when write_behind() is used on a model not registered for it."""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def models_key() -> str:
+    return f"{keys.prefix()}:wb:models"
+
+
+@dataclass(frozen=True)
+class BufferKeys:
+    """The Redis keys of one model's buffer."""
+
+    label: str
+
+    @property
+    def root(self) -> str:
+        return f"{keys.prefix()}:wb:{self.label}"
+
+    @property
+    def pending(self) -> str:
+        return f"{self.root}:pending"
+
+    @property
+    def record_prefix(self) -> str:
+        return f"{self.root}:r:"
+
+    @property
+    def claimed(self) -> str:
+        return f"{self.root}:claimed"
+
+    @property
+    def batches(self) -> str:
+        return f"{self.root}:batches"
+
+    def batch(self, batch_id: str) -> str:
+        return f"{self.root}:b:{batch_id}"
+
+    @property
+    def held_root(self) -> str:
+        return f"{self.root}:c:"
+
+    def held_prefix(self, batch_id: str) -> str:
+        return f"{self.root}:c:{batch_id}:"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.root}:dead"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.root}:stats"
+
+    @property
+    def trigger(self) -> str:
+        return f"{self.root}:trigger"
+
+
+def buffer_keys(model: type[models.Model]) -> BufferKeys:
+    return BufferKeys(model._meta.label_lower)
+
+
+def write_behind_config(model: type[models.Model]) -> ModelConfig:
+    """The registration of ``model``; raises NotWriteBehind unless it allows write-behind."""
+    config = get_config(model)
+    if not config.write_behind:
+        raise NotWriteBehind(
+            f"{model._meta.label} does not allow write-behind; register it with "
+            "django_distcache.register(Model, write_behind=True) or the 'write_behind' "
+            "option of DISTCACHE['MODELS']."
+        )
+    return config
+
+
+def new_batch_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass
+class Record:
+    """The deferred writes of one row, as read from its buffer hash."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    increments: dict[str, int] = field(default_factory=dict)
+    writes: int = 0
+    attempts: int = 0
+    since: int = 0
+    error: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.values and not self.increments
+
+    @property
+    def fields(self) -> list[str]:
+        return sorted(set(self.values) | set(self.increments))
+
+
+def parse_record(flat: list[bytes]) -> Record:
+    """A Record from an HGETALL answer given as a flat list."""
+    record = Record()
+    codec = readthrough.serializer()
+    for name, value in zip(flat[::2], flat[1::2], strict=True):
+        text = name.decode()
+        if text.startswith("v:"):
+            record.values[text[2:]] = codec.loads(value)
+        elif text.startswith("i:"):
+            record.increments[text[2:]] = int(value)
+        elif text == "n":
+            record.writes = int(value)
+        elif text == "attempts":
+            record.attempts = int(value)
+        elif text == "since":
+            record.since = int(value)
+        elif text == "error":
+            record.error = value.decode(errors="replace")
+    return record
+
+
+def apply_record(instance: models.Model, record: Record) -> None:
+    """Set ``record``'s writes on ``instance`` in place (values, then increments)."""
+    for name, value in record.values.items():
+        instance.__dict__[name] = value
+    for name, amount in record.increments.items():
+        instance.__dict__[name] = (instance.__dict__.get(name) or 0) + amount

@@ -1,0 +1,384 @@
+"""Flush buffered writes to the database in batches, each row's effect applied once.
+
+A flush claims a batch (the rows move to batch-owned keys), locks the rows, records
+its transaction id in the batch, applies the batch with bulk_update / F() in that
+transaction, commits, and only then acknowledges the batch in Redis. A flush that
+dies leaves its batch to be recovered once its lease runs out: the database is asked
+whether the recorded transaction committed, and the batch is either acknowledged or
+put back in front of newer writes. So no write is lost and no increment applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    models,
+    router,
+    transaction,
+)
+from django.db.models import F
+
+from django_distcache import readthrough
+from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
+from django_distcache.conf import get_settings
+from django_distcache.invalidation import invalidate_objects
+from django_distcache.registry import ModelRef, _configs, resolve_model
+from django_distcache.writebehind.buffer import (
+    BufferKeys,
+    Record,
+    buffer_keys,
+    new_batch_id,
+    now_ms,
+    parse_record,
+    write_behind_config,
+)
+from django_distcache.writebehind.transactions import begin_flush_transaction, commit_status
+
+logger = logging.getLogger("django_distcache")
+
+# Errors of one row's values: the row is retried, then dead-lettered; the rest of
+# the batch is applied.
+ROW_ERRORS = (IntegrityError, DataError, ProgrammingError, ValueError, TypeError, ValidationError)
+# Errors of the database itself: the whole batch waits and is tried again.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+# Rows per UPDATE statement built by bulk_update.
+STATEMENT_ROWS = 500
+
+
+class BatchLost(RuntimeError):
+    """The batch was recovered by another flush before this one began writing it."""
+
+
+def write_behind_models() -> list[type[models.Model]]:
+    """The registered models that allow write-behind."""
+    return [model for model, config in _configs.items() if config.write_behind]
+
+
+def flush_write_behind(model: ModelRef | None = None) -> dict[str, int]:
+    """Flush the buffered writes of ``model`` (a class or "app.Model"), or of every model.
+
+    Runs in this process; returns counts: batches, rows (written to the database),
+    writes (buffered writes those rows held), coalesced (writes saved by
+    coalescing), dead_lettered, retried, superseded, recovered.
+    """
+    targets = [resolve_model(model)] if model is not None else write_behind_models()
+    totals: Counter[str] = Counter()
+    for target in targets:
+        write_behind_config(target)
+        totals.update(flush_model(target))
+    result = {name: totals.get(name, 0) for name in _COUNT_NAMES}
+    return result
+
+
+_COUNT_NAMES = (
+    "batches",
+    "rows",
+    "writes",
+    "coalesced",
+    "dead_lettered",
+    "retried",
+    "superseded",
+    "recovered",
+)
+
+
+def flush_model(model: type[models.Model], *, time_limit: float | None = None) -> Counter[str]:
+    """Recover stale batches, then flush the rows due when it started, batch by batch
+    (until none is left or time runs out)."""
+    conf = get_settings()
+    using = router.db_for_write(model)
+    counts: Counter[str] = Counter()
+    counts["recovered"] += recover_stale_batches(model, using)
+    due_by = now_ms()
+    deadline = time.monotonic() + (time_limit or conf.WRITE_BEHIND_LEASE_TIMEOUT / 2)
+    while time.monotonic() < deadline:
+        batch_counts = flush_batch(model, using, due_by=due_by)
+        if batch_counts is None:
+            break
+        counts.update(batch_counts)
+    return counts
+
+
+def _lease_expiry() -> int:
+    return now_ms() + int(get_settings().WRITE_BEHIND_LEASE_TIMEOUT * 1000)
+
+
+def _records(flat: list[Any]) -> dict[str, Record]:
+    return {
+        pk.decode(): parse_record(fields) for pk, fields in zip(flat[::2], flat[1::2], strict=True)
+    }
+
+
+def flush_batch(
+    model: type[models.Model], using: str, *, due_by: int | None = None
+) -> Counter[str] | None:
+    """Claim, apply and acknowledge one batch of rows due by ``due_by`` (ms; now by
+    default); None when nothing is due."""
+    conf = get_settings()
+    bkeys = buffer_keys(model)
+    buffer = get_buffer_redis()
+    batch_id = new_batch_id()
+    claimed = script("wb_claim")(
+        keys=[bkeys.pending, bkeys.claimed, bkeys.batches, bkeys.batch(batch_id)],
+        args=[
+            due_by or now_ms(),
+            conf.WRITE_BEHIND_BATCH_SIZE,
+            batch_id,
+            _lease_expiry(),
+            bkeys.record_prefix,
+            bkeys.held_prefix(batch_id),
+        ],
+        client=buffer,
+    )
+    if not claimed:
+        return None
+    pks = [pk.decode() for pk in claimed[::2]]
+    try:
+        outcome = _apply_batch(model, using, bkeys, batch_id, pks)
+    except DATABASE_DOWN:
+        # NOTE: nothing was committed; the rows go back untouched and wait for the
+        # database (not counted as attempts of the rows).
+        acknowledge(model, batch_id, retry=[(pk, now_ms(), 0, "") for pk in pks])
+        raise
+    except BatchLost:
+        return Counter()
+    done, retry, dead, counts = outcome
+    acknowledge(model, batch_id, done=done, retry=retry, dead=dead)
+    counts["batches"] += 1
+    return counts
+
+
+def _apply_batch(
+    model: type[models.Model], using: str, bkeys: BufferKeys, batch_id: str, pks: list[str]
+) -> tuple[list[str], list[tuple[str, int, int, str]], list[tuple[str, bytes]], Counter[str]]:
+    conf = get_settings()
+    pk_field = model._meta.pk
+    values = {pk: pk_field.to_python(pk) for pk in pks}
+    counts: Counter[str] = Counter()
+    with transaction.atomic(using=using):
+        manager = model._base_manager.using(using)
+        existing = {
+            str(_key_form(pk))
+            for pk in manager.select_for_update()
+            .filter(pk__in=list(values.values()))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        }
+        txid = begin_flush_transaction(using)
+        flat = script("wb_begin")(
+            keys=[bkeys.batches, bkeys.batch(batch_id)],
+            args=[batch_id, txid, _lease_expiry(), bkeys.held_prefix(batch_id), *pks],
+            client=get_buffer_redis(),
+        )
+        if flat is None:
+            raise BatchLost(batch_id)
+        records = _records(flat)
+        done: list[str] = []
+        dead: list[tuple[str, bytes]] = []
+        to_apply: dict[str, Record] = {}
+        for pk, record in records.items():
+            if record.empty:
+                counts["superseded"] += 1
+                done.append(pk)
+            elif pk not in existing:
+                dead.append((pk, dead_letter(model, pk, record, "the row no longer exists")))
+            else:
+                to_apply[pk] = record
+        failures = apply_rows(model, using, {values[pk]: r for pk, r in to_apply.items()})
+        failed_pks = {str(_key_form(pk)): exc for pk, exc in failures.items()}
+        retry: list[tuple[str, int, int, str]] = []
+        for pk, record in to_apply.items():
+            exc = failed_pks.get(pk)
+            if exc is None:
+                done.append(pk)
+                counts["rows"] += 1
+                counts["writes"] += record.writes
+                counts["coalesced"] += max(0, record.writes - 1)
+                continue
+            error = f"{type(exc).__name__}: {exc}".strip()[:500]
+            if record.attempts + 1 >= conf.WRITE_BEHIND_MAX_ATTEMPTS:
+                dead.append((pk, dead_letter(model, pk, record, error, attempts=1)))
+            else:
+                delay = conf.WRITE_BEHIND_RETRY_BACKOFF * (2**record.attempts)
+                retry.append((pk, now_ms() + int(delay * 1000), 1, error))
+                counts["retried"] += 1
+        written = [values[pk] for pk in done]
+        if written:
+            invalidate_objects(model, written, using=using)
+        if retry or dead:
+            _record_decisions(bkeys, batch_id, retry, dead)
+    counts["dead_lettered"] += len(dead)
+    return done, retry, dead, counts
+
+
+def _record_decisions(
+    bkeys: BufferKeys,
+    batch_id: str,
+    retry: list[tuple[str, int, int, str]],
+    dead: list[tuple[str, bytes]],
+) -> None:
+    """Keep in the batch what becomes of its failed rows, so that a flush recovering
+    it after this transaction committed neither drops nor re-applies them."""
+    mapping: dict[str, Any] = {f"d:{pk}": item for pk, item in dead}
+    for pk, score, added, error in retry:
+        mapping[f"r:{pk}"] = f"{score}|{added}|{error}"
+    get_buffer_redis().hset(bkeys.batch(batch_id), mapping=mapping)
+
+
+def _key_form(pk: Any) -> Any:
+    return pk.hex if hasattr(pk, "hex") and not isinstance(pk, (int, float)) else pk
+
+
+def apply_rows(
+    model: type[models.Model], using: str, records: dict[Any, Record]
+) -> dict[Any, Exception]:
+    """Write ``records`` (pk -> Record) in batched statements; return the rows that failed.
+
+    The batch is tried whole inside a savepoint; if a row breaks it, each row is
+    tried alone so the others are still written.
+    """
+    if not records:
+        return {}
+    try:
+        with transaction.atomic(using=using):
+            _bulk_write(model, using, records.items())
+        return {}
+    except ROW_ERRORS:
+        pass
+    failures: dict[Any, Exception] = {}
+    for pk, record in records.items():
+        try:
+            with transaction.atomic(using=using):
+                _bulk_write(model, using, [(pk, record)])
+        except ROW_ERRORS as exc:
+            failures[pk] = exc
+    return failures
+
+
+def _bulk_write(model: type[models.Model], using: str, items: Iterable[tuple[Any, Record]]) -> None:
+    groups: dict[tuple[str, ...], list[models.Model]] = defaultdict(list)
+    for pk, record in items:
+        obj = model(pk=pk)
+        for name in record.fields:
+            amount = record.increments.get(name)
+            if name in record.values:
+                value = record.values[name]
+                if amount:
+                    value = value + amount
+            else:
+                value = F(name) + amount
+            setattr(obj, name, value)
+        groups[tuple(record.fields)].append(obj)
+    manager = model._base_manager.using(using)
+    for fields, objs in groups.items():
+        manager.bulk_update(objs, list(fields), batch_size=STATEMENT_ROWS)
+
+
+def dead_letter(
+    model: type[models.Model], pk: str, record: Record, error: str, *, attempts: int = 0
+) -> bytes:
+    """The encoded dead-letter item of a row that will not be written."""
+    item = {
+        "model": model._meta.label_lower,
+        "pk": pk,
+        "values": record.values,
+        "increments": record.increments,
+        "writes": record.writes,
+        "attempts": record.attempts + attempts,
+        "error": error,
+        "failed_at": datetime.now(timezone.utc).isoformat(),
+    }
+    return readthrough.serializer().dumps(item)
+
+
+def acknowledge(
+    model: type[models.Model],
+    batch_id: str,
+    *,
+    done: Iterable[str] = (),
+    retry: Iterable[tuple[str, int, int, str]] = (),
+    dead: Iterable[tuple[str, bytes]] = (),
+) -> bool:
+    """Finish a batch in Redis (once; a repeated ack does nothing)."""
+    bkeys = buffer_keys(model)
+    config = write_behind_config(model)
+    done, retry, dead = list(done), list(retry), list(dead)
+    keys_ = [
+        bkeys.batches,
+        bkeys.claimed,
+        bkeys.batch(batch_id),
+        bkeys.pending,
+        bkeys.dead,
+        bkeys.stats,
+    ]
+    if buffer_shares_cache():
+        keys_.extend(config.generation_keys)
+    args: list[Any] = [
+        batch_id,
+        bkeys.held_prefix(batch_id),
+        bkeys.record_prefix,
+        now_ms(),
+        config.object_base(""),
+        len(done),
+        *done,
+        len(retry),
+    ]
+    for item in retry:
+        args.extend(item)
+    args.append(len(dead))
+    for pk, item in dead:
+        args.extend((pk, item))
+    return bool(script("wb_ack")(keys=keys_, args=args, client=get_buffer_redis()))
+
+
+def recover_stale_batches(model: type[models.Model], using: str) -> int:
+    """Finish the batches whose flush died: acknowledge them if their transaction
+    committed, else put their rows back. Returns how many were recovered."""
+    bkeys = buffer_keys(model)
+    buffer = get_buffer_redis()
+    now = now_ms()
+    recovered = 0
+    for raw_id in buffer.zrangebyscore(bkeys.batches, "-inf", now):
+        batch_id = raw_id.decode()
+        flat = script("wb_steal")(
+            keys=[bkeys.batches, bkeys.batch(batch_id)],
+            args=[batch_id, now, _lease_expiry()],
+            client=buffer,
+        )
+        if flat is None:
+            continue
+        info = {k.decode(): v for k, v in zip(flat[::2], flat[1::2], strict=True)}
+        pks = [name[2:] for name in info if name.startswith("p:")]
+        status = commit_status(using, info.get("txid", b"").decode())
+        if status == "in progress":
+            continue
+        if status == "committed":
+            dead = [(pk, info[f"d:{pk}"]) for pk in pks if f"d:{pk}" in info]
+            retry = []
+            for pk in pks:
+                if f"r:{pk}" in info:
+                    score, added, error = info[f"r:{pk}"].decode().split("|", 2)
+                    retry.append((pk, int(score), int(added), error))
+            decided = {pk for pk, _ in dead} | {item[0] for item in retry}
+            done = [pk for pk in pks if pk not in decided]
+            # The dead flush may not have invalidated after its commit.
+            pk_field = model._meta.pk
+            invalidate_objects(model, [pk_field.to_python(pk) for pk in done], using=using)
+            acknowledge(model, batch_id, done=done, retry=retry, dead=dead)
+        else:
+            acknowledge(model, batch_id, retry=[(pk, now, 0, "") for pk in pks])
+        logger.info("django_distcache recovered batch %s of %s (%s)", batch_id, model, status)
+        recovered += 1
+    return recovered

@@ -1,0 +1,72 @@
+"""Order deferred writes against direct saves: a save drops the deferred writes it overwrote."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models.signals import post_save
+
+from django_distcache.client import get_buffer_redis, script
+from django_distcache.writebehind.buffer import buffer_keys
+
+
+def supersede(model: type[models.Model], pks: Iterable[Any], attnames: Iterable[str]) -> None:
+    """Drop the buffered writes to ``attnames`` of rows ``pks`` (a direct write replaced them)."""
+    from django_distcache.objects import _normalize_pk
+
+    pks = [str(_normalize_pk(model, pk)) for pk in pks]
+    attnames = list(attnames)
+    if not pks or not attnames:
+        return
+    bkeys = buffer_keys(model)
+    script("wb_supersede")(
+        keys=[bkeys.pending, bkeys.claimed],
+        args=[bkeys.record_prefix, bkeys.held_root, len(attnames), *attnames, *pks],
+        client=get_buffer_redis(),
+    )
+
+
+def supersede_on_commit(
+    model: type[models.Model], pks: Iterable[Any], attnames: Iterable[str], *, using: str
+) -> None:
+    """``supersede`` when the transaction that wrote the rows commits."""
+    pks, attnames = list(pks), list(attnames)
+    transaction.on_commit(lambda: supersede(model, pks, attnames), using=using)
+
+
+def _written_attnames(model: type[models.Model], update_fields: Iterable[str] | None) -> list[str]:
+    fields = model._meta.concrete_fields
+    if update_fields is not None:
+        wanted = set(update_fields)
+        fields = [f for f in fields if f.name in wanted or f.attname in wanted]
+    return [f.attname for f in fields if not f.primary_key]
+
+
+def _on_save(
+    sender: type[models.Model],
+    instance: models.Model,
+    using: str,
+    update_fields: Iterable[str] | None = None,
+    **kwargs: Any,
+) -> None:
+    supersede_on_commit(
+        sender, [instance.pk], _written_attnames(sender, update_fields), using=using
+    )
+
+
+def plain_update_attnames(model: type[models.Model], values: dict[str, Any]) -> list[str]:
+    """The columns an ``update(**values)`` sets to plain values (not expressions)."""
+    names = []
+    for name, value in values.items():
+        if hasattr(value, "resolve_expression"):
+            continue
+        names.append(model._meta.get_field(name).attname)
+    return names
+
+
+def connect_receivers(model: type[models.Model]) -> None:
+    """Connect the save receiver of a write-behind model (once)."""
+    label = model._meta.label_lower
+    post_save.connect(_on_save, sender=model, dispatch_uid=f"distcache.wb.save.{label}")
