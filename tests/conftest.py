@@ -14,6 +14,7 @@ import redis
 from django.conf import settings
 
 from django_distcache import client, stats
+from tests.celery_app import app as celery_app  # noqa: F401  (the current Celery app)
 
 
 @pytest.fixture(autouse=True)
@@ -100,3 +101,32 @@ def redis_process(tmp_path: Path) -> Iterator[type[RedisProcess]]:
     yield start  # type: ignore[misc]
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def celery_broker() -> Iterator[None]:
+    """Empty broker and result databases (the db indexes of CELERY_BROKER_URL)."""
+    urls = (settings.CELERY_BROKER_URL, settings.CELERY_RESULT_BACKEND)
+    for url in urls:
+        redis.Redis.from_url(url).flushdb()
+    yield
+    for url in urls:
+        redis.Redis.from_url(url).flushdb()
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path, celery_broker: None) -> Iterator[object]:
+    """A factory of real Celery worker processes, stopped after the test."""
+    from tests.workers import Worker, worker_env
+
+    started: list[Worker] = []
+
+    def start(name: str = "w1", overrides: dict | None = None, db_port: int | None = None):
+        worker = Worker(name, tmp_path, worker_env(overrides, db_port))
+        worker.start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -1,7 +1,10 @@
 """Settings of the test project: real Redis, PostgreSQL when reachable, else SQLite."""
 
+import json
 import os
 from pathlib import Path
+
+from django_distcache.beat import BEAT_SCHEDULE, TASK_ROUTES
 
 BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = "tests-only-not-secret"
@@ -54,7 +57,7 @@ if os.environ.get("DISTCACHE_TEST_DATABASE", "postgresql") == "postgresql":
             "ENGINE": "django.db.backends.postgresql",
             "NAME": os.environ.get("DISTCACHE_TEST_DB_NAME", "test"),
             "HOST": "127.0.0.1",
-            "PORT": 5432,
+            "PORT": int(os.environ.get("DISTCACHE_TEST_DB_PORT", "5432")),
             "USER": os.environ.get("DISTCACHE_TEST_DB_USER", "postgres"),
             "TEST": {"NAME": f"test_distcache{_SUFFIX}"},
         }
@@ -79,4 +82,16 @@ CACHES = {
 DISTCACHE = {
     "KEY_PREFIX": "dctest",
     "TIMEOUT": 300,
+    # Worker processes started by the tests get shorter leases and smaller batches.
+    **json.loads(os.environ.get("DISTCACHE_TEST_OVERRIDES", "{}")),
 }
+
+# Celery (tests/celery_app.py): a real Redis broker on its own db indexes.
+_CELERY_DB = int(os.environ.get("DISTCACHE_TEST_CELERY_DB", "12"))
+CELERY_BROKER_URL = f"{REDIS_URL}/{_CELERY_DB}"
+CELERY_RESULT_BACKEND = f"{REDIS_URL}/{_CELERY_DB + 1}"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 30}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ROUTES = TASK_ROUTES
+CELERY_BEAT_SCHEDULE = {**BEAT_SCHEDULE}

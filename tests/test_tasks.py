@@ -1,0 +1,221 @@
+"""Write-behind guarantees shown with real Celery worker processes and a real broker."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+import django_distcache
+from django_distcache import tasks
+from django_distcache.writebehind import backlog, dead_letters, flush_write_behind
+from tests.factories import ProductFactory
+from tests.testapp.models import Product
+from tests.workers import TcpProxy
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+
+# Workers take short leases so a killed worker's batch is recovered quickly.
+FAST = {"WRITE_BEHIND_LEASE_TIMEOUT": 2.0, "WRITE_BEHIND_BATCH_SIZE": 25}
+
+
+def stocks(pks) -> dict[int, int]:
+    return dict(Product.objects.filter(pk__in=pks).values_list("pk", "stock"))
+
+
+def wait_until(condition, timeout: float = 30.0, message: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting: {message}")
+
+
+def queue_flush():
+    return tasks.flush_write_behind.apply_async(args=["testapp.product"], queue="distcache")
+
+
+def test_flush_task_on_a_worker_applies_the_writes(start_worker):
+    start_worker()
+    products = ProductFactory.create_batch(3, stock=0)
+    for product in products:
+        for _ in range(4):
+            django_distcache.write_behind_incr(Product, product.pk, "stock")
+    counts = queue_flush().get(timeout=30)
+    assert (counts["rows"], counts["writes"], counts["coalesced"]) == (3, 12, 9)
+    assert set(stocks([p.pk for p in products]).values()) == {4}
+    # A redelivered or duplicated flush changes nothing.
+    again = queue_flush().get(timeout=30)
+    assert again["rows"] == 0
+    assert set(stocks([p.pk for p in products]).values()) == {4}
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WRITE_BEHIND_BATCH_SIZE": 5})
+def test_reaching_the_batch_size_starts_a_flush(start_worker):
+    start_worker()
+    products = ProductFactory.create_batch(5, stock=0)
+    for product in products[:4]:
+        django_distcache.write_behind_incr(Product, product.pk, "stock")
+    time.sleep(0.5)
+    assert set(stocks([p.pk for p in products]).values()) == {0}
+    django_distcache.write_behind_incr(Product, products[4].pk, "stock")
+    wait_until(
+        lambda: set(stocks([p.pk for p in products]).values()) == {1},
+        message="flush triggered by the batch size",
+    )
+
+
+def test_worker_dead_letters_bad_rows_and_applies_the_rest(start_worker):
+    start_worker()
+    gone, kept = ProductFactory.create_batch(2, stock=0)
+    django_distcache.write_behind_incr(Product, gone.pk, "stock")
+    django_distcache.write_behind_incr(Product, kept.pk, "stock")
+    gone_pk = gone.pk
+    gone.delete()
+    counts = queue_flush().get(timeout=30)
+    assert (counts["rows"], counts["dead_lettered"]) == (1, 1)
+    assert stocks([kept.pk]) == {kept.pk: 1}
+    assert [d["pk"] for d in dead_letters(Product)] == [str(gone_pk)]
+
+
+def _slow_updates(enable: bool) -> None:
+    """A trigger that makes each row update take about a millisecond, so kills land
+    inside flush transactions."""
+    with connection.cursor() as cursor:
+        if enable:
+            cursor.execute(
+                "CREATE OR REPLACE FUNCTION distcache_test_slow() RETURNS trigger AS "
+                "$$ BEGIN PERFORM pg_sleep(0.001); RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER distcache_test_slow BEFORE UPDATE ON testapp_product "
+                "FOR EACH ROW EXECUTE FUNCTION distcache_test_slow()"
+            )
+        else:
+            cursor.execute("DROP TRIGGER IF EXISTS distcache_test_slow ON testapp_product")
+
+
+@pytest.fixture
+def slow_updates():
+    _slow_updates(True)
+    yield
+    _slow_updates(False)
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", **FAST})
+def test_killed_worker_loses_no_write_and_doubles_no_increment(start_worker, slow_updates):
+    rng = random.Random(7)
+    products = ProductFactory.create_batch(150, stock=0)
+    pks = [p.pk for p in products]
+    expected: Counter[int] = Counter()
+    worker = start_worker("killed", FAST)
+    kills = 0
+    for _round in range(10):
+        for _ in range(300):
+            pk = rng.choice(pks)
+            amount = rng.randint(1, 5)
+            django_distcache.write_behind_incr(Product, pk, "stock", by=amount)
+            expected[pk] += amount
+        queue_flush()
+        time.sleep(rng.uniform(0.05, 0.5))
+        worker.kill()
+        kills += 1
+        worker.start()
+    assert kills == 10
+    time.sleep(FAST["WRITE_BEHIND_LEASE_TIMEOUT"] + 0.1)
+    counts = flush_write_behind(Product)
+    assert stocks(pks) == {pk: expected[pk] for pk in pks}
+    # Kills landed inside flushes: batches were left behind and recovered.
+    recoveries = counts["recovered"] + worker.output().count("recovered batch")
+    assert recoveries >= 3
+    assert backlog() == []
+    assert "flush_write_behind" in worker.output()
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", **FAST})
+def test_two_workers_apply_each_write_once_and_the_last_value_wins(start_worker):
+    rng = random.Random(11)
+    products = ProductFactory.create_batch(100, stock=0, name="v0")
+    pks = [p.pk for p in products]
+    start_worker("first", FAST)
+    start_worker("second", FAST)
+    expected: Counter[int] = Counter()
+    last_name: dict[int, str] = {}
+    results = []
+    for step in range(2000):
+        product = products[rng.randrange(len(products))]
+        if step % 3:
+            django_distcache.write_behind_incr(Product, product.pk, "stock")
+            expected[product.pk] += 1
+        else:
+            product.name = f"v{step}"
+            django_distcache.write_behind(product, fields=["name"])
+            last_name[product.pk] = product.name
+        if step % 200 == 0:
+            results += [queue_flush(), queue_flush()]
+    results += [queue_flush(), queue_flush()]
+    totals = Counter()
+    for result in results:
+        totals.update(result.get(timeout=60))
+    assert totals["rows"] > 0
+    db = dict(Product.objects.filter(pk__in=pks).values_list("pk", "name"))
+    assert stocks(pks) == {pk: expected[pk] for pk in pks}
+    assert {pk: db[pk] for pk in last_name} == last_name
+    for pk in pks:
+        assert django_distcache.get_object(Product, pk).stock == expected[pk]
+    assert backlog() == []
+
+
+def test_sigterm_during_a_flush_finishes_the_batch(start_worker):
+    worker = start_worker("terminated")
+    product = ProductFactory(stock=0)
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=5)
+    settings_dict = connection.settings_dict
+    with psycopg.connect(
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"],
+        user=settings_dict["USER"],
+        dbname=settings_dict["NAME"],
+    ) as blocker:
+        # Hold the row lock so the flush waits inside its transaction.
+        blocker.execute("SELECT 1 FROM testapp_product WHERE id = %s FOR UPDATE", [product.pk])
+        queue_flush()
+        wait_until(lambda: backlog() and backlog()[0]["in_flight"] == 1, message="claimed")
+        worker.process.send_signal(15)
+        time.sleep(0.5)
+        assert worker.process.poll() is None, "warm shutdown waits for the running flush"
+        blocker.rollback()
+    assert worker.process.wait(timeout=30) == 0
+    assert stocks([product.pk]) == {product.pk: 5}
+    assert backlog() == []
+
+
+def test_database_down_for_seconds_delays_the_flush(start_worker):
+    proxy = TcpProxy(int(connection.settings_dict["PORT"] or 5432))
+    proxy.start()
+    start_worker("cut-off", db_port=proxy.port)
+    products = ProductFactory.create_batch(20, stock=0)
+    queue_flush().get(timeout=30)  # the worker has a database connection through the proxy
+    proxy.cut()
+    for product in products:
+        django_distcache.write_behind_incr(Product, product.pk, "stock", by=2)
+    queue_flush()
+    time.sleep(3)
+    assert set(stocks([p.pk for p in products]).values()) == {0}
+    assert backlog()[0]["pending"] == 20
+    proxy.start()
+    restored = time.monotonic()
+    wait_until(
+        lambda: set(stocks([p.pk for p in products]).values()) == {2},
+        timeout=30,
+        message="flush after the database came back",
+    )
+    assert time.monotonic() - restored < 20
+    assert backlog() == []
+    assert dead_letters(Product) == []
