@@ -16,6 +16,7 @@ class DistcacheConfig(AppConfig):
         from django_distcache.conf import get_settings
         from django_distcache.functions import resolve_dependencies
         from django_distcache.registry import register_from_settings
+        from django_distcache.writebehind import checks as _write_behind_checks  # noqa: F401
 
         # A bad DISTCACHE['MODELS'] is reported by the system checks (distcache.E005).
         with suppress(LookupError, TypeError, AttributeError):
