@@ -1,0 +1,41 @@
+"""manage.py distcache_inspect KEY: what is cached under a get_or_set key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from django_distcache import readthrough
+from django_distcache.client import get_redis
+from django_distcache.management.commands.distcache_invalidate import entries_of_key
+
+PREVIEW = 300
+
+
+class Command(BaseCommand):
+    help = "Show the entries of a get_or_set KEY: value, TTL and generations."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("key", help="the key as the application passed it to get_or_set")
+
+    def handle(self, *args: Any, key: str, **options: Any) -> None:
+        found = entries_of_key(key)
+        if not found:
+            raise CommandError(f"Nothing is cached under key {key!r}.")
+        redis = get_redis()
+        for full in found:
+            data = redis.get(full)
+            if data is None:
+                continue
+            base, _, suffix = full.decode().rpartition("@")
+            ttl_ms = redis.pttl(full)
+            try:
+                value = repr(readthrough.serializer().loads(data))
+            except ValueError as exc:
+                value = f"<cannot decode: {exc}>"
+            self.stdout.write(f"key:          {base}")
+            self.stdout.write(f"generations:  {suffix or '(none)'}")
+            self.stdout.write(f"ttl:          {ttl_ms / 1000:.1f}s" if ttl_ms >= 0 else "ttl: none")
+            self.stdout.write(f"size:         {len(data)} bytes")
+            self.stdout.write(f"value:        {value[:PREVIEW]}")
