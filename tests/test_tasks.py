@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -219,3 +221,39 @@ def test_database_down_for_seconds_delays_the_flush(start_worker):
     assert time.monotonic() - restored < 20
     assert backlog() == []
     assert dead_letters(Product) == []
+
+
+def test_beat_schedule_flushes_on_its_interval(start_worker, tmp_path):
+    from django_distcache.beat import BEAT_SCHEDULE
+    from tests.workers import ROOT, worker_env
+
+    entry = BEAT_SCHEDULE["distcache-flush-write-behind"]
+    assert entry["task"] == "django_distcache.flush_write_behind"
+    assert entry["options"]["queue"] == "distcache"
+    start_worker("scheduled")
+    product = ProductFactory(stock=0)
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=7)
+    with (tmp_path / "beat.log").open("wb") as log:
+        beat = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tests.celery_app",
+                "beat",
+                "-s",
+                str(tmp_path / "schedule"),
+                "-l",
+                "info",
+            ],
+            cwd=ROOT,
+            env=worker_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: stocks([product.pk]) == {product.pk: 7}, timeout=30, message="beat")
+    finally:
+        beat.terminate()
+        beat.wait(timeout=10)

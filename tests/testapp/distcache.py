@@ -17,3 +17,17 @@ def products():
 @django_distcache.warmer("categories")
 def categories():
     return [(Category, pk) for pk in Category.objects.values_list("pk", flat=True)]
+
+
+@django_distcache.warmer("slow")
+def slow():
+    """A warmer that takes a moment, so its task's progress can be watched."""
+    import time
+
+    time.sleep(1.0)
+    return []
+
+
+@django_distcache.warmer("broken")
+def broken():
+    raise RuntimeError("the warmer's query failed")

@@ -1,0 +1,124 @@
+"""Cache warming: registered warmers, run results, hot-key warming, the Celery task."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.test import override_settings
+
+import django_distcache
+from django_distcache import hotkeys, tasks
+from django_distcache.invalidation import invalidate_objects
+from django_distcache.warming import recent_runs, warm, warmer_names
+from django_distcache.warming.registry import UnknownWarmer
+from tests.factories import CategoryFactory, ProductFactory
+from tests.testapp.models import Category, Product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_warmers_are_registered_from_distcache_modules():
+    assert {"products", "categories", "hot_objects"} <= set(warmer_names())
+
+
+@override_settings(
+    DISTCACHE={"KEY_PREFIX": "dctest", "WARMERS": {"more": "tests.testapp.distcache.products"}}
+)
+def test_warmers_from_settings():
+    assert "more" in warmer_names()
+    ProductFactory()
+    [result] = warm(["more"])
+    assert result["entries"] == 1
+
+
+def test_warm_stores_entries_in_batches(django_assert_num_queries):
+    products = ProductFactory.create_batch(5)
+    categories = Category.objects.all()
+    with override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WARM_BATCH_SIZE": 2}):
+        results = warm(["products", "categories"])
+    assert [r["entries"] for r in results] == [5, len(categories)]
+    with django_assert_num_queries(0):
+        for product in products:
+            django_distcache.get_object(Product, product.pk)
+        for category in categories:
+            django_distcache.get_object(Category, category.pk)
+
+
+def test_warm_lays_buffered_writes_over_the_rows(django_assert_num_queries):
+    product = ProductFactory(stock=1)
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=4)
+    warm(["products"])
+    with django_assert_num_queries(0):
+        assert django_distcache.get_object(Product, product.pk).stock == 5
+
+
+def test_runs_are_recorded_newest_first_and_bounded():
+    with override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WARM_HISTORY": 3}):
+        for _ in range(4):
+            warm(["categories"])
+        warm(["broken"])
+        runs = recent_runs(10)
+    assert len(runs) == 3
+    latest = runs[0]
+    assert latest["name"] == "broken"
+    assert latest["errors"] == ["RuntimeError: the warmer's query failed"]
+    assert set(latest) == {"name", "started_at", "duration", "entries", "errors"}
+    assert runs[1]["name"] == "categories"
+
+
+def test_unknown_warmer_fails_before_any_work():
+    with pytest.raises(UnknownWarmer, match="nope"):
+        warm(["categories", "nope"])
+    assert recent_runs() == []
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "HOT_KEYS_SIZE": 2})
+def test_hot_keys_are_bounded_and_warmed_before_they_expire(django_assert_num_queries):
+    hot, warm_, cold = ProductFactory.create_batch(3)
+    for product, reads in ((hot, 5), (warm_, 3), (cold, 1)):
+        for _ in range(reads):
+            django_distcache.get_object(Product, product.pk)
+    hotkeys.flush()
+    assert [pk for pk, _ in hotkeys.hottest("testapp.product")] == [str(hot.pk), str(warm_.pk)]
+    invalidate_objects(Product, [hot.pk, warm_.pk, cold.pk])
+    [result] = warm(["hot_objects"])
+    assert result["entries"] >= 2
+    with django_assert_num_queries(0):
+        django_distcache.get_object(Product, hot.pk)
+        django_distcache.get_object(Product, warm_.pk)
+    with django_assert_num_queries(1):
+        django_distcache.get_object(Product, cold.pk)
+
+
+def test_refresh_loses_to_an_invalidation_that_lands_while_it_reads():
+    from django_distcache import readthrough
+    from django_distcache.client import script
+    from django_distcache.registry import get_config
+
+    category = CategoryFactory(name="before")
+    config = get_config(Category)
+    base = config.object_base(category.pk)
+    suffix = script("warm_lease")(keys=list(config.generation_keys), args=[5000, "tok", base])
+    # A write commits (and invalidates) after the refresh read the old row.
+    Category.objects.filter(pk=category.pk).update(name="after")
+    invalidate_objects(Category, [category.pk])
+    stale = readthrough.serializer().dumps([category.pk, "before"])
+    assert readthrough.store(config.generation_keys, suffix, [(base, "tok", stale, 60_000)]) == 0
+    assert django_distcache.get_object(Category, category.pk).name == "after"
+
+
+def test_warm_task_on_a_worker_reports_progress(start_worker):
+    start_worker("warmer")
+    ProductFactory.create_batch(3)
+    result = tasks.warm_cache.apply_async(args=[["slow", "products"]], queue="distcache")
+    states = set()
+    deadline = time.monotonic() + 30
+    while not result.ready() and time.monotonic() < deadline:
+        states.add(result.state)
+        time.sleep(0.05)
+    assert "PROGRESS" in states
+    runs = result.get(timeout=30)
+    assert [r["name"] for r in runs] == ["slow", "products"]
+    assert runs[1]["entries"] == 3
+    assert [r["name"] for r in recent_runs(2)] == ["products", "slow"]
