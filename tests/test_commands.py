@@ -68,7 +68,7 @@ def test_warm_command_stores_entries(django_assert_num_queries):
 
 
 def test_warm_command_rejects_unknown_warmers():
-    with pytest.raises(CommandError, match=r"Unknown warmer.*nope.*Known: categories"):
+    with pytest.raises(CommandError, match=r"Unknown warmer.*nope.*Known: .*categories"):
         run("distcache_warm", "nope")
 
 

@@ -2,15 +2,17 @@
 -- in front of newer writes, move dead rows to the dead-letter list, drop the rows'
 -- cached entries. A second ack of the same batch does nothing.
 -- KEYS: batches, claimed, batch hash, pending, dead list, stats hash, generation keys...
--- ARGV: batch id, claimed prefix, record prefix, now_ms, entry base prefix,
---       n_done, done pks..., n_retry, (pk, score, attempts_added, error)...,
---       n_dead, (pk, dead-letter item)...
+-- ARGV: batch id, claimed prefix, record prefix, writes (buffered writes of the done
+--       rows), entry base prefix, n_done, done pks..., n_retry,
+--       (pk, score, attempts_added, error)..., n_dead, (pk, dead-letter item)...
+-- The rows of a batch still listed in `batches` are claimed by it alone, so they are
+-- released without checking their owner.
 local batches, claimed, batch, pending, dead, stats = unpack(KEYS, 1, 6)
 local id, held_prefix, rec_prefix = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('ZREM', batches, id) == 0 then return 0 end
 
-local function release(pk)
-  if redis.call('HGET', claimed, pk) == id then redis.call('HDEL', claimed, pk) end
+local function each_slice(list, call)
+  for i = 1, #list, 2000 do call(unpack(list, i, math.min(i + 1999, #list))) end
 end
 
 local function merge_back(pk, score, added, err)
@@ -46,45 +48,46 @@ local function merge_back(pk, score, added, err)
   redis.call('ZADD', pending, score, pk)
 end
 
-local bases = {}
+local bases, held, released = {}, {}, {}
 local i = 6
 local n_done = tonumber(ARGV[i])
-local writes, rows = 0, 0
 for j = i + 1, i + n_done do
-  local held = held_prefix .. ARGV[j]
-  writes = writes + tonumber(redis.call('HGET', held, 'n') or '0')
-  rows = rows + 1
-  redis.call('DEL', held)
-  release(ARGV[j])
+  held[#held + 1] = held_prefix .. ARGV[j]
+  released[#released + 1] = ARGV[j]
   bases[#bases + 1] = ARGV[j]
 end
 i = i + n_done + 1
 local n_retry = tonumber(ARGV[i])
 for j = i + 1, i + 4 * n_retry, 4 do
-  release(ARGV[j])
+  released[#released + 1] = ARGV[j]
   merge_back(ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3])
 end
 i = i + 4 * n_retry + 1
 local n_dead = tonumber(ARGV[i])
 for j = i + 1, i + 2 * n_dead, 2 do
-  redis.call('DEL', held_prefix .. ARGV[j])
-  release(ARGV[j])
+  held[#held + 1] = held_prefix .. ARGV[j]
+  released[#released + 1] = ARGV[j]
   redis.call('RPUSH', dead, ARGV[j + 1])
   bases[#bases + 1] = ARGV[j]
 end
+each_slice(held, function(...) redis.call('DEL', ...) end)
+each_slice(released, function(...) redis.call('HDEL', claimed, ...) end)
 redis.call('DEL', batch)
-if rows > 0 then
-  redis.call('HINCRBY', stats, 'writes', writes)
-  redis.call('HINCRBY', stats, 'rows', rows)
+if n_done > 0 then
+  redis.call('HINCRBY', stats, 'writes', ARGV[4])
+  redis.call('HINCRBY', stats, 'rows', n_done)
 end
 if n_dead > 0 then redis.call('HINCRBY', stats, 'dead_lettered', n_dead) end
 if #KEYS > 6 and #bases > 0 then
   local gens = redis.call('MGET', unpack(KEYS, 7))
   for k = 1, #gens do if not gens[k] then return 1 end end
   local suffix = table.concat(gens, '.')
+  local entries = {}
   for _, pk in ipairs(bases) do
     local key = ARGV[5] .. pk .. '@' .. suffix
-    redis.call('DEL', key, key .. ':lease')
+    entries[#entries + 1] = key
+    entries[#entries + 1] = key .. ':lease'
   end
+  each_slice(entries, function(...) redis.call('DEL', ...) end)
 end
 return 1

@@ -2,12 +2,18 @@
 -- the database whether it committed) and re-read the batch's rows, now locked.
 -- KEYS: batches zset, batch hash. ARGV: batch id, txid ('' if unknown), lease expiry,
 -- claimed prefix, pks... Returns nil when the batch was recovered by another flush.
+-- NOTE: the rows come back as one string of length-prefixed items (pk, field count,
+-- then field and value pairs): parsing one bulk string is far cheaper for the client
+-- than thousands of nested replies.
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return nil end
 redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], 'txid', ARGV[2])
 local out = {}
+local function item(value) out[#out + 1] = #value .. ':' .. value end
 for i = 5, #ARGV do
-  out[#out + 1] = ARGV[i]
-  out[#out + 1] = redis.call('HGETALL', ARGV[4] .. ARGV[i])
+  local fields = redis.call('HGETALL', ARGV[4] .. ARGV[i])
+  item(ARGV[i])
+  item(tostring(#fields))
+  for _, value in ipairs(fields) do item(value) end
 end
-return out
+return table.concat(out)

@@ -1,16 +1,23 @@
 -- Buffer one deferred write and drop the row's cached entry, atomically.
--- KEYS: pending zset, record hash, models set, trigger key, generation keys...
--- ARGV: now_ms, pk, label, cap, batch_size, trigger_ms, entry base ('' for none),
---       then (kind, attname, value) triples: kind 'v' sets a value, 'i' adds to it.
+-- KEYS: the entry's generation keys (none when the buffer lives in another Redis).
+-- ARGV: buffer root ("<prefix>:wb:<label>"), "cap,batch_size,trigger_ms", pk,
+--       entry base ('' for none), then (kind, attname, value) triples: kind 'v' sets
+--       a value, 'i' adds to it.
 -- Returns {trigger, pending}: trigger is 1 when a flush should start now, -1 when the
--- buffer is full (nothing was written).
-local pending, rec = KEYS[1], KEYS[2]
-local now, pk = ARGV[1], ARGV[2]
-local cap, batch = tonumber(ARGV[4]), tonumber(ARGV[5])
+-- buffer is full (nothing was written); pending is -1 when the row was pending already.
+-- NOTE: the buffer keys are built here from the root, to keep each call's arguments
+-- (and so its cost) small.
+local root, pk = ARGV[1], ARGV[3]
+local cap, batch, trigger_ms = string.match(ARGV[2], '^(%d+),(%d+),(%d+)$')
+cap, batch = tonumber(cap), tonumber(batch)
+local rec, pending = root .. ':r:' .. pk, root .. ':pending'
 local is_new = redis.call('EXISTS', rec) == 0
-local count = redis.call('ZCARD', pending)
-if is_new and cap > 0 and count >= cap then return {-1, count} end
-for i = 8, #ARGV, 3 do
+local count = -1
+if is_new then
+  count = redis.call('ZCARD', pending)
+  if cap > 0 and count >= cap then return {-1, count} end
+end
+for i = 5, #ARGV, 3 do
   local kind, name = ARGV[i], ARGV[i + 1]
   if kind == 'v' then
     redis.call('HSET', rec, 'v:' .. name, ARGV[i + 2])
@@ -21,20 +28,26 @@ for i = 8, #ARGV, 3 do
 end
 redis.call('HINCRBY', rec, 'n', 1)
 if is_new then
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
   redis.call('HSET', rec, 'since', now)
   redis.call('ZADD', pending, now, pk)
+  local prefix, label = string.match(root, '^(.*):wb:(.*)$')
+  redis.call('SADD', prefix .. ':wb:models', label)
   count = count + 1
 end
-redis.call('SADD', KEYS[3], ARGV[3])
-if ARGV[7] ~= '' and #KEYS > 4 then
-  local gens = redis.call('MGET', unpack(KEYS, 5))
+if ARGV[4] ~= '' and #KEYS > 0 then
+  local gens = redis.call('MGET', unpack(KEYS))
   local complete = true
   for i = 1, #gens do if not gens[i] then complete = false end end
   if complete then
-    local key = ARGV[7] .. '@' .. table.concat(gens, '.')
+    local key = ARGV[4] .. '@' .. table.concat(gens, '.')
     redis.call('DEL', key, key .. ':lease')
   end
 end
+-- Only a new row can take the count past the batch size.
 local trigger = 0
-if count >= batch and redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[6]) then trigger = 1 end
+if count >= batch and redis.call('SET', root .. ':trigger', '1', 'NX', 'PX', trigger_ms) then
+  trigger = 1
+end
 return {trigger, count}

@@ -28,12 +28,11 @@ from django.db import (
     router,
     transaction,
 )
-from django.db.models import F
 
-from django_distcache import readthrough
+from django_distcache import keys, readthrough
 from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
 from django_distcache.conf import get_settings
-from django_distcache.invalidation import invalidate_objects
+from django_distcache.invalidation import _schedule, invalidate_objects
 from django_distcache.registry import ModelRef, _configs, resolve_model
 from django_distcache.writebehind.buffer import (
     BufferKeys,
@@ -44,6 +43,7 @@ from django_distcache.writebehind.buffer import (
     parse_record,
     write_behind_config,
 )
+from django_distcache.writebehind.sql import Columns, update_rows
 from django_distcache.writebehind.transactions import begin_flush_transaction, commit_status
 
 logger = logging.getLogger("django_distcache")
@@ -53,8 +53,6 @@ logger = logging.getLogger("django_distcache")
 ROW_ERRORS = (IntegrityError, DataError, ProgrammingError, ValueError, TypeError, ValidationError)
 # Errors of the database itself: the whole batch waits and is tried again.
 DATABASE_DOWN = (OperationalError, InterfaceError)
-# Rows per UPDATE statement built by bulk_update.
-STATEMENT_ROWS = 500
 
 
 class BatchLost(RuntimeError):
@@ -115,10 +113,27 @@ def _lease_expiry() -> int:
     return now_ms() + int(get_settings().WRITE_BEHIND_LEASE_TIMEOUT * 1000)
 
 
-def _records(flat: list[Any]) -> dict[str, Record]:
-    return {
-        pk.decode(): parse_record(fields) for pk, fields in zip(flat[::2], flat[1::2], strict=True)
-    }
+def _items(data: bytes) -> list[bytes]:
+    """Split a string of length-prefixed items ("3:abc2:de")."""
+    items, position, size = [], 0, len(data)
+    while position < size:
+        colon = data.index(b":", position)
+        start = colon + 1
+        end = start + int(data[position:colon])
+        items.append(data[start:end])
+        position = end
+    return items
+
+
+def _records(data: bytes) -> dict[str, Record]:
+    """The rows returned by wb_begin: pk, field count, then field and value pairs."""
+    items = _items(data)
+    records, index = {}, 0
+    while index < len(items):
+        pk, count = items[index].decode(), int(items[index + 1])
+        records[pk] = parse_record(items[index + 2 : index + 2 + count])
+        index += 2 + count
+    return records
 
 
 def flush_batch(
@@ -144,7 +159,7 @@ def flush_batch(
     )
     if not claimed:
         return None
-    pks = [pk.decode() for pk in claimed[::2]]
+    pks = [pk.decode() for pk in claimed]
     try:
         outcome = _apply_batch(model, using, bkeys, batch_id, pks)
     except DATABASE_DOWN:
@@ -155,7 +170,7 @@ def flush_batch(
     except BatchLost:
         return Counter()
     done, retry, dead, counts = outcome
-    acknowledge(model, batch_id, done=done, retry=retry, dead=dead)
+    acknowledge(model, batch_id, done=done, retry=retry, dead=dead, writes=counts["writes"])
     counts["batches"] += 1
     return counts
 
@@ -215,7 +230,11 @@ def _apply_batch(
                 retry.append((pk, now_ms() + int(delay * 1000), 1, error))
                 counts["retried"] += 1
         written = [values[pk] for pk in done]
-        if written:
+        if written and buffer_shares_cache():
+            # The acknowledgement drops the rows' entries; dependents go with the model's
+            # generation.
+            _schedule(using, [keys.model_generation(model)])
+        elif written:
             invalidate_objects(model, written, using=using)
         if retry or dead:
             _record_decisions(bkeys, batch_id, retry, dead)
@@ -268,22 +287,21 @@ def apply_rows(
 
 
 def _bulk_write(model: type[models.Model], using: str, items: Iterable[tuple[Any, Record]]) -> None:
-    groups: dict[tuple[str, ...], list[models.Model]] = defaultdict(list)
+    groups: dict[Columns, list[tuple[Any, ...]]] = defaultdict(list)
     for pk, record in items:
-        obj = model(pk=pk)
+        columns, row = [], [pk]
         for name in record.fields:
             amount = record.increments.get(name)
             if name in record.values:
                 value = record.values[name]
-                if amount:
-                    value = value + amount
+                columns.append((name, "set"))
+                row.append(value + amount if amount else value)
             else:
-                value = F(name) + amount
-            setattr(obj, name, value)
-        groups[tuple(record.fields)].append(obj)
-    manager = model._base_manager.using(using)
-    for fields, objs in groups.items():
-        manager.bulk_update(objs, list(fields), batch_size=STATEMENT_ROWS)
+                columns.append((name, "add"))
+                row.append(amount)
+        groups[tuple(columns)].append(tuple(row))
+    for columns, rows in groups.items():
+        update_rows(model, using, columns, rows)
 
 
 def dead_letter(
@@ -310,8 +328,10 @@ def acknowledge(
     done: Iterable[str] = (),
     retry: Iterable[tuple[str, int, int, str]] = (),
     dead: Iterable[tuple[str, bytes]] = (),
+    writes: int = 0,
 ) -> bool:
-    """Finish a batch in Redis (once; a repeated ack does nothing)."""
+    """Finish a batch in Redis (once; a repeated ack does nothing). ``writes``: how many
+    buffered writes the done rows held (for the coalescing ratio)."""
     bkeys = buffer_keys(model)
     config = write_behind_config(model)
     done, retry, dead = list(done), list(retry), list(dead)
@@ -329,7 +349,7 @@ def acknowledge(
         batch_id,
         bkeys.held_prefix(batch_id),
         bkeys.record_prefix,
-        now_ms(),
+        writes,
         config.object_base(""),
         len(done),
         *done,

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.db import models, router, transaction
 
+from django_distcache import objects as _objects
 from django_distcache import readthrough
 from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
-from django_distcache.conf import get_settings
+from django_distcache.conf import DistcacheSettings, get_settings
+from django_distcache.registry import get_config
 from django_distcache.writebehind.buffer import (
     buffer_keys,
-    models_key,
-    now_ms,
     write_behind_config,
 )
+from django_distcache.writebehind.packed import PackedCall
 
 # A model whose buffer reached the batch size triggers at most one flush per this long.
 TRIGGER_MS = 1000
@@ -25,48 +28,61 @@ class WriteBehindFull(RuntimeError):
     """Raised when a model's buffer is at WRITE_BEHIND_MAX_PENDING and OVERFLOW is 'raise'."""
 
 
-def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]]) -> bool:
-    """Record ``ops`` for one row in one round trip; False if the buffer is full."""
-    from django_distcache.objects import _normalize_pk
+@dataclass(frozen=True)
+class _WritePlan:
+    """What every write to one model needs, derived once per settings object."""
 
-    conf = get_settings()
+    label: str
+    call: PackedCall
+    generation_keys: tuple[str, ...]
+    shared: bool
+    wait_replicas: int
+
+
+@lru_cache(maxsize=256)
+def _plan(model: type[models.Model], conf: DistcacheSettings) -> _WritePlan:
     config = write_behind_config(model)
     bkeys = buffer_keys(model)
-    key_pk = _normalize_pk(model, pk)
-    text_pk = str(key_pk)
     shared = buffer_shares_cache()
-    keys_ = [bkeys.pending, bkeys.record_prefix + text_pk, models_key(), bkeys.trigger]
-    base = ""
-    if shared:
-        keys_.extend(config.generation_keys)
-        base = config.object_base(key_pk)
-    args: list[Any] = [
-        now_ms(),
-        text_pk,
-        bkeys.label,
-        conf.WRITE_BEHIND_MAX_PENDING,
-        conf.WRITE_BEHIND_BATCH_SIZE,
-        TRIGGER_MS,
-        base,
-    ]
+    limits = f"{int(conf.WRITE_BEHIND_MAX_PENDING)},{int(conf.WRITE_BEHIND_BATCH_SIZE)},"
+    generation_keys = config.generation_keys if shared else ()
+    return _WritePlan(
+        label=bkeys.label,
+        call=PackedCall(
+            script("wb_write"), generation_keys, [bkeys.root, limits + str(TRIGGER_MS)]
+        ),
+        generation_keys=generation_keys,
+        shared=shared,
+        wait_replicas=conf.WRITE_BEHIND_WAIT_REPLICAS,
+    )
+
+
+def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]]) -> bool:
+    """Record ``ops`` for one row in one round trip; False if the buffer is full."""
+    conf = get_settings()
+    plan = _plan(model, conf)
+    key_pk = _objects._normalize_pk(model, pk)
+    config = get_config(model)
+    base = config.object_base(key_pk)
+    args: list[Any] = [str(key_pk), base if plan.shared else ""]
     for op in ops:
         args.extend(op)
     buffer = get_buffer_redis()
     # Errors (out of memory, READONLY, connection) reach the caller: a write that
     # was not buffered must never look as if it was.
-    trigger, _count = script("wb_write")(keys=keys_, args=args, client=buffer)
+    trigger, _count = plan.call(buffer, args)
     if trigger == -1:
         return False
-    if conf.WRITE_BEHIND_WAIT_REPLICAS:
+    if plan.wait_replicas:
         _wait_for_replicas(buffer, conf)
-    if not shared:
+    if not plan.shared:
         from django_distcache.invalidation import apply_invalidation
 
-        apply_invalidation((), {config.generation_keys: {config.object_base(key_pk)}})
+        apply_invalidation((), {config.generation_keys: {base}})
     if trigger == 1:
         from django_distcache.writebehind.dispatch import enqueue_flush
 
-        enqueue_flush(bkeys.label, using=router.db_for_write(model))
+        enqueue_flush(plan.label, using=router.db_for_write(model))
     return True
 
 
