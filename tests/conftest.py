@@ -14,6 +14,7 @@ import redis
 from django.conf import settings
 
 from django_distcache import client, stats
+from tests import roundtrips
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +31,32 @@ def clean_redis() -> Iterator[redis.Redis]:
 @pytest.fixture
 def raw_redis(clean_redis: redis.Redis) -> redis.Redis:
     return clean_redis
+
+
+class RoundTripCounter:
+    def __init__(self) -> None:
+        self.start = roundtrips.sent
+
+    @property
+    def count(self) -> int:
+        return roundtrips.sent - self.start
+
+    def reset(self) -> None:
+        self.start = roundtrips.sent
+
+
+@pytest.fixture
+def round_trips(settings) -> RoundTripCounter:
+    """Counts the requests the app sends to Redis (a pipeline is one)."""
+    caches = {**settings.CACHES}
+    caches["default"] = {
+        **caches["default"],
+        "OPTIONS": {
+            "CONNECTION_POOL_KWARGS": {"connection_class": roundtrips.CountingConnection}
+        },
+    }
+    settings.CACHES = caches
+    return RoundTripCounter()
 
 
 def _free_port() -> int:
