@@ -51,9 +51,7 @@ def round_trips(settings) -> RoundTripCounter:
     caches = {**settings.CACHES}
     caches["default"] = {
         **caches["default"],
-        "OPTIONS": {
-            "CONNECTION_POOL_KWARGS": {"connection_class": roundtrips.CountingConnection}
-        },
+        "OPTIONS": {"CONNECTION_POOL_KWARGS": {"connection_class": roundtrips.CountingConnection}},
     }
     settings.CACHES = caches
     return RoundTripCounter()
