@@ -1,4 +1,4 @@
-"""Every write path leaves nothing stale: signals, m2m, dependents, bulk paths, raw SQL, rollback."""
+"""Every write path leaves nothing stale: signals, m2m, dependents, bulk, raw SQL, rollback."""
 
 import pytest
 from django.db import connection, transaction
@@ -186,11 +186,18 @@ def test_concurrent_reader_during_transaction_leaves_nothing_stale():
 def test_rollback_leaves_cache_consistent(django_assert_num_queries):
     product = ProductFactory(name="committed")
     cached_name(product.pk)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        product.name = "rolled back"
-        product.save()
-        assert cached_name(product.pk) == "rolled back"
-        raise RuntimeError
+    seen_inside = []
+
+    def write_then_fail():
+        with transaction.atomic():
+            product.name = "rolled back"
+            product.save()
+            seen_inside.append(cached_name(product.pk))
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    assert seen_inside == ["rolled back"]
     assert cached_name(product.pk) == "committed"
     # the rolled-back write invalidated nothing: the entry is still served
     with django_assert_num_queries(0):

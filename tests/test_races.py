@@ -184,7 +184,7 @@ def test_failing_loader_releases_the_lease_for_waiters(settings):
     def broken():
         raise ValueError("database said no")
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="said no"):
         django_distcache.get_or_set("broken", broken)
     started = time.monotonic()
     assert django_distcache.get_or_set("broken", lambda: "ok") == "ok"
@@ -210,7 +210,7 @@ def test_two_process_stress_has_no_stale_reads_after_commit():
         for role, seed in roles
     ]
     outputs = [p.communicate(timeout=120) for p in processes]
-    for process, (out, err) in zip(processes, outputs, strict=True):
+    for process, (_out, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err
     summary = dict.fromkeys(("writer", "reader"), 0)
     for out, err in outputs:
