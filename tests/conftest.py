@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django_redis.pool import ConnectionFactory
 
 from django_distcache import client, stats
 from tests import roundtrips
@@ -46,15 +47,23 @@ class RoundTripCounter:
 
 
 @pytest.fixture
-def round_trips(settings) -> RoundTripCounter:
+def round_trips(settings) -> Iterator[RoundTripCounter]:
     """Counts the requests the app sends to Redis (a pipeline is one)."""
+    # django-redis keeps one pool per URL for the whole process; this test gets its own.
+    url = settings.CACHES["default"]["LOCATION"]
+    saved_pool = ConnectionFactory._pools.pop(url, None)
     caches = {**settings.CACHES}
     caches["default"] = {
         **caches["default"],
         "OPTIONS": {"CONNECTION_POOL_KWARGS": {"connection_class": roundtrips.CountingConnection}},
     }
     settings.CACHES = caches
-    return RoundTripCounter()
+    yield RoundTripCounter()
+    counting_pool = ConnectionFactory._pools.pop(url, None)
+    if counting_pool is not None:
+        counting_pool.disconnect()
+    if saved_pool is not None:
+        ConnectionFactory._pools[url] = saved_pool
 
 
 def _free_port() -> int:
