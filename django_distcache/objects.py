@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from collections.abc import Iterable
 from contextlib import suppress
@@ -16,6 +18,7 @@ from django_distcache.invalidation import pending_touches
 from django_distcache.registry import ModelConfig, get_config
 
 M = TypeVar("M", bound=models.Model)
+logger = logging.getLogger("django_distcache")
 
 # The stored form of "no such row".
 MISSING = b"-"
@@ -32,7 +35,7 @@ def _encode_instance(config: ModelConfig, instance: models.Model | None) -> Any:
 def _decode_instance(config: ModelConfig, using: str, data: bytes) -> models.Model | None:
     if data == MISSING:
         return None
-    values = readthrough.serializer().loads(data)
+    values = config.serializer.loads(data)
     return config.model.from_db(using, config.attnames, values)
 
 
@@ -51,60 +54,95 @@ def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
     config = get_config(model)
     key_pk = _normalize_pk(model, pk)
     using = using or router.db_for_read(model)
-    base = config.object_base(key_pk)
+    key = config.object_base(key_pk)
     generation_keys = config.generation_keys
-    manager = model._default_manager.db_manager(using)
+    namespace = config.namespace
 
     def load() -> M | None:
-        return manager.filter(pk=pk).first()
+        return model._default_manager.db_manager(using).filter(pk=pk).first()
 
-    if pending_touches(using, generation_keys, base):
+    if pending_touches(using, generation_keys, key):
         instance = load()
     else:
-        instance = readthrough.fetch(
-            config.model._meta.label_lower,
-            generation_keys,
-            base,
-            load,
-            encode=lambda value: _encode_instance(config, value),
-            decode=lambda data: _decode_instance(config, using, data),
-        )
+        # The hit path, inline: one MGET of the entry and its generations.
+        started = time.perf_counter()
+        try:
+            (data,) = readthrough.read_current(generation_keys, [key])
+        except RedisError:
+            logger.warning("django_distcache: Redis unavailable, loading %s from the database", key)
+            data, load_only = None, True
+        else:
+            load_only = False
+        if data is not None:
+            stats.record_hit(namespace, time.perf_counter() - started)
+            instance = _decode_instance(config, using, data)
+        elif load_only:
+            instance = load()
+        else:
+            instance = readthrough.fill(
+                namespace,
+                generation_keys,
+                key,
+                load,
+                encode=lambda value: _encode_instance(config, value),
+                decode=lambda data: _decode_instance(config, using, data),
+                started=started,
+            )
     if instance is None:
         raise model.DoesNotExist(f"{model._meta.object_name} matching pk={pk!r} does not exist.")
     return instance
 
 
 def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None) -> dict[Any, M]:
-    """Many objects by primary key, like ``in_bulk``: one Redis round trip for the
-    lookups, one query for all misses, one round trip to store them."""
+    """Many objects by primary key, like ``in_bulk``.
+
+    All hits: one Redis round trip. Misses: one more to take their leases, one query
+    for all of them, one round trip to store them.
+    """
     config = get_config(model)
     using = using or router.db_for_read(model)
     by_key = {_normalize_pk(model, pk): model._meta.pk.to_python(pk) for pk in pks}
     if not by_key:
         return {}
     generation_keys = config.generation_keys
-    bases = {key_pk: config.object_base(key_pk) for key_pk in by_key}
+    keys = {key_pk: config.object_base(key_pk) for key_pk in by_key}
     manager = model._default_manager.db_manager(using)
     namespace = model._meta.label_lower
-    dirty = [k for k, base in bases.items() if pending_touches(using, generation_keys, base)]
     found: dict[Any, M] = {}
+    dirty = [k for k, key in keys.items() if pending_touches(using, generation_keys, key)]
     if dirty:
         found.update(manager.in_bulk([by_key[k] for k in dirty]))
     clean = [k for k in by_key if k not in dirty]
     if not clean:
         return found
-    token = readthrough.new_token()
     try:
-        result = readthrough.read(generation_keys, [bases[k] for k in clean], token)
+        current = readthrough.read_current(generation_keys, [keys[k] for k in clean])
     except RedisError:
         found.update(manager.in_bulk([by_key[k] for k in clean]))
         return found
-    suffix, answers = result[0], result[1:]
+    missed = []
+    for key_pk, data in zip(clean, current, strict=True):
+        if data is None:
+            missed.append(key_pk)
+            continue
+        stats.record_hit(namespace, 0.0)
+        instance = _decode_instance(config, using, data)
+        if instance is not None:
+            found[instance.pk] = instance
+    if not missed:
+        return found
+    token = readthrough.new_token()
+    try:
+        generations, *answers = readthrough.read_or_lease(
+            generation_keys, [keys[k] for k in missed], token
+        )
+    except RedisError:
+        found.update(manager.in_bulk([by_key[k] for k in missed]))
+        return found
     owned, to_load = [], []
-    for key_pk, answer in zip(clean, answers, strict=True):
+    for key_pk, answer in zip(missed, answers, strict=True):
         if isinstance(answer, bytes):
-            stats.record_hit(namespace, 0.0)
-            instance = _decode_instance(config, using, answer)
+            instance = _decode_instance(config, using, readthrough.data_of(answer))
             if instance is not None:
                 found[instance.pk] = instance
             continue
@@ -122,7 +160,7 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
         encoded = _encode_instance(config, loaded_by_key.get(key_pk))
         if encoded is not None:
             data, timeout = encoded
-            items.append((bases[key_pk], token, data, readthrough.ttl_ms(timeout)))
+            items.append((keys[key_pk], token, data, readthrough.ttl_ms(timeout)))
     with suppress(RedisError):
-        readthrough.store(generation_keys, suffix, items)
+        readthrough.store(generation_keys, generations, items)
     return found

@@ -53,8 +53,19 @@ class ModelConfig:
             )
             base = keys.object_base(self.model, "")
             attnames = tuple(f.attname for f in self.model._meta.concrete_fields)
-            self._derived = (conf, gens, base, attnames)
+            from django_distcache.readthrough import serializer
+
+            self._derived = (conf, gens, base, attnames, serializer())
         return self._derived
+
+    @property
+    def serializer(self) -> Any:
+        """The codec of this model's entries."""
+        return self._keys()[4]
+
+    @property
+    def namespace(self) -> str:
+        return self.model._meta.label_lower
 
     @property
     def generation_keys(self) -> tuple[str, ...]:

@@ -108,7 +108,21 @@ def test_keys_carry_prefix_schema_version_and_generation(raw_redis):
     django_distcache.get_object(Product, product.pk)
     (key,) = raw_redis.scan_iter(match="dctest:v*:obj:*")
     assert key.decode().startswith("dctest:v1:obj:testapp.product.")
-    assert b"@" in key
+    assert key.decode().endswith(f":{product.pk}")
+    # the entry carries the generations it was loaded under
+    objects_gen = raw_redis.get("dctest:gen:objects:testapp.product")
+    category_gen = raw_redis.get("dctest:gen:model:testapp.category")
+    assert raw_redis.get(key).startswith(objects_gen + b"." + category_gen + b"|")
+
+
+def test_generation_bump_invalidates_a_group_in_one_write(raw_redis, django_assert_num_queries):
+    products = ProductFactory.create_batch(3)
+    django_distcache.get_objects(Product, [p.pk for p in products])
+    stored = sorted(raw_redis.scan_iter(match="dctest:v1:obj:*"))
+    raw_redis.incr("dctest:gen:objects:testapp.product")
+    with django_assert_num_queries(1):
+        django_distcache.get_objects(Product, [p.pk for p in products])
+    assert sorted(raw_redis.scan_iter(match="dctest:v1:obj:*")) == stored
 
 
 def test_schema_version_bump_misses_everything(settings, django_assert_num_queries):

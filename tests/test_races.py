@@ -217,5 +217,6 @@ def test_two_process_stress_has_no_stale_reads_after_commit():
         role, operations, stale = out.split()
         assert stale == "stale=0", err
         summary[role] += int(operations.split("=")[1])
-    assert summary["writer"] > 100
-    assert summary["reader"] > 500
+    # enough work that the interleavings were exercised, even on a busy machine
+    assert summary["writer"] > 40
+    assert summary["reader"] > 150
