@@ -10,6 +10,7 @@ from contextlib import suppress
 from typing import Any, TypeVar
 
 from django.db import models, router
+from django.db.models.base import ModelState
 from redis.exceptions import RedisError
 
 from django_distcache import readthrough, stats
@@ -36,6 +37,14 @@ def _decode_instance(config: ModelConfig, using: str, data: bytes) -> models.Mod
     if data == MISSING:
         return None
     values = config.serializer.loads(data)
+    if config.plain_init:
+        # What Model.from_db does for a full row, minus __init__'s argument handling.
+        instance = config.model.__new__(config.model)
+        instance.__dict__.update(zip(config.attnames, values, strict=True))
+        instance._state = ModelState()
+        instance._state.adding = False
+        instance._state.db = using
+        return instance
     return config.model.from_db(using, config.attnames, values)
 
 

@@ -137,3 +137,23 @@ def test_reads_inside_connection_use_the_database_alias():
     product = ProductFactory()
     assert django_distcache.get_object(Product, product.pk, using="default").pk == product.pk
     assert connection.alias == "default"
+
+
+def test_cached_instances_send_post_init_when_someone_listens():
+    from django.db.models.signals import post_init
+
+    product = ProductFactory()
+    django_distcache.get_object(Product, product.pk)
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_init.connect(receiver, sender=Product)
+    try:
+        cached = django_distcache.get_object(Product, product.pk)
+    finally:
+        post_init.disconnect(receiver, sender=Product)
+    assert seen == [product.pk]
+    assert cached.name == product.name
+    assert django_distcache.get_object(Product, product.pk).name == product.name
