@@ -54,12 +54,12 @@ def run_interleaved(
 
 
 def report(results: dict[str, Result], baseline: str, subject: str) -> str:
-    lines = [f"{'contender':<34}{'ops/s':>10}{'p50 us':>10}{'p99 us':>10}{'vs ' + baseline:>16}"]
+    lines = [f"{'contender':<34}{'ops/s':>10}{'p50 us':>10}{'p99 us':>10}  vs {baseline}"]
     base = results[baseline].ops_per_second
     for result in results.values():
         lines.append(
             f"{result.name:<34}{result.ops_per_second:>10.0f}{result.percentile(0.5):>10.1f}"
-            f"{result.percentile(0.99):>10.1f}{result.ops_per_second / base:>15.2f}x"
+            f"{result.percentile(0.99):>10.1f}  {result.ops_per_second / base:.2f}x"
         )
     lines.append("")
     subject_ops = results[subject].ops_per_second
