@@ -25,7 +25,7 @@ def get_redis() -> Redis:
 
 @cache
 def _script_source(name: str) -> str:
-    return resources.files("django_distcache").joinpath("lua", f"{name}.lua").read_text()
+    return (resources.files("django_distcache") / "lua" / f"{name}.lua").read_text()
 
 
 @cache

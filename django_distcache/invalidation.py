@@ -192,14 +192,13 @@ def connect_receivers(model: type[models.Model]) -> None:
     label = model._meta.label_lower
     post_save.connect(_on_save, sender=model, dispatch_uid=f"distcache.save.{label}")
     post_delete.connect(_on_delete, sender=model, dispatch_uid=f"distcache.delete.{label}")
-    throughs = {f.remote_field.through for f in model._meta.local_many_to_many}
+    # The through models of this model's many-to-many fields, and of those pointing at it.
+    throughs: set[Any] = {f.remote_field.through for f in model._meta.local_many_to_many}
     throughs.update(
-        rel.through
-        for rel in model._meta.related_objects
-        if rel.many_to_many and getattr(rel, "through", None) is not None
+        getattr(rel, "through", None) for rel in model._meta.related_objects if rel.many_to_many
     )
     for through in throughs:
-        if isinstance(through, str):
+        if through is None or isinstance(through, str):
             continue
         m2m_changed.connect(
             _on_m2m_changed,

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from contextlib import suppress
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import models, router
 from django.db.models.base import ModelState
@@ -61,45 +61,42 @@ def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
     (or a model it depends on) the database is read and nothing is cached.
     """
     config = get_config(model)
-    key_pk = _normalize_pk(model, pk)
     using = using or router.db_for_read(model)
+    instance = _read_object(config, _normalize_pk(model, pk), pk, using)
+    if instance is None:
+        raise model.DoesNotExist(  # type: ignore[attr-defined]
+            f"{model._meta.object_name} matching pk={pk!r} does not exist."
+        )
+    return cast(M, instance)
+
+
+def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> models.Model | None:
     key = config.object_base(key_pk)
     generation_keys = config.generation_keys
-    namespace = config.namespace
 
-    def load() -> M | None:
-        return model._default_manager.db_manager(using).filter(pk=pk).first()
+    def load() -> models.Model | None:
+        return config.model._default_manager.db_manager(using).filter(pk=pk).first()
 
     if pending_touches(using, generation_keys, key):
-        instance = load()
-    else:
-        # The hit path, inline: one MGET of the entry and its generations.
-        started = time.perf_counter()
-        try:
-            (data,) = readthrough.read_current(generation_keys, [key])
-        except RedisError:
-            logger.warning("django_distcache: Redis unavailable, loading %s from the database", key)
-            data, load_only = None, True
-        else:
-            load_only = False
-        if data is not None:
-            stats.record_hit(namespace, time.perf_counter() - started)
-            instance = _decode_instance(config, using, data)
-        elif load_only:
-            instance = load()
-        else:
-            instance = readthrough.fill(
-                namespace,
-                generation_keys,
-                key,
-                load,
-                encode=lambda value: _encode_instance(config, value),
-                decode=lambda data: _decode_instance(config, using, data),
-                started=started,
-            )
-    if instance is None:
-        raise model.DoesNotExist(f"{model._meta.object_name} matching pk={pk!r} does not exist.")
-    return instance
+        return load()
+    started = time.perf_counter()
+    try:
+        (data,) = readthrough.read_current(generation_keys, [key])
+    except RedisError:
+        logger.warning("django_distcache: Redis unavailable, loading %s from the database", key)
+        return load()
+    if data is not None:
+        stats.record_hit(config.namespace, time.perf_counter() - started)
+        return _decode_instance(config, using, data)
+    return readthrough.fill(
+        config.namespace,
+        generation_keys,
+        key,
+        load,
+        encode=lambda value: _encode_instance(config, value),
+        decode=lambda data: _decode_instance(config, using, data),
+        started=started,
+    )
 
 
 def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None) -> dict[Any, M]:
@@ -117,7 +114,7 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     keys = {key_pk: config.object_base(key_pk) for key_pk in by_key}
     manager = model._default_manager.db_manager(using)
     namespace = model._meta.label_lower
-    found: dict[Any, M] = {}
+    found: dict[Any, Any] = {}
     dirty = [k for k, key in keys.items() if pending_touches(using, generation_keys, key)]
     if dirty:
         found.update(manager.in_bulk([by_key[k] for k in dirty]))

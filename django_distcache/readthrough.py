@@ -72,7 +72,7 @@ def current_data(stored: bytes | None, generations: Sequence[bytes | None]) -> b
 
 def read_current(generation_keys: Sequence[str], keys: Sequence[str]) -> list[bytes | None]:
     """The current data of each entry in one round trip (a single MGET), None where absent."""
-    values = get_redis().mget([*keys, *generation_keys])
+    values: list[Any] = get_redis().mget([*keys, *generation_keys])
     generations = values[len(keys) :]
     return [current_data(stored, generations) for stored in values[: len(keys)]]
 
