@@ -145,21 +145,19 @@ def invalidate_tag(tag: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def invalidate(target: ModelRef, *, using: str | None = None) -> None:
-    """Invalidate a model (a class or ``"app.Model"``) or, for any other string, a tag.
+    """Invalidate a model (a class or ``"app_label.Model"``) or a tag (a string without a dot).
 
-    Runs when the current transaction commits, right away outside one.
+    Runs when the current transaction commits, right away outside one. A dotted string
+    that names no model is an error; use ``invalidate_tag`` for tags with dots.
     """
     if isinstance(target, str) and "." not in target:
         invalidate_tag(target, using=using or DEFAULT_DB_ALIAS)
-    elif isinstance(target, str):
-        try:
-            model_cls = resolve_model(target)
-        except LookupError:
-            invalidate_tag(target, using=using or DEFAULT_DB_ALIAS)
-        else:
-            invalidate_model(model_cls, using=using)
-    else:
-        invalidate_model(target, using=using)
+        return
+    try:
+        model_cls = resolve_model(target)
+    except LookupError as exc:
+        raise LookupError(f"{exc} For a tag with a dot in it, use invalidate_tag().") from exc
+    invalidate_model(model_cls, using=using)
 
 
 def _on_save(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
