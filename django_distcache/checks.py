@@ -83,7 +83,7 @@ def _check_cache_alias(alias: Any) -> list[Error]:
 
 def _check_timeouts(conf: Any) -> list[Error]:
     errors = []
-    for name in ("TIMEOUT", "MISSING_TIMEOUT", "LEASE_TIMEOUT", "MAX_WAIT"):
+    for name in ("TIMEOUT", "MISSING_TIMEOUT", "LEASE_TIMEOUT", "MAX_WAIT", "RETRY_REDIS_AFTER"):
         value = getattr(conf, name)
         if not _is_positive_number(value):
             errors.append(

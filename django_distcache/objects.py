@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Iterable
@@ -19,7 +18,6 @@ from django_distcache.invalidation import pending_touches
 from django_distcache.registry import ModelConfig, get_config
 
 M = TypeVar("M", bound=models.Model)
-logger = logging.getLogger("django_distcache")
 
 # The stored form of "no such row".
 MISSING = b"-"
@@ -83,7 +81,6 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
     try:
         (data,) = readthrough.read_current(generation_keys, [key])
     except RedisError:
-        logger.warning("django_distcache: Redis unavailable, loading %s from the database", key)
         return load()
     if data is not None:
         stats.record_hit(config.namespace, time.perf_counter() - started)

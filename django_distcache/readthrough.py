@@ -20,7 +20,7 @@ from typing import Any
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
-from django_distcache import stats
+from django_distcache import breaker, stats
 from django_distcache.client import get_redis, script
 from django_distcache.conf import DistcacheSettings, get_settings
 
@@ -72,7 +72,12 @@ def current_data(stored: bytes | None, generations: Sequence[bytes | None]) -> b
 
 def read_current(generation_keys: Sequence[str], keys: Sequence[str]) -> list[bytes | None]:
     """The current data of each entry in one round trip (a single MGET), None where absent."""
-    values: list[Any] = get_redis().mget([*keys, *generation_keys])
+    breaker.check()
+    try:
+        values: list[Any] = get_redis().mget([*keys, *generation_keys])
+    except RedisError as error:
+        breaker.trip(error)
+        raise
     generations = values[len(keys) :]
     return [current_data(stored, generations) for stored in values[: len(keys)]]
 
@@ -80,7 +85,12 @@ def read_current(generation_keys: Sequence[str], keys: Sequence[str]) -> list[by
 def read_or_lease(generation_keys: Sequence[str], keys: Sequence[str], token: str) -> list[Any]:
     """[generations, r1, r2, ...]: the stored entry, LEASE_TAKEN or HELD_ELSEWHERE per key."""
     lease_ms = int(get_settings().LEASE_TIMEOUT * 1000)
-    return script("read")(keys=list(generation_keys), args=[lease_ms, token, *keys])
+    breaker.check()
+    try:
+        return script("read")(keys=list(generation_keys), args=[lease_ms, token, *keys])
+    except RedisError as error:
+        breaker.trip(error)
+        raise
 
 
 def data_of(entry: bytes) -> bytes:
@@ -132,7 +142,6 @@ def fetch(
     try:
         (data,) = read_current(generation_keys, [key])
     except RedisError:
-        logger.warning("django_distcache: Redis unavailable, loading %s from the database", key)
         return loader()
     if data is not None:
         stats.record_hit(namespace, time.perf_counter() - started)

@@ -14,7 +14,7 @@ import redis
 from django.conf import settings
 from django_redis.pool import ConnectionFactory
 
-from django_distcache import client, stats
+from django_distcache import breaker, client, stats
 from tests import roundtrips
 
 
@@ -24,6 +24,7 @@ def clean_redis() -> Iterator[redis.Redis]:
     connection = redis.Redis.from_url(f"{settings.REDIS_URL}/{settings.REDIS_DB}")
     connection.flushdb()
     client.reset()
+    breaker.reset()
     stats.reset_local()
     yield connection
     connection.close()

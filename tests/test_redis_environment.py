@@ -1,6 +1,7 @@
 """Good citizenship on a shared Redis (an ACL user limited to the prefix) and Redis going away."""
 
 import logging
+import time
 
 import pytest
 import redis
@@ -67,10 +68,26 @@ def test_reads_fall_back_to_the_database_when_redis_is_down(
     server.stop()
     with caplog.at_level(logging.WARNING, logger="django_distcache"), django_assert_num_queries(1):
         assert django_distcache.get_object(Product, product.pk).name == "served"
-    assert "Redis unavailable" in caplog.text
+    assert "Redis unavailable (ConnectionError); reading from the database" in caplog.text
     assert django_distcache.get_or_set("k", lambda: "loaded") == "loaded"
     assert django_distcache.get_objects(Product, [product.pk])[product.pk].name == "served"
     # writes still succeed; the failed invalidation is logged, not raised
     product.name = "changed"
     product.save()
     assert "could not invalidate" in caplog.text
+
+
+def test_breaker_skips_redis_after_a_failure_then_tries_again(settings, redis_process):
+    server = redis_process()
+    use_redis(settings, server.url)
+    settings.DISTCACHE = {**settings.DISTCACHE, "RETRY_REDIS_AFTER": 0.5}
+    product = ProductFactory(name="served")
+    server.stop()
+    assert django_distcache.get_object(Product, product.pk).name == "served"
+    server.start()
+    # within RETRY_REDIS_AFTER: no attempt at Redis, the database answers
+    assert django_distcache.get_object(Product, product.pk).name == "served"
+    assert redis.Redis(port=server.port).dbsize() == 0
+    time.sleep(0.6)
+    django_distcache.get_object(Product, product.pk)
+    assert redis.Redis(port=server.port).dbsize() > 0
