@@ -99,12 +99,13 @@ def test_refresh_loses_to_an_invalidation_that_lands_while_it_reads():
     category = CategoryFactory(name="before")
     config = get_config(Category)
     base = config.object_base(category.pk)
-    suffix = script("warm_lease")(keys=list(config.generation_keys), args=[5000, "tok", base])
+    generations = script("warm_lease")(keys=list(config.generation_keys), args=[5000, "tok", base])
     # A write commits (and invalidates) after the refresh read the old row.
     Category.objects.filter(pk=category.pk).update(name="after")
     invalidate_objects(Category, [category.pk])
     stale = readthrough.serializer().dumps([category.pk, "before"])
-    assert readthrough.store(config.generation_keys, suffix, [(base, "tok", stale, 60_000)]) == 0
+    items = [(base, "tok", stale, 60_000)]
+    assert readthrough.store(config.generation_keys, generations, items) == 0
     assert django_distcache.get_object(Category, category.pk).name == "after"
 
 

@@ -1,6 +1,7 @@
 -- Take the lease of entries about to be refreshed (even if they are cached), so an
 -- invalidation that lands while their rows are read makes the store fail.
--- KEYS: generation keys. ARGV: lease_ms, token, base keys... Returns the suffix.
+-- KEYS: generation keys. ARGV: lease_ms, token, entry keys... Returns the current
+-- generations (what store.lua checks).
 local gens = {}
 if #KEYS > 0 then
   local values = redis.call('MGET', unpack(KEYS))
@@ -15,8 +16,7 @@ if #KEYS > 0 then
     gens[i] = value
   end
 end
-local suffix = table.concat(gens, '.')
 for i = 3, #ARGV do
-  redis.call('SET', ARGV[i] .. '@' .. suffix .. ':lease', ARGV[2], 'PX', ARGV[1])
+  redis.call('SET', ARGV[i] .. ':lease', ARGV[2], 'PX', ARGV[1])
 end
-return suffix
+return table.concat(gens, '.')

@@ -1,9 +1,9 @@
 -- Finish batch B once: forget rows written to the database, put rows to retry back
 -- in front of newer writes, move dead rows to the dead-letter list, drop the rows'
 -- cached entries. A second ack of the same batch does nothing.
--- KEYS: batches, claimed, batch hash, pending, dead list, stats hash, generation keys...
+-- KEYS: batches, claimed, batch hash, pending, dead list, stats hash.
 -- ARGV: batch id, claimed prefix, record prefix, writes (buffered writes of the done
---       rows), entry base prefix, n_done, done pks..., n_retry,
+--       rows), entry key prefix ('' when the entries live in another Redis), n_done, done pks..., n_retry,
 --       (pk, score, attempts_added, error)..., n_dead, (pk, dead-letter item)...
 -- The rows of a batch still listed in `batches` are claimed by it alone, so they are
 -- released without checking their owner.
@@ -78,15 +78,11 @@ if n_done > 0 then
   redis.call('HINCRBY', stats, 'rows', n_done)
 end
 if n_dead > 0 then redis.call('HINCRBY', stats, 'dead_lettered', n_dead) end
-if #KEYS > 6 and #bases > 0 then
-  local gens = redis.call('MGET', unpack(KEYS, 7))
-  for k = 1, #gens do if not gens[k] then return 1 end end
-  local suffix = table.concat(gens, '.')
+if ARGV[5] ~= '' and #bases > 0 then
   local entries = {}
   for _, pk in ipairs(bases) do
-    local key = ARGV[5] .. pk .. '@' .. suffix
-    entries[#entries + 1] = key
-    entries[#entries + 1] = key .. ':lease'
+    entries[#entries + 1] = ARGV[5] .. pk
+    entries[#entries + 1] = ARGV[5] .. pk .. ':lease'
   end
   each_slice(entries, function(...) redis.call('DEL', ...) end)
 end

@@ -1,7 +1,6 @@
 -- Buffer one deferred write and drop the row's cached entry, atomically.
--- KEYS: the entry's generation keys (none when the buffer lives in another Redis).
--- ARGV: buffer root ("<prefix>:wb:<label>"), "cap,batch_size,trigger_ms", pk,
---       entry base ('' for none), then (kind, attname, value) triples: kind 'v' sets
+-- KEYS: none (see the NOTE). ARGV: buffer root ("<prefix>:wb:<label>"), "cap,batch_size,trigger_ms", pk,
+--       entry key ('' when the buffer lives in another Redis), then (kind, attname, value) triples: kind 'v' sets
 --       a value, 'i' adds to it.
 -- Returns {trigger, pending}: trigger is 1 when a flush should start now, -1 when the
 -- buffer is full (nothing was written); pending is -1 when the row was pending already.
@@ -36,15 +35,9 @@ if is_new then
   redis.call('SADD', prefix .. ':wb:models', label)
   count = count + 1
 end
-if ARGV[4] ~= '' and #KEYS > 0 then
-  local gens = redis.call('MGET', unpack(KEYS))
-  local complete = true
-  for i = 1, #gens do if not gens[i] then complete = false end end
-  if complete then
-    local key = ARGV[4] .. '@' .. table.concat(gens, '.')
-    redis.call('DEL', key, key .. ':lease')
-  end
-end
+-- The row's cached entry goes, with its lease: a load that read the database before
+-- this write cannot store what it read.
+if ARGV[4] ~= '' then redis.call('DEL', ARGV[4], ARGV[4] .. ':lease') end
 -- Only a new row can take the count past the batch size.
 local trigger = 0
 if count >= batch and redis.call('SET', root .. ':trigger', '1', 'NX', 'PX', trigger_ms) then

@@ -31,7 +31,7 @@ def refresh_objects(
     bases = {key_pk: config.object_base(key_pk) for key_pk in by_key}
     token = readthrough.new_token()
     lease_ms = int(get_settings().LEASE_TIMEOUT * 1000)
-    suffix = script("warm_lease")(
+    generations = script("warm_lease")(
         keys=list(config.generation_keys), args=[lease_ms, token, *bases.values()]
     )
     manager = model._default_manager.db_manager(using)
@@ -43,8 +43,8 @@ def refresh_objects(
     for key_pk, base in bases.items():
         encoded = _encode_instance(config, instances.get(key_pk))
         if encoded is None:
-            readthrough.release(suffix, [(base, token)])
+            readthrough.release([(base, token)])
             continue
         data, timeout = encoded
         items.append((base, token, data, readthrough.ttl_ms(timeout)))
-    return readthrough.store(config.generation_keys, suffix, items)
+    return readthrough.store(config.generation_keys, generations, items)

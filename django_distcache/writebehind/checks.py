@@ -40,7 +40,10 @@ def check_write_behind(app_configs: Iterable[Any] | None = None, **kwargs: Any) 
     errors += _check_values(conf)
     errors += _check_warmers(conf.WARMERS)
     alias = conf.WRITE_BEHIND_CACHE_ALIAS
-    if alias is not None and alias not in getattr(settings, "CACHES", {}):
+    caches = getattr(settings, "CACHES", {})
+    if alias is None and conf.CACHE_ALIAS not in caches:
+        return errors  # distcache.E002 says so
+    if alias is not None and alias not in caches:
         errors.append(
             Error(
                 f"DISTCACHE['WRITE_BEHIND_CACHE_ALIAS'] is {alias!r}, which is not in CACHES.",
@@ -119,7 +122,10 @@ def eviction_policy() -> str | None:
     """The maxmemory-policy of the buffer's Redis (None if it cannot be read)."""
     from django_distcache.client import get_buffer_redis
 
-    redis = get_buffer_redis()
+    try:
+        redis = get_buffer_redis()
+    except NotImplementedError:
+        return None  # not a django-redis cache: distcache.E003 says so
     try:
         try:
             return redis.config_get("maxmemory-policy").get("maxmemory-policy")

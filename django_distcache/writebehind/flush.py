@@ -343,14 +343,12 @@ def acknowledge(
         bkeys.dead,
         bkeys.stats,
     ]
-    if buffer_shares_cache():
-        keys_.extend(config.generation_keys)
     args: list[Any] = [
         batch_id,
         bkeys.held_prefix(batch_id),
         bkeys.record_prefix,
         writes,
-        config.object_base(""),
+        config.object_base("") if buffer_shares_cache() else "",
         len(done),
         *done,
         len(retry),

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from django.db import models, transaction
 from django.db.models.signals import post_save
+from redis.exceptions import RedisError
 
 from django_distcache.client import get_buffer_redis, script
 from django_distcache.writebehind.buffer import buffer_keys
+
+logger = logging.getLogger("django_distcache")
 
 
 def supersede(model: type[models.Model], pks: Iterable[Any], attnames: Iterable[str]) -> None:
@@ -21,11 +25,21 @@ def supersede(model: type[models.Model], pks: Iterable[Any], attnames: Iterable[
     if not pks or not attnames:
         return
     bkeys = buffer_keys(model)
-    script("wb_supersede")(
-        keys=[bkeys.pending, bkeys.claimed],
-        args=[bkeys.record_prefix, bkeys.held_root, len(attnames), *attnames, *pks],
-        client=get_buffer_redis(),
-    )
+    try:
+        script("wb_supersede")(
+            keys=[bkeys.pending, bkeys.claimed],
+            args=[bkeys.record_prefix, bkeys.held_root, len(attnames), *attnames, *pks],
+            client=get_buffer_redis(),
+        )
+    except RedisError:
+        # NOTE: the database write stands; deferred writes to these columns made before
+        # it may still be flushed over it. Logged, not raised: the write has committed.
+        logger.exception(
+            "django_distcache could not drop the deferred writes that a direct write to "
+            "%s rows %s replaced",
+            bkeys.label,
+            pks[:10],
+        )
 
 
 def supersede_on_commit(

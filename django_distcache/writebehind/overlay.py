@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import models
+from redis.exceptions import RedisError
 
 from django_distcache.client import get_buffer_redis, script
 from django_distcache.writebehind.buffer import apply_record, buffer_keys, parse_record
+
+logger = logging.getLogger("django_distcache")
 
 
 def overlay(model: type[models.Model], instances: dict[Any, models.Model | None]) -> None:
@@ -22,11 +26,19 @@ def overlay(model: type[models.Model], instances: dict[Any, models.Model | None]
     if not present:
         return
     bkeys = buffer_keys(model)
-    answer = script("wb_peek")(
-        keys=[bkeys.claimed],
-        args=[bkeys.record_prefix, bkeys.held_root, *present],
-        client=get_buffer_redis(),
-    )
+    try:
+        answer = script("wb_peek")(
+            keys=[bkeys.claimed],
+            args=[bkeys.record_prefix, bkeys.held_root, *present],
+            client=get_buffer_redis(),
+        )
+    except RedisError:
+        # NOTE: the read goes on with the database's values: while the buffer's Redis
+        # is unreachable, its writes cannot be seen (nor made: write_behind raises).
+        logger.warning(
+            "django_distcache: write-behind buffer unreachable; reading %s rows", bkeys.label
+        )
+        return
     for index, instance in enumerate(present.values()):
         held, pending = answer[2 * index], answer[2 * index + 1]
         if held:

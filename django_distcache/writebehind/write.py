@@ -34,24 +34,19 @@ class _WritePlan:
 
     label: str
     call: PackedCall
-    generation_keys: tuple[str, ...]
     shared: bool
     wait_replicas: int
 
 
 @lru_cache(maxsize=256)
 def _plan(model: type[models.Model], conf: DistcacheSettings) -> _WritePlan:
-    config = write_behind_config(model)
+    write_behind_config(model)
     bkeys = buffer_keys(model)
     shared = buffer_shares_cache()
     limits = f"{int(conf.WRITE_BEHIND_MAX_PENDING)},{int(conf.WRITE_BEHIND_BATCH_SIZE)},"
-    generation_keys = config.generation_keys if shared else ()
     return _WritePlan(
         label=bkeys.label,
-        call=PackedCall(
-            script("wb_write"), generation_keys, [bkeys.root, limits + str(TRIGGER_MS)]
-        ),
-        generation_keys=generation_keys,
+        call=PackedCall(script("wb_write"), [], [bkeys.root, limits + str(TRIGGER_MS)]),
         shared=shared,
         wait_replicas=conf.WRITE_BEHIND_WAIT_REPLICAS,
     )
@@ -78,7 +73,7 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
     if not plan.shared:
         from django_distcache.invalidation import apply_invalidation
 
-        apply_invalidation((), {config.generation_keys: {base}})
+        apply_invalidation((), [base])
     if trigger == 1:
         from django_distcache.writebehind.dispatch import enqueue_flush
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_distcache import readthrough
 from django_distcache.client import get_redis
-from django_distcache.management.commands.distcache_invalidate import entries_of_key
+from django_distcache.management.commands.distcache_invalidate import entry_key
 
 PREVIEW = 300
 
@@ -20,22 +20,23 @@ class Command(BaseCommand):
         parser.add_argument("key", help="the key as the application passed it to get_or_set")
 
     def handle(self, *args: Any, key: str, **options: Any) -> None:
-        found = entries_of_key(key)
-        if not found:
-            raise CommandError(f"Nothing is cached under key {key!r}.")
+        full = entry_key(key)
         redis = get_redis()
-        for full in found:
-            data = redis.get(full)
-            if data is None:
-                continue
-            base, _, suffix = full.decode().rpartition("@")
-            ttl_ms = redis.pttl(full)
-            try:
-                value = repr(readthrough.serializer().loads(data))
-            except ValueError as exc:
-                value = f"<cannot decode: {exc}>"
-            self.stdout.write(f"key:          {base}")
-            self.stdout.write(f"generations:  {suffix or '(none)'}")
-            self.stdout.write(f"ttl:          {ttl_ms / 1000:.1f}s" if ttl_ms >= 0 else "ttl: none")
-            self.stdout.write(f"size:         {len(data)} bytes")
-            self.stdout.write(f"value:        {value[:PREVIEW]}")
+        pipe = redis.pipeline(transaction=False)
+        pipe.get(full)
+        pipe.pttl(full)
+        pipe.exists(f"{full}:lease")
+        stored, ttl_ms, leased = pipe.execute()
+        if stored is None:
+            raise CommandError(f"Nothing is cached under key {key!r}.")
+        generations, _, data = stored.partition(b"|")
+        try:
+            value = repr(readthrough.serializer().loads(data))
+        except ValueError as exc:
+            value = f"<cannot decode: {exc}>"
+        self.stdout.write(f"key:          {full}")
+        self.stdout.write(f"generations:  {generations.decode() or '(none)'}")
+        self.stdout.write(f"ttl:          {ttl_ms / 1000:.1f}s" if ttl_ms >= 0 else "ttl: none")
+        self.stdout.write(f"size:         {len(stored)} bytes")
+        self.stdout.write(f"lease held:   {'yes' if leased else 'no'}")
+        self.stdout.write(f"value:        {value[:PREVIEW]}")

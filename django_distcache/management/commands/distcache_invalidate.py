@@ -12,16 +12,9 @@ from django_distcache.invalidation import invalidate_model, invalidate_tag
 from django_distcache.registry import resolve_model
 
 
-def entries_of_key(key: str) -> list[bytes]:
-    """The stored entries of a get_or_set ``key``, under any generations.
-
-    NOTE: a SCAN of the keyspace; fine for a command, not for request paths.
-    """
-    base = keys.entry_base("key", "get_or_set", key)
-    pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in base) + "@*"
-    return [
-        k for k in get_redis().scan_iter(match=pattern, count=1000) if not k.endswith(b":lease")
-    ]
+def entry_key(key: str) -> str:
+    """The Redis key of a get_or_set ``key``'s entry."""
+    return keys.entry_base("key", "get_or_set", key)
 
 
 class Command(BaseCommand):
@@ -36,12 +29,10 @@ class Command(BaseCommand):
             invalidate_tag(name)
             self.stdout.write(f"Invalidated tag {name!r}.")
         elif kind == "key" and name:
-            found = entries_of_key(name)
-            if found:
-                get_redis().delete(*found, *(k + b":lease" for k in found))
-            self.stdout.write(
-                f"Deleted {len(found)} entr{'y' if len(found) == 1 else 'ies'} of key {name!r}."
-            )
+            full = entry_key(name)
+            deleted = get_redis().delete(full, f"{full}:lease")
+            message = "Deleted the entry" if deleted else "No entry"
+            self.stdout.write(f"{message} of key {name!r}.")
         elif ":" not in target and "." in target:
             try:
                 model = resolve_model(target)
