@@ -80,14 +80,15 @@ def hottest(namespace: str, limit: int | None = None) -> list[tuple[str, float]]
     from django_distcache.client import get_redis
 
     limit = limit or get_settings().HOT_KEYS_SIZE
-    answer = get_redis().zrevrange(hot_key(namespace), 0, limit - 1, withscores=True)
+    answer: Any = get_redis().zrevrange(hot_key(namespace), 0, limit - 1, withscores=True)
     return [(member.decode(), score) for member, score in answer]
 
 
 def hot_namespaces() -> list[str]:
     from django_distcache.client import get_redis
 
-    return sorted(raw.decode() for raw in get_redis().smembers(namespaces_key()))
+    members: Any = get_redis().smembers(namespaces_key())
+    return sorted(raw.decode() for raw in members)
 
 
 def reset_local() -> None:

@@ -79,6 +79,8 @@ def test_direct_save_after_deferred_increments_wins():
     product.stock = 0
     product.save()
     assert django_distcache.get_object(Product, product.pk).stock == 0
+    flush_write_behind(Product)
+    assert stock_in_db(product) == 0
     django_distcache.write_behind_incr(Product, product.pk, "stock")
     assert django_distcache.get_object(Product, product.pk).stock == 1
     flush_write_behind(Product)
@@ -246,3 +248,50 @@ def test_buffer_on_its_own_redis_keeps_read_your_writes(redis_process):
         assert redis.Redis.from_url(server.url).exists(f"dctest:wb:testapp.product:r:{product.pk}")
         flush_write_behind(Product)
         assert stock_in_db(product) == 3
+
+
+def test_save_inside_a_transaction_replaces_deferred_writes_when_it_commits():
+    from django.db import transaction
+
+    product = ProductFactory(stock=10)
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=5)
+    with transaction.atomic():
+        product.stock = 1
+        product.save()
+        # The transaction reads its own write, not the deferred one.
+        assert django_distcache.get_object(Product, product.pk).stock == 1
+    assert django_distcache.get_object(Product, product.pk).stock == 1
+    flush_write_behind(Product)
+    assert stock_in_db(product) == 1
+
+
+def test_strict_mode_waits_for_a_replica(redis_process):
+    primary = redis_process()
+    replica = redis_process("--replicaof", "127.0.0.1", str(primary.port))
+    product = ProductFactory(stock=0)
+    strict = _buffer_settings(primary.url)
+    strict["DISTCACHE"] |= {"WRITE_BEHIND_WAIT_REPLICAS": 1, "WRITE_BEHIND_WAIT_TIMEOUT": 5}
+    with override_settings(**strict):
+        django_distcache.write_behind_incr(Product, product.pk, "stock")
+        key = f"dctest:wb:testapp.product:r:{product.pk}"
+        assert redis.Redis.from_url(replica.url).hget(key, "i:stock") == b"1"
+        replica.stop()
+        strict["DISTCACHE"]["WRITE_BEHIND_WAIT_TIMEOUT"] = 0.2
+        with (
+            override_settings(**strict),
+            pytest.raises(
+                django_distcache.writebehind.WriteBehindNotReplicated,
+                match="reached 0 of 1 replicas",
+            ),
+        ):
+            django_distcache.write_behind_incr(Product, product.pk, "stock")
+        flush_write_behind(Product)
+    assert stock_in_db(product) == 2
+
+
+def test_flush_task_is_configured_for_at_least_once_delivery():
+    from django_distcache import tasks
+
+    for task in (tasks.flush_write_behind, tasks.warm_cache):
+        assert task.acks_late is True
+        assert task.reject_on_worker_lost is True

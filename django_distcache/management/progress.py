@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any
 
 
 class ProgressBar:
     """``[#####.....] 5/10 note`` redrawn in place; silent when disabled."""
 
-    def __init__(
-        self, stream: TextIO, total: int, *, enabled: bool = True, width: int = 30
-    ) -> None:
+    def __init__(self, stream: Any, total: int, *, enabled: bool = True, width: int = 30) -> None:
         self.stream = stream
         self.total = max(total, 1)
         self.enabled = enabled

@@ -53,7 +53,7 @@ def hot_objects() -> list[tuple[str, str]]:
 
     hotkeys.flush()
     labels = {m._meta.label_lower for m in registered_models()}
-    keys_ = []
+    keys_: list[tuple[str, str]] = []
     for namespace in hotkeys.hot_namespaces():
         if namespace in labels:
             keys_.extend((namespace, pk) for pk, _count in hotkeys.hottest(namespace))

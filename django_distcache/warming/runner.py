@@ -29,8 +29,8 @@ def runs_key() -> str:
 def _object_keys(items: Any, chunk: int) -> Iterator[tuple[type[models.Model], list[Any]]]:
     """(model, pks) chunks from a queryset or an iterable of instances, pairs or keys."""
     if isinstance(items, QuerySet):
-        pks = items.values_list("pk", flat=True).iterator(chunk_size=chunk)
-        for batch in _batched(pks, chunk):
+        all_pks = items.values_list("pk", flat=True).iterator(chunk_size=chunk)
+        for batch in _batched(all_pks, chunk):
             yield items.model, list(batch)
         return
     pending: dict[type[models.Model], list[Any]] = {}
@@ -40,8 +40,8 @@ def _object_keys(items: Any, chunk: int) -> Iterator[tuple[type[models.Model], l
         bucket.append(pk)
         if len(bucket) >= chunk:
             yield model, pending.pop(model)
-    for model, pks in pending.items():
-        yield model, pks
+    for model, bucket in pending.items():
+        yield model, bucket
 
 
 def _batched(iterable: Iterable[Any], size: int) -> Iterator[tuple[Any, ...]]:

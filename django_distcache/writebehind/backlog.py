@@ -15,7 +15,8 @@ def _labels() -> list[str]:
     from django_distcache.writebehind.flush import write_behind_models
 
     labels = {m._meta.label_lower for m in write_behind_models()}
-    labels.update(raw.decode() for raw in get_buffer_redis().smembers(models_key()))
+    members: Any = get_buffer_redis().smembers(models_key())
+    labels.update(raw.decode() for raw in members)
     return sorted(labels)
 
 

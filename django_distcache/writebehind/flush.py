@@ -253,7 +253,7 @@ def _record_decisions(
     mapping: dict[str, Any] = {f"d:{pk}": item for pk, item in dead}
     for pk, score, added, error in retry:
         mapping[f"r:{pk}"] = f"{score}|{added}|{error}"
-    get_buffer_redis().hset(bkeys.batch(batch_id), mapping=mapping)
+    get_buffer_redis().hset(bkeys.batch(batch_id), mapping=mapping)  # type: ignore[arg-type]
 
 
 def _key_form(pk: Any) -> Any:
@@ -289,7 +289,8 @@ def apply_rows(
 def _bulk_write(model: type[models.Model], using: str, items: Iterable[tuple[Any, Record]]) -> None:
     groups: dict[Columns, list[tuple[Any, ...]]] = defaultdict(list)
     for pk, record in items:
-        columns, row = [], [pk]
+        columns: list[tuple[str, str]] = []
+        row: list[Any] = [pk]
         for name in record.fields:
             amount = record.increments.get(name)
             if name in record.values:
@@ -300,8 +301,8 @@ def _bulk_write(model: type[models.Model], using: str, items: Iterable[tuple[Any
                 columns.append((name, "add"))
                 row.append(amount)
         groups[tuple(columns)].append(tuple(row))
-    for columns, rows in groups.items():
-        update_rows(model, using, columns, rows)
+    for group, rows in groups.items():
+        update_rows(model, using, group, rows)
 
 
 def dead_letter(
@@ -353,11 +354,11 @@ def acknowledge(
         *done,
         len(retry),
     ]
-    for item in retry:
-        args.extend(item)
+    for retried in retry:
+        args.extend(retried)
     args.append(len(dead))
-    for pk, item in dead:
-        args.extend((pk, item))
+    for pk, letter in dead:
+        args.extend((pk, letter))
     return bool(script("wb_ack")(keys=keys_, args=args, client=get_buffer_redis()))
 
 
@@ -368,7 +369,8 @@ def recover_stale_batches(model: type[models.Model], using: str) -> int:
     buffer = get_buffer_redis()
     now = now_ms()
     recovered = 0
-    for raw_id in buffer.zrangebyscore(bkeys.batches, "-inf", now):
+    stale: Any = buffer.zrangebyscore(bkeys.batches, "-inf", now)
+    for raw_id in stale:
         batch_id = raw_id.decode()
         flat = script("wb_steal")(
             keys=[bkeys.batches, bkeys.batch(batch_id)],

@@ -51,7 +51,7 @@ def supersede_on_commit(
 
 
 def _written_attnames(model: type[models.Model], update_fields: Iterable[str] | None) -> list[str]:
-    fields = model._meta.concrete_fields
+    fields = list(model._meta.concrete_fields)
     if update_fields is not None:
         wanted = set(update_fields)
         fields = [f for f in fields if f.name in wanted or f.attname in wanted]
@@ -76,7 +76,7 @@ def plain_update_attnames(model: type[models.Model], values: dict[str, Any]) -> 
     for name, value in values.items():
         if hasattr(value, "resolve_expression"):
             continue
-        names.append(model._meta.get_field(name).attname)
+        names.append(model._meta.get_field(name).attname)  # type: ignore[union-attr]
     return names
 
 

@@ -130,7 +130,7 @@ def write_behind_incr(model: type[models.Model], pk: Any, field: str, by: int = 
     """Add ``by`` to an integer column later; increments between flushes add up."""
     if not isinstance(by, int) or isinstance(by, bool):
         raise TypeError(f"write_behind_incr() adds whole numbers, got {by!r}.")
-    attname = model._meta.get_field(field).attname
+    attname = model._meta.get_field(field).attname  # type: ignore[union-attr]
     if not _buffer(model, pk, [("i", attname, by)]):
 
         def save() -> None:
