@@ -77,7 +77,7 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
         instance = config.model._default_manager.db_manager(using).filter(pk=pk).first()
         # Buffered writes are laid over the row, unless this transaction saved it.
         if config.write_behind and not pending_touches(using, (), key):
-            overlay(config.model, {key_pk: instance})
+            overlay(config.model, {key_pk: instance}, using)
         return instance
 
     hotkeys.record(config.namespace, key_pk)
@@ -164,7 +164,7 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     loaded = manager.in_bulk([by_key[k] for k in to_load])
     loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
     if config.write_behind:
-        overlay(model, dict(loaded_by_key))
+        overlay(model, dict(loaded_by_key), using)
     found.update(loaded)
     items = []
     for key_pk in owned:

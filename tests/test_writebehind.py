@@ -295,3 +295,64 @@ def test_flush_task_is_configured_for_at_least_once_delivery():
     for task in (tasks.flush_write_behind, tasks.warm_cache):
         assert task.acks_late is True
         assert task.reject_on_worker_lost is True
+
+
+def _expire_leases(raw_redis) -> None:
+    raw_redis.zadd(
+        "dctest:wb:testapp.product:batches",
+        {b: 0 for b in raw_redis.zrange("dctest:wb:testapp.product:batches", 0, -1)},
+    )
+
+
+def test_batch_committed_but_never_acknowledged_is_not_applied_twice(raw_redis):
+    """A flush that died between its commit and its acknowledgement."""
+    from django.db import router
+
+    from django_distcache.writebehind.buffer import buffer_keys
+    from django_distcache.writebehind.flush import apply_batch, claim_batch
+
+    product = ProductFactory(stock=10)
+    for _ in range(3):
+        django_distcache.write_behind_incr(Product, product.pk, "stock")
+    batch_id, pks = claim_batch(Product)
+    apply_batch(Product, router.db_for_write(Product), buffer_keys(Product), batch_id, pks)
+    assert stock_in_db(product) == 13
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=100)  # a newer write
+    assert django_distcache.get_object(Product, product.pk).stock == 113
+    assert flush_write_behind(Product)["recovered"] == 0  # the lease still holds
+    _expire_leases(raw_redis)
+    counts = flush_write_behind(Product)
+    assert counts["recovered"] == 1
+    assert stock_in_db(product) == 113
+    assert backlog() == []
+
+
+def test_batch_whose_transaction_rolled_back_is_applied_once(raw_redis):
+    """A flush that died inside its transaction."""
+    from django.db import router, transaction
+
+    from django_distcache.writebehind.buffer import buffer_keys
+    from django_distcache.writebehind.flush import apply_batch, claim_batch
+
+    product = ProductFactory(stock=10, name="a")
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=2)
+    product.name = "old"
+    django_distcache.write_behind(product, fields=["name"])
+    batch_id, pks = claim_batch(Product)
+
+    def die_inside_the_transaction() -> None:
+        with transaction.atomic():
+            apply_batch(Product, router.db_for_write(Product), buffer_keys(Product), batch_id, pks)
+            raise RuntimeError("the worker died here")
+
+    with pytest.raises(RuntimeError):
+        die_inside_the_transaction()
+    assert django_distcache.get_object(Product, product.pk).stock == 12
+    assert stock_in_db(product) == 10
+    product.name = "new"
+    django_distcache.write_behind(product, fields=["name"])  # newer than the lost batch
+    _expire_leases(raw_redis)
+    counts = flush_write_behind(Product)
+    assert counts["recovered"] == 1
+    product.refresh_from_db()
+    assert (product.stock, product.name) == (12, "new")

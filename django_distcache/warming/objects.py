@@ -38,7 +38,7 @@ def refresh_objects(
     loaded = manager.in_bulk([model._meta.pk.to_python(pk) for pk in by_key.values()])
     instances = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
     if config.write_behind:
-        overlay(model, dict(instances))
+        overlay(model, dict(instances), using)
     items = []
     for key_pk, base in bases.items():
         encoded = _encode_instance(config, instances.get(key_pk))

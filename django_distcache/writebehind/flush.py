@@ -141,6 +141,30 @@ def flush_batch(
 ) -> Counter[str] | None:
     """Claim, apply and acknowledge one batch of rows due by ``due_by`` (ms; now by
     default); None when nothing is due."""
+    claimed = claim_batch(model, due_by=due_by)
+    if claimed is None:
+        return None
+    batch_id, pks = claimed
+    bkeys = buffer_keys(model)
+    try:
+        outcome = apply_batch(model, using, bkeys, batch_id, pks)
+    except DATABASE_DOWN:
+        # NOTE: nothing was committed; the rows go back untouched and wait for the
+        # database (not counted as attempts of the rows).
+        acknowledge(model, batch_id, retry=[(pk, now_ms(), 0, "") for pk in pks])
+        raise
+    except BatchLost:
+        return Counter()
+    done, retry, dead, counts = outcome
+    acknowledge(model, batch_id, done=done, retry=retry, dead=dead, writes=counts["writes"])
+    counts["batches"] += 1
+    return counts
+
+
+def claim_batch(
+    model: type[models.Model], *, due_by: int | None = None
+) -> tuple[str, list[str]] | None:
+    """Claim up to WRITE_BEHIND_BATCH_SIZE due rows: (batch id, pks), or None."""
     conf = get_settings()
     bkeys = buffer_keys(model)
     buffer = get_buffer_redis()
@@ -159,25 +183,14 @@ def flush_batch(
     )
     if not claimed:
         return None
-    pks = [pk.decode() for pk in claimed]
-    try:
-        outcome = _apply_batch(model, using, bkeys, batch_id, pks)
-    except DATABASE_DOWN:
-        # NOTE: nothing was committed; the rows go back untouched and wait for the
-        # database (not counted as attempts of the rows).
-        acknowledge(model, batch_id, retry=[(pk, now_ms(), 0, "") for pk in pks])
-        raise
-    except BatchLost:
-        return Counter()
-    done, retry, dead, counts = outcome
-    acknowledge(model, batch_id, done=done, retry=retry, dead=dead, writes=counts["writes"])
-    counts["batches"] += 1
-    return counts
+    return batch_id, [pk.decode() for pk in claimed]
 
 
-def _apply_batch(
+def apply_batch(
     model: type[models.Model], using: str, bkeys: BufferKeys, batch_id: str, pks: list[str]
 ) -> tuple[list[str], list[tuple[str, int, int, str]], list[tuple[str, bytes]], Counter[str]]:
+    """Write a claimed batch in one transaction (committed on return); what becomes of
+    each row: (done, retry, dead, counts). The caller acknowledges it."""
     conf = get_settings()
     pk_field = model._meta.pk
     values = {pk: pk_field.to_python(pk) for pk in pks}
