@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -34,12 +35,18 @@ def namespaces_key() -> str:
 
 def record(namespace: str, key: Any) -> None:
     """Count one read of ``key`` in ``namespace``."""
+    record_many(namespace, (key,))
+
+
+def record_many(namespace: str, read_keys: Iterable[Any]) -> None:
+    """Count one read of each of ``read_keys`` in ``namespace``."""
     conf = get_settings()
     size = conf.HOT_KEYS_SIZE
     if not size:
         return
     with _lock:
-        _counts[(namespace, str(key))] += 1
+        for key in read_keys:
+            _counts[(namespace, str(key))] += 1
         due = (
             time.monotonic() - _last_flush[0] >= conf.HOT_KEYS_FLUSH_INTERVAL
             or len(_counts) >= 8 * size

@@ -117,6 +117,7 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     keys = {key_pk: config.object_base(key_pk) for key_pk in by_key}
     manager = model._default_manager.db_manager(using)
     namespace = model._meta.label_lower
+    hotkeys.record_many(namespace, by_key)
     found: dict[Any, Any] = {}
     dirty = [k for k, key in keys.items() if pending_touches(using, generation_keys, key)]
     if dirty:

@@ -123,3 +123,13 @@ def test_warm_task_on_a_worker_reports_progress(start_worker):
     assert [r["name"] for r in runs] == ["slow", "products"]
     assert runs[1]["entries"] == 3
     assert [r["name"] for r in recent_runs(2)] == ["products", "slow"]
+
+
+def test_get_objects_reads_count_as_hot():
+    products = ProductFactory.create_batch(2)
+    for _ in range(3):
+        django_distcache.get_objects(Product, [products[1].pk])
+    django_distcache.get_object(Product, products[0].pk)
+    hotkeys.flush()
+    hottest = hotkeys.hottest("testapp.product")
+    assert hottest == [(str(products[1].pk), 3.0), (str(products[0].pk), 1.0)]
