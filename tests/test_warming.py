@@ -18,6 +18,12 @@ from tests.testapp.models import Category, Product
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def no_earlier_reads():
+    """Reads counted by earlier tests in this process do not count here."""
+    hotkeys.reset_local()
+
+
 def test_warmers_are_registered_from_distcache_modules():
     assert {"products", "categories", "hot_objects"} <= set(warmer_names())
 
