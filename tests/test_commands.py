@@ -134,3 +134,14 @@ def test_commands_as_manage_py_subprocesses():
     helped = manage("distcache_invalidate", "--help")
     assert helped.returncode == 0
     assert "tag:NAME" in helped.stdout
+
+
+def test_warm_command_async_queues_the_task_on_a_worker(start_worker):
+    from celery.result import AsyncResult
+
+    start_worker("warm-async")
+    ProductFactory.create_batch(2)
+    output = run("distcache_warm", "products", "--async")
+    task_id = output.strip().split()[-1].rstrip(".")
+    [result] = AsyncResult(task_id).get(timeout=30)
+    assert (result["name"], result["entries"]) == ("products", 2)
