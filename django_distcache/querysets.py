@@ -67,7 +67,11 @@ def _write_behind_rows(queryset: Any, values: dict[str, Any]) -> tuple[list, lis
     attnames = plain_update_attnames(queryset.model, values)
     if not attnames:
         return None
-    return list(queryset.values_list("pk", flat=True)), attnames
+    from django_distcache.writebehind.ordering import fence
+
+    pks = list(queryset.values_list("pk", flat=True))
+    fence(queryset.model, pks)
+    return pks, attnames
 
 
 class DistcacheQuerySet(DistcacheQuerySetMixin, models.QuerySet):

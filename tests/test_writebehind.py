@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 from django.test import override_settings
@@ -268,6 +270,13 @@ def test_save_inside_a_transaction_replaces_deferred_writes_when_it_commits():
 def test_strict_mode_waits_for_a_replica(redis_process):
     primary = redis_process()
     replica = redis_process("--replicaof", "127.0.0.1", str(primary.port))
+    watcher = redis.Redis.from_url(primary.url)
+    for _ in range(200):  # until the replica is in sync
+        if watcher.info("replication").get("slave0", {}).get("state") == "online":
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the replica did not come online")
     product = ProductFactory(stock=0)
     strict = _buffer_settings(primary.url)
     strict["DISTCACHE"] |= {"WRITE_BEHIND_WAIT_REPLICAS": 1, "WRITE_BEHIND_WAIT_TIMEOUT": 5}
@@ -356,3 +365,42 @@ def test_batch_whose_transaction_rolled_back_is_applied_once(raw_redis):
     assert counts["recovered"] == 1
     product.refresh_from_db()
     assert (product.stock, product.name) == (12, "new")
+
+
+def test_flush_waiting_on_a_direct_save_does_not_write_over_it():
+    """The save commits while the flush waits for the row lock, and the flush wakes up
+    before the save's commit callback has dropped the deferred write it replaced."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    product = ProductFactory(stock=10)
+    product.stock = 5
+    django_distcache.write_behind(product, fields=["stock"])
+    results = {}
+
+    def flush_in_another_thread() -> None:
+        try:
+            results["counts"] = flush_write_behind(Product)
+        finally:
+            connection.close()
+
+    flusher = threading.Thread(target=flush_in_another_thread)
+    with transaction.atomic():
+        # Runs first among the commit callbacks: the flush gets the row lock and reads
+        # the buffer before the save's own callback runs.
+        transaction.on_commit(lambda: time.sleep(0.5))
+        Product.objects.get(pk=product.pk)  # a read in the transaction
+        direct = Product.objects.select_for_update().get(pk=product.pk)
+        direct.stock = 0
+        direct.save()
+        flusher.start()
+        time.sleep(0.3)  # the flush claimed the row and waits for the lock
+    flusher.join(timeout=30)
+    assert results["counts"]["rows"] == 0
+    assert stock_in_db(product) == 0
+    flush_write_behind(Product)
+    assert stock_in_db(product) == 0
+    assert django_distcache.get_object(Product, product.pk).stock == 0
+    assert backlog() == []

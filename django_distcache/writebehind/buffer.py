@@ -20,6 +20,7 @@ from django_distcache.registry import ModelConfig, get_config
 #   W:batches       zset   batch id -> lease expiry (ms)
 #   W:b:<id>        hash   txid of the database transaction applying it, p:<pk> per row
 #   W:c:<id>:<pk>   hash   a row's deferred writes while its batch is applied
+#   W:fence:<pk>    string set while a direct save/update() of the row is in progress
 #   W:dead          list   dead letters (encoded dicts), never trimmed
 #   W:stats         hash   writes, rows, dead_lettered
 # and "<prefix>:wb:models", the set of labels that ever buffered a write.
@@ -72,6 +73,10 @@ class BufferKeys:
 
     def held_prefix(self, batch_id: str) -> str:
         return f"{self.root}:c:{batch_id}:"
+
+    @property
+    def fence_prefix(self) -> str:
+        return f"{self.root}:fence:"
 
     @property
     def dead(self) -> str:

@@ -51,6 +51,8 @@ logger = logging.getLogger("django_distcache")
 # Errors of one row's values: the row is retried, then dead-lettered; the rest of
 # the batch is applied.
 ROW_ERRORS = (IntegrityError, DataError, ProgrammingError, ValueError, TypeError, ValidationError)
+# How long (ms) a row fenced by a direct write waits before the next try.
+FENCE_RETRY_MS = 100
 # Errors of the database itself: the whole batch waits and is tried again.
 DATABASE_DOWN = (OperationalError, InterfaceError)
 
@@ -125,15 +127,20 @@ def _items(data: bytes) -> list[bytes]:
     return items
 
 
-def _records(data: bytes) -> dict[str, Record]:
-    """The rows returned by wb_begin: pk, field count, then field and value pairs."""
+def _records(data: bytes) -> tuple[dict[str, Record], list[str]]:
+    """The rows returned by wb_begin (pk, field count, then field and value pairs), and
+    the fenced pks (count -1)."""
     items = _items(data)
-    records, index = {}, 0
+    records, fenced, index = {}, [], 0
     while index < len(items):
         pk, count = items[index].decode(), int(items[index + 1])
+        if count < 0:
+            fenced.append(pk)
+            index += 2
+            continue
         records[pk] = parse_record(items[index + 2 : index + 2 + count])
         index += 2 + count
-    return records
+    return records, fenced
 
 
 def flush_batch(
@@ -207,14 +214,26 @@ def apply_batch(
         txid = begin_flush_transaction(using)
         flat = script("wb_begin")(
             keys=[bkeys.batches, bkeys.batch(batch_id)],
-            args=[batch_id, txid, _lease_expiry(), bkeys.held_prefix(batch_id), *pks],
+            args=[
+                batch_id,
+                txid,
+                _lease_expiry(),
+                bkeys.held_prefix(batch_id),
+                bkeys.fence_prefix,
+                *pks,
+            ],
             client=get_buffer_redis(),
         )
         if flat is None:
             raise BatchLost(batch_id)
-        records = _records(flat)
+        records, fenced = _records(flat)
         done: list[str] = []
         dead: list[tuple[str, bytes]] = []
+        # A direct write to these rows committed (we hold their locks now) but has not
+        # yet dropped the deferred writes it replaced: they wait for the next flush.
+        retry: list[tuple[str, int, int, str]] = [
+            (pk, now_ms() + FENCE_RETRY_MS, 0, "") for pk in fenced
+        ]
         to_apply: dict[str, Record] = {}
         for pk, record in records.items():
             if record.empty:
@@ -226,7 +245,6 @@ def apply_batch(
                 to_apply[pk] = record
         failures = apply_rows(model, using, {values[pk]: r for pk, r in to_apply.items()})
         failed_pks = {str(_key_form(pk)): exc for pk, exc in failures.items()}
-        retry: list[tuple[str, int, int, str]] = []
         for pk, record in to_apply.items():
             exc = failed_pks.get(pk)
             if exc is None:
