@@ -107,6 +107,13 @@ def write_behind_config(model: type[models.Model]) -> ModelConfig:
     return config
 
 
+def lease_expiry() -> int:
+    """When (ms) a batch claimed now may be recovered by another flush."""
+    from django_distcache.conf import get_settings
+
+    return now_ms() + int(get_settings().WRITE_BEHIND_LEASE_TIMEOUT * 1000)
+
+
 def new_batch_id() -> str:
     return uuid.uuid4().hex[:16]
 

@@ -1,7 +1,7 @@
 """Flush buffered writes to the database in batches, each row's effect applied once.
 
 A flush claims a batch (the rows move to batch-owned keys), locks the rows, records
-its transaction id in the batch, applies the batch with bulk_update / F() in that
+its transaction id in the batch, applies the batch in batched statements (see sql.py) in that
 transaction, commits, and only then acknowledges the batch in Redis. A flush that
 dies leaves its batch to be recovered once its lease runs out: the database is asked
 whether the recorded transaction committed, and the batch is either acknowledged or
@@ -12,24 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable
-from datetime import datetime, timezone
+from collections import Counter
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import (
-    DataError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    ProgrammingError,
-    models,
-    router,
-    transaction,
-)
+from django.db import InterfaceError, OperationalError, models, router, transaction
 
-from django_distcache import keys, readthrough
+from django_distcache import keys
 from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import _schedule, invalidate_objects
@@ -38,19 +26,19 @@ from django_distcache.writebehind.buffer import (
     BufferKeys,
     Record,
     buffer_keys,
+    lease_expiry,
     new_batch_id,
     now_ms,
     parse_record,
     write_behind_config,
 )
-from django_distcache.writebehind.sql import Columns, update_rows
-from django_distcache.writebehind.transactions import begin_flush_transaction, commit_status
+from django_distcache.writebehind.outcome import acknowledge, dead_letter, record_decisions
+from django_distcache.writebehind.recovery import recover_stale_batches
+from django_distcache.writebehind.rows import apply_rows
+from django_distcache.writebehind.transactions import begin_flush_transaction
 
 logger = logging.getLogger("django_distcache")
 
-# Errors of one row's values: the row is retried, then dead-lettered; the rest of
-# the batch is applied.
-ROW_ERRORS = (IntegrityError, DataError, ProgrammingError, ValueError, TypeError, ValidationError)
 # How long (ms) a row fenced by a direct write waits before the next try.
 FENCE_RETRY_MS = 100
 # Errors of the database itself: the whole batch waits and is tried again.
@@ -109,10 +97,6 @@ def flush_model(model: type[models.Model], *, time_limit: float | None = None) -
             break
         counts.update(batch_counts)
     return counts
-
-
-def _lease_expiry() -> int:
-    return now_ms() + int(get_settings().WRITE_BEHIND_LEASE_TIMEOUT * 1000)
 
 
 def _items(data: bytes) -> list[bytes]:
@@ -182,7 +166,7 @@ def claim_batch(
             due_by or now_ms(),
             conf.WRITE_BEHIND_BATCH_SIZE,
             batch_id,
-            _lease_expiry(),
+            lease_expiry(),
             bkeys.record_prefix,
             bkeys.held_prefix(batch_id),
         ],
@@ -217,7 +201,7 @@ def apply_batch(
             args=[
                 batch_id,
                 txid,
-                _lease_expiry(),
+                lease_expiry(),
                 bkeys.held_prefix(batch_id),
                 bkeys.fence_prefix,
                 *pks,
@@ -268,168 +252,10 @@ def apply_batch(
         elif written:
             invalidate_objects(model, written, using=using)
         if retry or dead:
-            _record_decisions(bkeys, batch_id, retry, dead)
+            record_decisions(bkeys, batch_id, retry, dead)
     counts["dead_lettered"] += len(dead)
     return done, retry, dead, counts
 
 
-def _record_decisions(
-    bkeys: BufferKeys,
-    batch_id: str,
-    retry: list[tuple[str, int, int, str]],
-    dead: list[tuple[str, bytes]],
-) -> None:
-    """Keep in the batch what becomes of its failed rows, so that a flush recovering
-    it after this transaction committed neither drops nor re-applies them."""
-    mapping: dict[str, Any] = {f"d:{pk}": item for pk, item in dead}
-    for pk, score, added, error in retry:
-        mapping[f"r:{pk}"] = f"{score}|{added}|{error}"
-    get_buffer_redis().hset(bkeys.batch(batch_id), mapping=mapping)  # type: ignore[arg-type]
-
-
 def _key_form(pk: Any) -> Any:
     return pk.hex if hasattr(pk, "hex") and not isinstance(pk, (int, float)) else pk
-
-
-def apply_rows(
-    model: type[models.Model], using: str, records: dict[Any, Record]
-) -> dict[Any, Exception]:
-    """Write ``records`` (pk -> Record) in batched statements; return the rows that failed.
-
-    The batch is tried whole inside a savepoint; if a row breaks it, each row is
-    tried alone so the others are still written.
-    """
-    if not records:
-        return {}
-    try:
-        with transaction.atomic(using=using):
-            _bulk_write(model, using, records.items())
-        return {}
-    except ROW_ERRORS:
-        pass
-    failures: dict[Any, Exception] = {}
-    for pk, record in records.items():
-        try:
-            with transaction.atomic(using=using):
-                _bulk_write(model, using, [(pk, record)])
-        except ROW_ERRORS as exc:
-            failures[pk] = exc
-    return failures
-
-
-def _bulk_write(model: type[models.Model], using: str, items: Iterable[tuple[Any, Record]]) -> None:
-    groups: dict[Columns, list[tuple[Any, ...]]] = defaultdict(list)
-    for pk, record in items:
-        columns: list[tuple[str, str]] = []
-        row: list[Any] = [pk]
-        for name in record.fields:
-            amount = record.increments.get(name)
-            if name in record.values:
-                value = record.values[name]
-                columns.append((name, "set"))
-                row.append(value + amount if amount else value)
-            else:
-                columns.append((name, "add"))
-                row.append(amount)
-        groups[tuple(columns)].append(tuple(row))
-    for group, rows in groups.items():
-        update_rows(model, using, group, rows)
-
-
-def dead_letter(
-    model: type[models.Model], pk: str, record: Record, error: str, *, attempts: int = 0
-) -> bytes:
-    """The encoded dead-letter item of a row that will not be written."""
-    item = {
-        "model": model._meta.label_lower,
-        "pk": pk,
-        "values": record.values,
-        "increments": record.increments,
-        "writes": record.writes,
-        "attempts": record.attempts + attempts,
-        "error": error,
-        "failed_at": datetime.now(timezone.utc).isoformat(),
-    }
-    return readthrough.serializer().dumps(item)
-
-
-def acknowledge(
-    model: type[models.Model],
-    batch_id: str,
-    *,
-    done: Iterable[str] = (),
-    retry: Iterable[tuple[str, int, int, str]] = (),
-    dead: Iterable[tuple[str, bytes]] = (),
-    writes: int = 0,
-) -> bool:
-    """Finish a batch in Redis (once; a repeated ack does nothing). ``writes``: how many
-    buffered writes the done rows held (for the coalescing ratio)."""
-    bkeys = buffer_keys(model)
-    config = write_behind_config(model)
-    done, retry, dead = list(done), list(retry), list(dead)
-    keys_ = [
-        bkeys.batches,
-        bkeys.claimed,
-        bkeys.batch(batch_id),
-        bkeys.pending,
-        bkeys.dead,
-        bkeys.stats,
-    ]
-    args: list[Any] = [
-        batch_id,
-        bkeys.held_prefix(batch_id),
-        bkeys.record_prefix,
-        writes,
-        config.object_base("") if buffer_shares_cache() else "",
-        len(done),
-        *done,
-        len(retry),
-    ]
-    for retried in retry:
-        args.extend(retried)
-    args.append(len(dead))
-    for pk, letter in dead:
-        args.extend((pk, letter))
-    return bool(script("wb_ack")(keys=keys_, args=args, client=get_buffer_redis()))
-
-
-def recover_stale_batches(model: type[models.Model], using: str) -> int:
-    """Finish the batches whose flush died: acknowledge them if their transaction
-    committed, else put their rows back. Returns how many were recovered."""
-    bkeys = buffer_keys(model)
-    buffer = get_buffer_redis()
-    now = now_ms()
-    recovered = 0
-    stale: Any = buffer.zrangebyscore(bkeys.batches, "-inf", now)
-    for raw_id in stale:
-        batch_id = raw_id.decode()
-        flat = script("wb_steal")(
-            keys=[bkeys.batches, bkeys.batch(batch_id)],
-            args=[batch_id, now, _lease_expiry()],
-            client=buffer,
-        )
-        if flat is None:
-            continue
-        info = {k.decode(): v for k, v in zip(flat[::2], flat[1::2], strict=True)}
-        pks = [name[2:] for name in info if name.startswith("p:")]
-        status = commit_status(using, info.get("txid", b"").decode())
-        if status == "in progress":
-            continue
-        if status == "committed":
-            dead = [(pk, info[f"d:{pk}"]) for pk in pks if f"d:{pk}" in info]
-            retry = []
-            for pk in pks:
-                if f"r:{pk}" in info:
-                    score, added, error = info[f"r:{pk}"].decode().split("|", 2)
-                    retry.append((pk, int(score), int(added), error))
-            decided = {pk for pk, _ in dead} | {item[0] for item in retry}
-            done = [pk for pk in pks if pk not in decided]
-            # The dead flush may not have invalidated after its commit.
-            pk_field = model._meta.pk
-            invalidate_objects(model, [pk_field.to_python(pk) for pk in done], using=using)
-            acknowledge(model, batch_id, done=done, retry=retry, dead=dead)
-        else:
-            acknowledge(model, batch_id, retry=[(pk, now, 0, "") for pk in pks])
-        logger.info("django_distcache recovered batch %s of %s (%s)", batch_id, model, status)
-        recovered += 1
-    return recovered

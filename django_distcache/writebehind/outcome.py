@@ -1,0 +1,89 @@
+"""What becomes of a batch's rows in Redis: acknowledged, put back, or dead-lettered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from django.db import models
+
+from django_distcache import readthrough
+from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
+from django_distcache.writebehind.buffer import (
+    BufferKeys,
+    Record,
+    buffer_keys,
+    write_behind_config,
+)
+
+
+def record_decisions(
+    bkeys: BufferKeys,
+    batch_id: str,
+    retry: list[tuple[str, int, int, str]],
+    dead: list[tuple[str, bytes]],
+) -> None:
+    """Keep in the batch what becomes of its failed rows, so that a flush recovering
+    it after this transaction committed neither drops nor re-applies them."""
+    mapping: dict[str, Any] = {f"d:{pk}": item for pk, item in dead}
+    for pk, score, added, error in retry:
+        mapping[f"r:{pk}"] = f"{score}|{added}|{error}"
+    get_buffer_redis().hset(bkeys.batch(batch_id), mapping=mapping)  # type: ignore[arg-type]
+
+
+def dead_letter(
+    model: type[models.Model], pk: str, record: Record, error: str, *, attempts: int = 0
+) -> bytes:
+    """The encoded dead-letter item of a row that will not be written."""
+    item = {
+        "model": model._meta.label_lower,
+        "pk": pk,
+        "values": record.values,
+        "increments": record.increments,
+        "writes": record.writes,
+        "attempts": record.attempts + attempts,
+        "error": error,
+        "failed_at": datetime.now(timezone.utc).isoformat(),
+    }
+    return readthrough.serializer().dumps(item)
+
+
+def acknowledge(
+    model: type[models.Model],
+    batch_id: str,
+    *,
+    done: Iterable[str] = (),
+    retry: Iterable[tuple[str, int, int, str]] = (),
+    dead: Iterable[tuple[str, bytes]] = (),
+    writes: int = 0,
+) -> bool:
+    """Finish a batch in Redis (once; a repeated ack does nothing). ``writes``: how many
+    buffered writes the done rows held (for the coalescing ratio)."""
+    bkeys = buffer_keys(model)
+    config = write_behind_config(model)
+    done, retry, dead = list(done), list(retry), list(dead)
+    keys_ = [
+        bkeys.batches,
+        bkeys.claimed,
+        bkeys.batch(batch_id),
+        bkeys.pending,
+        bkeys.dead,
+        bkeys.stats,
+    ]
+    args: list[Any] = [
+        batch_id,
+        bkeys.held_prefix(batch_id),
+        bkeys.record_prefix,
+        writes,
+        config.object_base("") if buffer_shares_cache() else "",
+        len(done),
+        *done,
+        len(retry),
+    ]
+    for retried in retry:
+        args.extend(retried)
+    args.append(len(dead))
+    for pk, letter in dead:
+        args.extend((pk, letter))
+    return bool(script("wb_ack")(keys=keys_, args=args, client=get_buffer_redis()))
