@@ -65,11 +65,14 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
     buffer = get_buffer_redis()
     # Errors (out of memory, READONLY, connection) reach the caller: a write that
     # was not buffered must never look as if it was.
-    trigger, _count = plan.call(buffer, args)
+    if plan.wait_replicas:
+        (trigger, _count), acked = _write_and_wait(buffer, plan, args, conf)
+    else:
+        trigger, _count = plan.call(buffer, args)
     if trigger == -1:
         return False
     if plan.wait_replicas:
-        _wait_for_replicas(buffer, conf)
+        _check_replicas(acked, conf)
     if not plan.shared:
         from django_distcache.invalidation import apply_invalidation
 
@@ -81,9 +84,17 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
     return True
 
 
-def _wait_for_replicas(buffer: Any, conf: Any) -> None:
+def _write_and_wait(buffer: Any, plan: _WritePlan, args: list[Any], conf: Any) -> Any:
+    """The script call and WAIT in one pipeline: WAIT counts the replicas that have
+    the writes of its own connection, so both must go over the same one."""
+    pipe = buffer.pipeline(transaction=False)
+    plan.call.script(keys=plan.call.keys, args=[*plan.call.leading, *args], client=pipe)
+    pipe.wait(conf.WRITE_BEHIND_WAIT_REPLICAS, int(conf.WRITE_BEHIND_WAIT_TIMEOUT * 1000))
+    return pipe.execute()
+
+
+def _check_replicas(acked: int, conf: Any) -> None:
     wanted = conf.WRITE_BEHIND_WAIT_REPLICAS
-    acked = buffer.wait(wanted, int(conf.WRITE_BEHIND_WAIT_TIMEOUT * 1000))
     if acked < wanted:
         raise WriteBehindNotReplicated(
             f"the buffered write reached {acked} of {wanted} replicas within "
