@@ -157,7 +157,9 @@ def _load_and_store(
         return value
     data, timeout = encoded
     try:
-        store(generation_keys, suffix, [(base, token, data, ttl_ms(timeout))])
+        stats.record_set(
+            namespace, store(generation_keys, suffix, [(base, token, data, ttl_ms(timeout))])
+        )
     except RedisError:
         logger.warning("django_distcache could not store %s", base)
     return value

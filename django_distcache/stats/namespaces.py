@@ -1,0 +1,65 @@
+"""Which statistics namespace a Redis key or an invalidation belongs to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_distcache import keys
+from django_distcache.stats import recorder
+
+# NOTE: keys other than entries are counted under these names, so an eviction of
+# a generation or of the statistics themselves is never silently dropped.
+GENERATIONS = "(generations)"
+OTHER = "(other keys)"
+
+
+def namespace_of_generation(generation_key: str) -> str:
+    """``model:app.model`` and ``objects:app.model`` -> ``app.model``; ``tag:x`` stays;
+    ``fn:module.function`` -> ``module.function``."""
+    name = generation_key.removeprefix(keys.prefix() + ":gen:")
+    kind, _, rest = name.partition(":")
+    if kind in ("model", "objects", "fn"):
+        return rest
+    return name
+
+
+def namespace_of_base(base: str) -> str:
+    """The namespace of an entry key (with or without its generations and lease suffix)."""
+    prefix = keys.prefix() + ":"
+    if not base.startswith(prefix):
+        return OTHER
+    parts = base[len(prefix) :].split(":", 3)
+    if parts[0] == "gen":
+        return GENERATIONS
+    if len(parts) < 4 or not parts[0].startswith("v"):
+        return OTHER
+    kind, namespace = parts[1], parts[2]
+    if kind == "obj":
+        # "app_label.model.<field fingerprint>"
+        return namespace.rsplit(".", 1)[0]
+    return namespace
+
+
+namespace_of_key = namespace_of_base
+
+
+def count_invalidated(
+    sender: Any,
+    generations: list[str],
+    entries: dict[tuple[str, ...], set[str]],
+    **kwargs: Any,
+) -> None:
+    """Receiver of ``invalidated``: one invalidation per entry dropped, and one per
+    namespace bumped without dropping entries of its own (a save counts once)."""
+    if not recorder.enabled():
+        return
+    dropped: dict[str, int] = {}
+    for bases in entries.values():
+        for base in bases:
+            namespace = namespace_of_base(base)
+            dropped[namespace] = dropped.get(namespace, 0) + 1
+    bumped = {namespace_of_generation(g) for g in generations} - set(dropped)
+    for namespace, amount in dropped.items():
+        recorder.count(namespace, "invalidations", amount)
+    for namespace in bumped:
+        recorder.count(namespace, "invalidations")
