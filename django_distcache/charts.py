@@ -61,9 +61,12 @@ def line_chart(
     )
     dots = format_html_join(
         "",
-        '<circle class="distcache-dot" cx="{:.1f}" cy="{:.1f}" r="2">'
-        "<title>{}: {}</title></circle>",
-        ((x(t), y(v), f"{t:%H:%M}", label(v)) for t, v in points if v is not None),
+        '<circle class="distcache-dot" cx="{}" cy="{}" r="2"><title>{}: {}</title></circle>',
+        (
+            (f"{x(t):.1f}", f"{y(v):.1f}", f"{t:%H:%M}", label(v))
+            for t, v in points
+            if v is not None
+        ),
     )
     axes = format_html(
         '<line class="distcache-axis" x1="{l}" y1="{t}" x2="{l}" y2="{b}"/>'

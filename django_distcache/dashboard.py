@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError
@@ -109,4 +109,5 @@ def context(hours: int = CHART_HOURS) -> dict[str, Any]:
         "show_near_hits": any(row["near_hits"] for row in snap["namespaces"]),
         "charts": _charts(hours),
         "chart_hours": hours,
+        "taken_at": timezone.localtime(datetime.fromisoformat(snap["taken_at"])),
     }
