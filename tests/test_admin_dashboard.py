@@ -11,6 +11,7 @@ from django.urls import reverse
 
 import django_distcache
 from django_distcache import stats
+from tests.cache_override import cache_on
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
 
@@ -180,8 +181,7 @@ def test_invalidate_refuses_an_unknown_namespace(operator):
 
 def test_dashboard_says_redis_is_down_instead_of_failing(operator, redis_process):
     server = redis_process()
-    caches = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": server.url}}
-    with override_settings(CACHES=caches):
+    with cache_on(server.url):
         server.stop()
         response = operator.get(reverse(DASHBOARD))
         assert response.status_code == 200
