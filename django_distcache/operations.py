@@ -13,11 +13,11 @@ from django_distcache.client import get_redis
 from django_distcache.invalidation import apply_invalidation, invalidate_model, invalidate_tag
 from django_distcache.registry import registered_models, tracked_models
 from django_distcache.stats import recorder
-from django_distcache.stats.namespaces import GENERATIONS, OTHER
+from django_distcache.stats.namespaces import GENERATIONS, OTHER, STATISTICS
 
 TAG_PREFIX = "tag:"
 # Entries of get_or_set() share no generation: they go by their tags or models.
-NOT_INVALIDATABLE = {"get_or_set", GENERATIONS, OTHER}
+NOT_INVALIDATABLE = {"get_or_set", GENERATIONS, OTHER, STATISTICS}
 
 
 class OperationFailed(Exception):

@@ -8,8 +8,10 @@ from django_distcache import keys
 from django_distcache.stats import recorder
 
 # NOTE: keys other than entries are counted under these names, so an eviction of
-# a generation or of the statistics themselves is never silently dropped.
+# a generation or of the statistics themselves is never silently dropped. With a
+# volatile-* maxmemory-policy only keys with a TTL (entries) can be evicted.
 GENERATIONS = "(generations)"
+STATISTICS = "(statistics)"
 OTHER = "(other keys)"
 
 
@@ -31,6 +33,8 @@ def namespace_of_base(base: str) -> str:
     parts = base[len(prefix) :].split(":", 3)
     if parts[0] == "gen":
         return GENERATIONS
+    if parts[0] == "stats":
+        return STATISTICS
     if len(parts) < 4 or not parts[0].startswith("v"):
         return OTHER
     kind, namespace = parts[1], parts[2]
