@@ -20,9 +20,10 @@ from django_distcache import client, stats
 def clean_redis() -> Iterator[redis.Redis]:
     """Each test starts with an empty Redis test database (its own db index)."""
     connection = redis.Redis.from_url(f"{settings.REDIS_URL}/{settings.REDIS_DB}")
+    # First: it waits for a statistics flush under way, which would land after flushdb.
+    stats.reset_local()
     connection.flushdb()
     client.reset()
-    stats.reset_local()
     yield connection
     connection.close()
 
@@ -73,12 +74,14 @@ class RedisProcess:
             self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
-                    return
-            except redis.RedisError:
-                time.sleep(0.02)
+        # Closed explicitly: a probe that failed half-way must not leave a socket open.
+        with redis.Redis(port=self.port, socket_timeout=0.5) as probe:
+            while time.monotonic() < deadline:
+                try:
+                    if probe.ping():
+                        return
+                except redis.RedisError:
+                    time.sleep(0.02)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def stop(self) -> None:

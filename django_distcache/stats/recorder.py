@@ -204,11 +204,12 @@ def _after_fork_in_child() -> None:
 
 
 def _flush_at_exit() -> None:
-    if _pending:
-        try:
-            flush()
-        except Exception:  # settings or Django may be gone at exit
-            logger.debug("django_distcache could not flush statistics at exit", exc_info=True)
+    # Even with nothing pending: flush() waits for one under way in the thread,
+    # whose counts would be lost when the interpreter stops it.
+    try:
+        flush()
+    except Exception:  # settings or Django may be gone at exit
+        logger.debug("django_distcache could not flush statistics at exit", exc_info=True)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
