@@ -32,9 +32,13 @@ _lock = threading.Lock()
 _flush_lock = threading.Lock()
 _pending: defaultdict[tuple[Any, ...], float] = defaultdict(int)
 _events = 0
+_wake_requested = False
 _wake = threading.Event()
 _flusher: threading.Thread | None = None
 _redis_was_down = False
+# (settings object, STATS_ENABLED, STATS_FLUSH_EVERY), refreshed when settings change.
+# NOTE: reading a setting costs about a microsecond; this keeps it off the hot path.
+_state: tuple[Any, bool, int] = (None, False, 0)
 
 
 def stats_key() -> str:
@@ -42,37 +46,49 @@ def stats_key() -> str:
     return f"{keys.prefix()}:stats"
 
 
+def _current() -> tuple[Any, bool, int]:
+    global _state
+    conf = get_settings()
+    if _state[0] is not conf:
+        _state = (conf, conf.STATS_ENABLED, conf.STATS_FLUSH_EVERY)
+    return _state
+
+
 def enabled() -> bool:
-    return get_settings().STATS_ENABLED
+    return _current()[1]
 
 
 def count(namespace: str, event: str, amount: int = 1) -> None:
     """Add ``amount`` to the ``event`` counter of ``namespace``."""
-    global _events
+    global _events, _wake_requested
     with _lock:
         _pending[(COUNT, namespace, event)] += amount
         _events += 1
-        events = _events
-    _after_record(events)
+        wake = _events >= _state[2] and not _wake_requested
+        if wake:
+            _wake_requested = True
+    _after_record(wake)
 
 
 def observe(kind: str, namespace: str, event: str, seconds: float) -> None:
     """Count ``event`` and put ``seconds`` in the ``kind`` latency histogram."""
-    global _events
+    global _events, _wake_requested
     index = bucket_index(seconds)
     with _lock:
         _pending[(COUNT, namespace, event)] += 1
         _pending[(BUCKET, kind, namespace, index)] += 1
         _pending[(SECONDS, kind, namespace)] += seconds
         _events += 1
-        events = _events
-    _after_record(events)
+        wake = _events >= _state[2] and not _wake_requested
+        if wake:
+            _wake_requested = True
+    _after_record(wake)
 
 
-def _after_record(events: int) -> None:
+def _after_record(wake: bool) -> None:
     if _flusher is None:
         _start_flusher()
-    if events >= get_settings().STATS_FLUSH_EVERY:
+    if wake:
         _wake.set()
 
 
@@ -98,9 +114,9 @@ def _flush_forever() -> None:
 
 
 def _take() -> dict[tuple[Any, ...], float]:
-    global _pending, _events
+    global _pending, _events, _wake_requested
     with _lock:
-        taken, _pending, _events = _pending, defaultdict(int), 0
+        taken, _pending, _events, _wake_requested = _pending, defaultdict(int), 0, False
     return taken
 
 
@@ -194,11 +210,12 @@ def parse(items: Any) -> dict[str, Any]:
 
 def _after_fork_in_child() -> None:
     # The parent's unflushed counts are the parent's to flush; the thread is gone.
-    global _lock, _flush_lock, _pending, _events, _flusher, _wake
+    global _lock, _flush_lock, _pending, _events, _flusher, _wake, _wake_requested
     _lock = threading.Lock()
     _flush_lock = threading.Lock()
     _pending = defaultdict(int)
     _events = 0
+    _wake_requested = False
     _flusher = None
     _wake = threading.Event()
 
