@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -26,10 +26,11 @@ class NamespaceForm(forms.Form):
 
     def __init__(self, *args: Any, namespaces: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["namespace"].choices = [("", "---------")] + [(n, n) for n in namespaces]
+        field = cast(forms.ChoiceField, self.fields["namespace"])
+        field.choices = [("", "---------")] + [(n, n) for n in namespaces]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if bool(data.get("namespace")) == bool(data.get("tag", "").strip()):
             raise forms.ValidationError("Choose a namespace or type a tag (one of them).")
         return data
@@ -108,7 +109,7 @@ class DashboardAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = NamespaceForm(request.POST, namespaces=operations.namespace_choices())
         if not form.is_valid():
-            errors = "; ".join(e for errs in form.errors.values() for e in errs)
+            errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
             self.message_user(request, f"Nothing invalidated: {errors}", messages.ERROR)
             return self._back()
         target = form.target()

@@ -16,7 +16,8 @@ Point = tuple[datetime, "float | None"]
 
 def _segments(points: list[Point], x: Callable, y: Callable) -> list[str]:
     """Polyline point lists, broken where a value is missing."""
-    segments, current = [], []
+    segments: list[list[str]] = []
+    current: list[str] = []
     for taken_at, value in points:
         if value is None:
             if current:

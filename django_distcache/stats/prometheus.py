@@ -69,23 +69,23 @@ class DistcacheCollector:
         yield up
         if flushed is not None:
             for event, doc in COUNTERS.items():
-                family = CounterMetricFamily(f"distcache_{event}", doc, labels=["namespace"])
+                counter = CounterMetricFamily(f"distcache_{event}", doc, labels=["namespace"])
                 for namespace, counts in sorted(flushed["counts"].items()):
                     if event in counts:
-                        family.add_metric([namespace], counts[event])
-                yield family
+                        counter.add_metric([namespace], counts[event])
+                yield counter
             yield _histogram("distcache_read_seconds", "Latency of cache reads", flushed, "read")
             yield _histogram("distcache_load_seconds", "Duration of loads", flushed, "load")
         for label in FIELDS.values():
             name = f"distcache_redis_{label}"
-            family = (
+            family: Metric = (
                 CounterMetricFamily(name, f"Redis INFO {label}", labels=["node"])
                 if label in REDIS_COUNTERS
                 else GaugeMetricFamily(name, f"Redis INFO {label}", labels=["node"])
             )
             for node in figures["nodes"]:
                 if node["available"]:
-                    family.add_metric([node["node"]], node[label])
+                    family.add_metric([node["node"]], node[label])  # type: ignore[attr-defined]
             yield family
 
 

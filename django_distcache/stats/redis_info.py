@@ -26,7 +26,7 @@ FIELDS = {
 
 def node_clients() -> list[Redis]:
     """A client per Redis server of the cache alias (django-redis's LOCATION list)."""
-    backend_client = caches[get_settings().CACHE_ALIAS].client
+    backend_client = caches[get_settings().CACHE_ALIAS].client  # type: ignore[attr-defined]
     # NOTE: django-redis keeps one lazily connected client per LOCATION entry in these
     # private attributes; without them (another client class) only the primary is known.
     servers = getattr(backend_client, "_server", None)
