@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,8 +15,12 @@ from django_distcache.registry import resolve_model
 REDIS_BACKENDS = ("django_redis.cache.RedisCache",)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _is_positive_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value > 0
+    return _is_number(value) and value > 0
 
 
 @register(Tags.caches)
@@ -80,7 +83,7 @@ def _check_cache_alias(alias: Any) -> list[Error]:
 
 def _check_timeouts(conf: Any) -> list[Error]:
     errors = []
-    for name in ("TIMEOUT", "MISSING_TIMEOUT", "LEASE_TIMEOUT", "MAX_WAIT"):
+    for name in ("TIMEOUT", "MISSING_TIMEOUT", "LEASE_TIMEOUT", "MAX_WAIT", "RETRY_REDIS_AFTER"):
         value = getattr(conf, name)
         if not _is_positive_number(value):
             errors.append(
@@ -90,7 +93,7 @@ def _check_timeouts(conf: Any) -> list[Error]:
                 )
             )
     jitter = conf.TIMEOUT_JITTER
-    if not (isinstance(jitter, numbers.Real) and not isinstance(jitter, bool) and 0 <= jitter < 1):
+    if not (_is_number(jitter) and 0 <= jitter < 1):
         errors.append(
             Error(
                 f"DISTCACHE['TIMEOUT_JITTER'] must be a fraction from 0 up to 1, got {jitter!r}.",

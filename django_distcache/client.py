@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from redis import Redis
     from redis.commands.core import Script
 
-SCRIPT_NAMES = ("read", "store", "delete", "bump", "release")
+SCRIPT_NAMES = ("read", "store", "bump", "release")
 
 
 @cache
@@ -25,7 +25,7 @@ def get_redis() -> Redis:
 
 @cache
 def _script_source(name: str) -> str:
-    return resources.files("django_distcache").joinpath("lua", f"{name}.lua").read_text()
+    return (resources.files("django_distcache") / "lua" / f"{name}.lua").read_text()
 
 
 @cache

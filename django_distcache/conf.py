@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "LEASE_TIMEOUT": 5.0,
     # The longest a waiter waits for another process's load before loading itself.
     "MAX_WAIT": 5.0,
+    # After a failed Redis read, reads go straight to the database for this many
+    # seconds before Redis is tried again (a circuit breaker).
+    "RETRY_REDIS_AFTER": 5.0,
     # Whether "does not exist" answers of get_object are cached, and for how long.
     "CACHE_MISSING": True,
     "MISSING_TIMEOUT": 60,
@@ -96,6 +99,7 @@ def get_settings() -> DistcacheSettings:
 def _reset_settings(*, setting: str, **kwargs: Any) -> None:
     if setting in ("DISTCACHE", "CACHES"):
         get_settings.cache_clear()
-        from django_distcache import client
+        from django_distcache import breaker, client
 
         client.reset()
+        breaker.reset()

@@ -172,8 +172,7 @@ class CachedFunction:
 
     def invalidate(self, *args: Any, **kwargs: Any) -> None:
         """Drop the entry of one call (when the current transaction commits)."""
-        generation_keys = self.generation_keys()
-        _schedule(DEFAULT_DB_ALIAS, (), {generation_keys: {self.base(args, kwargs)}})
+        _schedule(DEFAULT_DB_ALIAS, (), [self.base(args, kwargs)])
 
     def invalidate_all(self) -> None:
         """Drop every entry of this function."""

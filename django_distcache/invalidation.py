@@ -20,34 +20,36 @@ logger = logging.getLogger("django_distcache")
 class PendingInvalidation:
     """What one transaction must invalidate; runs as its on_commit callback.
 
-    Generations are bumped and object entries deleted in one pipelined round trip.
+    Generations are bumped and entries deleted (with their leases) in one round trip.
     """
 
     def __init__(self) -> None:
         self.generations: set[str] = set()
-        # object entries to delete, grouped by the generations they live under
-        self.entries: dict[tuple[str, ...], set[str]] = {}
+        self.entries: set[str] = set()
 
-    def touches(self, generation_keys: Iterable[str], base: str | None = None) -> bool:
+    def touches(self, generation_keys: Iterable[str], key: str | None = None) -> bool:
         if any(g in self.generations for g in generation_keys):
             return True
-        return base is not None and any(base in bases for bases in self.entries.values())
+        return key is not None and key in self.entries
 
     def __call__(self) -> None:
         apply_invalidation(self.generations, self.entries)
 
 
-def apply_invalidation(
-    generations: Iterable[str], entries: dict[tuple[str, ...], set[str]]
-) -> None:
-    """Delete ``entries`` (with their leases) and bump ``generations`` now."""
+def apply_invalidation(generations: Iterable[str], entries: Iterable[str]) -> None:
+    """Delete ``entries`` with their leases and bump ``generations``, now.
+
+    Deleting the lease is what stops a loader that read before the write from
+    storing what it read.
+    """
     generations = sorted(generations)
+    entries = sorted(entries)
     if not generations and not entries:
         return
     try:
         pipe = get_redis().pipeline(transaction=False)
-        for gen_keys, bases in entries.items():
-            script("delete")(keys=list(gen_keys), args=sorted(bases), client=pipe)
+        if entries:
+            pipe.delete(*entries, *(f"{key}:lease" for key in entries))
         if generations:
             script("bump")(keys=generations, args=[], client=pipe)
         pipe.execute()
@@ -56,7 +58,7 @@ def apply_invalidation(
         logger.exception(
             "django_distcache could not invalidate %d generations and %d entries",
             len(generations),
-            sum(len(b) for b in entries.values()),
+            len(entries),
         )
         return
     from django_distcache.signals import invalidated
@@ -81,22 +83,18 @@ def _pending_for(using: str) -> PendingInvalidation:
     return pending
 
 
-def _schedule(
-    using: str,
-    generations: Iterable[str] = (),
-    entries: dict[tuple[str, ...], set[str]] | None = None,
-) -> None:
+def _schedule(using: str, generations: Iterable[str] = (), entries: Iterable[str] = ()) -> None:
+    """Invalidate when the transaction on ``using`` commits, or now outside one."""
     connection = transaction.get_connection(using)
     if not connection.in_atomic_block:
-        apply_invalidation(generations, entries or {})
+        apply_invalidation(generations, entries)
         return
     pending = _pending_for(using)
     pending.generations.update(generations)
-    for gen_keys, bases in (entries or {}).items():
-        pending.entries.setdefault(gen_keys, set()).update(bases)
+    pending.entries.update(entries)
 
 
-def pending_touches(using: str, generation_keys: Iterable[str], base: str | None = None) -> bool:
+def pending_touches(using: str, generation_keys: Iterable[str], key: str | None = None) -> bool:
     """Whether the open transaction on ``using`` has uncommitted writes to this entry.
 
     Such reads bypass the cache: they may see the transaction's own writes, which
@@ -108,18 +106,18 @@ def pending_touches(using: str, generation_keys: Iterable[str], base: str | None
     generation_keys = tuple(generation_keys)
     for entry in connection.run_on_commit:
         callback = entry[1]
-        if isinstance(callback, PendingInvalidation) and callback.touches(generation_keys, base):
+        if isinstance(callback, PendingInvalidation) and callback.touches(generation_keys, key):
             return True
     return False
 
 
-def _object_entries(model: type[models.Model], pks: Iterable[Any]) -> dict:
+def _object_entries(model: type[models.Model], pks: Iterable[Any]) -> set[str]:
     from django_distcache.registry import _configs
 
     config = _configs.get(model)
     if config is None:
-        return {}
-    return {config.generation_keys: {config.object_base(pk) for pk in pks}}
+        return set()
+    return {config.object_base(pk) for pk in pks}
 
 
 def invalidate_objects(model: ModelRef, pks: Iterable[Any], *, using: str | None = None) -> None:
@@ -147,21 +145,19 @@ def invalidate_tag(tag: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def invalidate(target: ModelRef, *, using: str | None = None) -> None:
-    """Invalidate a model (a class or ``"app.Model"``) or, for any other string, a tag.
+    """Invalidate a model (a class or ``"app_label.Model"``) or a tag (a string without a dot).
 
-    Runs when the current transaction commits, right away outside one.
+    Runs when the current transaction commits, right away outside one. A dotted string
+    that names no model is an error; use ``invalidate_tag`` for tags with dots.
     """
     if isinstance(target, str) and "." not in target:
         invalidate_tag(target, using=using or DEFAULT_DB_ALIAS)
-    elif isinstance(target, str):
-        try:
-            model_cls = resolve_model(target)
-        except LookupError:
-            invalidate_tag(target, using=using or DEFAULT_DB_ALIAS)
-        else:
-            invalidate_model(model_cls, using=using)
-    else:
-        invalidate_model(target, using=using)
+        return
+    try:
+        model_cls = resolve_model(target)
+    except LookupError as exc:
+        raise LookupError(f"{exc} For a tag with a dot in it, use invalidate_tag().") from exc
+    invalidate_model(model_cls, using=using)
 
 
 def _on_save(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
@@ -194,14 +190,13 @@ def connect_receivers(model: type[models.Model]) -> None:
     label = model._meta.label_lower
     post_save.connect(_on_save, sender=model, dispatch_uid=f"distcache.save.{label}")
     post_delete.connect(_on_delete, sender=model, dispatch_uid=f"distcache.delete.{label}")
-    throughs = {f.remote_field.through for f in model._meta.local_many_to_many}
+    # The through models of this model's many-to-many fields, and of those pointing at it.
+    throughs: set[Any] = {f.remote_field.through for f in model._meta.local_many_to_many}
     throughs.update(
-        rel.through
-        for rel in model._meta.related_objects
-        if rel.many_to_many and getattr(rel, "through", None) is not None
+        getattr(rel, "through", None) for rel in model._meta.related_objects if rel.many_to_many
     )
     for through in throughs:
-        if isinstance(through, str):
+        if through is None or isinstance(through, str):
             continue
         m2m_changed.connect(
             _on_m2m_changed,

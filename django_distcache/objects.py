@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 from contextlib import suppress
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import models, router
+from django.db.models.base import ModelState
 from redis.exceptions import RedisError
 
 from django_distcache import readthrough, stats
@@ -32,7 +34,15 @@ def _encode_instance(config: ModelConfig, instance: models.Model | None) -> Any:
 def _decode_instance(config: ModelConfig, using: str, data: bytes) -> models.Model | None:
     if data == MISSING:
         return None
-    values = readthrough.serializer().loads(data)
+    values = config.serializer.loads(data)
+    if config.plain_init:
+        # What Model.from_db does for a full row, minus __init__'s argument handling.
+        instance = config.model.__new__(config.model)
+        instance.__dict__.update(zip(config.attnames, values, strict=True))
+        instance._state = ModelState()
+        instance._state.adding = False
+        instance._state.db = using
+        return instance
     return config.model.from_db(using, config.attnames, values)
 
 
@@ -49,62 +59,93 @@ def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
     (or a model it depends on) the database is read and nothing is cached.
     """
     config = get_config(model)
-    key_pk = _normalize_pk(model, pk)
     using = using or router.db_for_read(model)
-    base = config.object_base(key_pk)
-    generation_keys = config.generation_keys
-    manager = model._default_manager.db_manager(using)
-
-    def load() -> M | None:
-        return manager.filter(pk=pk).first()
-
-    if pending_touches(using, generation_keys, base):
-        instance = load()
-    else:
-        instance = readthrough.fetch(
-            config.model._meta.label_lower,
-            generation_keys,
-            base,
-            load,
-            encode=lambda value: _encode_instance(config, value),
-            decode=lambda data: _decode_instance(config, using, data),
-        )
+    instance = _read_object(config, _normalize_pk(model, pk), pk, using)
     if instance is None:
-        raise model.DoesNotExist(f"{model._meta.object_name} matching pk={pk!r} does not exist.")
-    return instance
+        raise model.DoesNotExist(  # type: ignore[attr-defined]
+            f"{model._meta.object_name} matching pk={pk!r} does not exist."
+        )
+    return cast(M, instance)
+
+
+def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> models.Model | None:
+    key = config.object_base(key_pk)
+    generation_keys = config.generation_keys
+
+    def load() -> models.Model | None:
+        return config.model._default_manager.db_manager(using).filter(pk=pk).first()
+
+    if pending_touches(using, generation_keys, key):
+        return load()
+    started = time.perf_counter()
+    try:
+        (data,) = readthrough.read_current(generation_keys, [key])
+    except RedisError:
+        return load()
+    if data is not None:
+        stats.record_hit(config.namespace, time.perf_counter() - started)
+        return _decode_instance(config, using, data)
+    return readthrough.fill(
+        config.namespace,
+        generation_keys,
+        key,
+        load,
+        encode=lambda value: _encode_instance(config, value),
+        decode=lambda data: _decode_instance(config, using, data),
+        started=started,
+    )
 
 
 def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None) -> dict[Any, M]:
-    """Many objects by primary key, like ``in_bulk``: one Redis round trip for the
-    lookups, one query for all misses, one round trip to store them."""
+    """Many objects by primary key, like ``in_bulk``.
+
+    All hits: one Redis round trip. Misses: one more to take their leases, one query
+    for all of them, one round trip to store them.
+    """
     config = get_config(model)
     using = using or router.db_for_read(model)
     by_key = {_normalize_pk(model, pk): model._meta.pk.to_python(pk) for pk in pks}
     if not by_key:
         return {}
     generation_keys = config.generation_keys
-    bases = {key_pk: config.object_base(key_pk) for key_pk in by_key}
+    keys = {key_pk: config.object_base(key_pk) for key_pk in by_key}
     manager = model._default_manager.db_manager(using)
     namespace = model._meta.label_lower
-    dirty = [k for k, base in bases.items() if pending_touches(using, generation_keys, base)]
-    found: dict[Any, M] = {}
+    found: dict[Any, Any] = {}
+    dirty = [k for k, key in keys.items() if pending_touches(using, generation_keys, key)]
     if dirty:
         found.update(manager.in_bulk([by_key[k] for k in dirty]))
     clean = [k for k in by_key if k not in dirty]
     if not clean:
         return found
-    token = readthrough.new_token()
     try:
-        result = readthrough.read(generation_keys, [bases[k] for k in clean], token)
+        current = readthrough.read_current(generation_keys, [keys[k] for k in clean])
     except RedisError:
         found.update(manager.in_bulk([by_key[k] for k in clean]))
         return found
-    suffix, answers = result[0], result[1:]
+    missed = []
+    for key_pk, data in zip(clean, current, strict=True):
+        if data is None:
+            missed.append(key_pk)
+            continue
+        stats.record_hit(namespace, 0.0)
+        instance = _decode_instance(config, using, data)
+        if instance is not None:
+            found[instance.pk] = instance
+    if not missed:
+        return found
+    token = readthrough.new_token()
+    try:
+        generations, *answers = readthrough.read_or_lease(
+            generation_keys, [keys[k] for k in missed], token
+        )
+    except RedisError:
+        found.update(manager.in_bulk([by_key[k] for k in missed]))
+        return found
     owned, to_load = [], []
-    for key_pk, answer in zip(clean, answers, strict=True):
+    for key_pk, answer in zip(missed, answers, strict=True):
         if isinstance(answer, bytes):
-            stats.record_hit(namespace, 0.0)
-            instance = _decode_instance(config, using, answer)
+            instance = _decode_instance(config, using, readthrough.data_of(answer))
             if instance is not None:
                 found[instance.pk] = instance
             continue
@@ -122,7 +163,7 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
         encoded = _encode_instance(config, loaded_by_key.get(key_pk))
         if encoded is not None:
             data, timeout = encoded
-            items.append((bases[key_pk], token, data, readthrough.ttl_ms(timeout)))
+            items.append((keys[key_pk], token, data, readthrough.ttl_ms(timeout)))
     with suppress(RedisError):
-        stats.record_set(namespace, readthrough.store(generation_keys, suffix, items))
+        stats.record_set(namespace, readthrough.store(generation_keys, generations, items))
     return found

@@ -62,7 +62,7 @@ def invalidate_namespace(namespace: str) -> str:
         return f"every entry tagged {namespace[len(TAG_PREFIX) :]!r}"
     if namespace in NOT_INVALIDATABLE:
         raise OperationFailed(f"{namespace} cannot be invalidated as a whole.")
-    apply_invalidation([keys.function_generation(namespace)], {})
+    apply_invalidation([keys.function_generation(namespace)], [])
     return f"every cached result of {namespace}"
 
 

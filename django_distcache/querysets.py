@@ -17,8 +17,8 @@ class DistcacheQuerySetMixin:
     nothing stale. Like every invalidation, it takes effect when the transaction commits.
     """
 
-    model: type[models.Model]
-    db: str
+    model: Any
+    db: Any
 
     def update(self, **kwargs: Any) -> int:
         rows = super().update(**kwargs)  # type: ignore[misc]

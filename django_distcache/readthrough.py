@@ -1,7 +1,14 @@
-"""The read path: one round trip on a hit; leases, single-flight and a bounded wait on a miss."""
+"""The read path: one round trip on a hit; leases, single-flight and a bounded wait on a miss.
+
+An entry is stored at a fixed key as ``b"<generations>|<data>"``: it is current only
+while the generations it was loaded under (its namespace, dependencies and tags) are
+still the current ones, so bumping a generation invalidates a whole group in O(1) and
+the old entries are overwritten by the next load or age out by TTL.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -13,8 +20,8 @@ from typing import Any
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
-from django_distcache import stats
-from django_distcache.client import script
+from django_distcache import breaker, stats
+from django_distcache.client import get_redis, script
 from django_distcache.conf import DistcacheSettings, get_settings
 
 logger = logging.getLogger("django_distcache")
@@ -26,6 +33,8 @@ HELD_ELSEWHERE = 0
 LEASE_TAKEN = 1
 _FIRST_POLL = 0.001
 _LONGEST_POLL = 0.025
+_token_prefix = os.urandom(6).hex()
+_token_counter = itertools.count()
 
 
 @lru_cache(maxsize=4)
@@ -49,31 +58,64 @@ def ttl_ms(timeout: float) -> int:
 
 
 def new_token() -> str:
-    return os.urandom(8).hex()
+    """A lease token unique across processes (random per process, counted within)."""
+    return f"{_token_prefix}{next(_token_counter)}"
 
 
-def read(generation_keys: Sequence[str], bases: Sequence[str], token: str) -> list[Any]:
-    """[suffix, r1, r2, ...]: a stored value, LEASE_TAKEN or HELD_ELSEWHERE per base."""
+def current_data(stored: bytes | None, generations: Sequence[bytes | None]) -> bytes | None:
+    """The data of ``stored`` if it was loaded under ``generations``, else None."""
+    if stored is None or None in generations:
+        return None
+    loaded_under, _, data = stored.partition(b"|")
+    return data if loaded_under == b".".join(generations) else None  # type: ignore[arg-type]
+
+
+def read_current(generation_keys: Sequence[str], keys: Sequence[str]) -> list[bytes | None]:
+    """The current data of each entry in one round trip (a single MGET), None where absent."""
+    breaker.check()
+    try:
+        values: list[Any] = get_redis().mget([*keys, *generation_keys])
+    except RedisError as error:
+        breaker.trip(error)
+        raise
+    generations = values[len(keys) :]
+    return [current_data(stored, generations) for stored in values[: len(keys)]]
+
+
+def read_or_lease(generation_keys: Sequence[str], keys: Sequence[str], token: str) -> list[Any]:
+    """[generations, r1, r2, ...]: the stored entry, LEASE_TAKEN or HELD_ELSEWHERE per key."""
     lease_ms = int(get_settings().LEASE_TIMEOUT * 1000)
-    return script("read")(keys=list(generation_keys), args=[lease_ms, token, *bases])
+    breaker.check()
+    try:
+        return script("read")(keys=list(generation_keys), args=[lease_ms, token, *keys])
+    except RedisError as error:
+        breaker.trip(error)
+        raise
+
+
+def data_of(entry: bytes) -> bytes:
+    return entry.partition(b"|")[2]
 
 
 def store(
-    generation_keys: Sequence[str], suffix: bytes, items: Sequence[tuple[str, str, bytes, int]]
+    generation_keys: Sequence[str],
+    generations: bytes,
+    items: Sequence[tuple[str, str, bytes, int]],
 ) -> int:
-    """Store (base, token, data, ttl_ms) items if their leases and generations still hold."""
+    """Store (key, token, data, ttl_ms) items if their leases and generations still hold."""
     if not items:
         return 0
-    args: list[Any] = [suffix]
-    for base, token, data, ttl in items:
-        args.extend((base, token, data, ttl))
+    args: list[Any] = [generations]
+    for key, token, data, ttl in items:
+        args.extend((key, token, data, ttl))
     return script("store")(keys=list(generation_keys), args=args)
 
 
-def release(suffix: bytes, leases: Sequence[tuple[str, str]]) -> None:
-    args: list[Any] = [suffix]
-    for base, token in leases:
-        args.extend((base, token))
+def release(leases: Sequence[tuple[str, str]]) -> None:
+    """Give up (key, token) leases so that waiters load at once."""
+    args: list[Any] = []
+    for key, token in leases:
+        args.extend((key, token))
     try:
         script("release")(keys=[], args=args)
     except RedisError:
@@ -83,83 +125,97 @@ def release(suffix: bytes, leases: Sequence[tuple[str, str]]) -> None:
 def fetch(
     namespace: str,
     generation_keys: Sequence[str],
-    base: str,
+    key: str,
     loader: Callable[[], Any],
     *,
     encode: Encoder,
     decode: Callable[[bytes], Any],
 ) -> Any:
-    """Return the entry at ``base``, loading it once across all processes on a miss.
+    """Return the entry at ``key``, loading it once across all processes on a miss.
 
     A hit is one round trip. On a miss the caller that took the lease loads and
     stores; others wait (bounded by MAX_WAIT) for the value, and take the lease
     themselves if its holder died. A value loaded before a concurrent write
-    committed is never stored (the lease was deleted by the invalidation).
+    committed is never stored (the invalidation deleted the lease).
     """
-    token = new_token()
     started = time.perf_counter()
     try:
-        result = read(generation_keys, [base], token)
+        (data,) = read_current(generation_keys, [key])
     except RedisError:
-        logger.warning("django_distcache: Redis unavailable, loading %s from the database", base)
         return loader()
-    suffix, answer = result[0], result[1]
-    if isinstance(answer, bytes):
+    if data is not None:
         stats.record_hit(namespace, time.perf_counter() - started)
-        return decode(answer)
-    stats.record_miss(namespace, time.perf_counter() - started)
+        return decode(data)
+    return fill(
+        namespace, generation_keys, key, loader, encode=encode, decode=decode, started=started
+    )
+
+
+def fill(
+    namespace: str,
+    generation_keys: Sequence[str],
+    key: str,
+    loader: Callable[[], Any],
+    *,
+    encode: Encoder,
+    decode: Callable[[bytes], Any],
+    started: float,
+) -> Any:
+    """The miss path of ``fetch``: take the lease and load, or wait for the holder."""
+    token = new_token()
     deadline = started + get_settings().MAX_WAIT
     pause = _FIRST_POLL
     waited = False
-    while answer == HELD_ELSEWHERE:
+    while True:
+        try:
+            generations, answer = read_or_lease(generation_keys, [key], token)
+        except RedisError:
+            return loader()
+        if isinstance(answer, bytes):
+            # filled by another process meanwhile
+            stats.record_wait(namespace, timed_out=False)
+            return decode(data_of(answer))
+        if not waited:
+            stats.record_miss(namespace, time.perf_counter() - started)
+        if answer == LEASE_TAKEN:
+            if waited:
+                stats.record_wait(namespace, timed_out=False)
+            return _load_and_store(
+                namespace, generation_keys, key, token, generations, loader, encode
+            )
         if time.perf_counter() >= deadline:
             stats.record_wait(namespace, timed_out=True)
             return loader()
         waited = True
         time.sleep(pause)
         pause = min(pause * 2, _LONGEST_POLL)
-        try:
-            result = read(generation_keys, [base], token)
-        except RedisError:
-            return loader()
-        suffix, answer = result[0], result[1]
-        if isinstance(answer, bytes):
-            stats.record_wait(namespace, timed_out=False)
-            return decode(answer)
-    if waited:
-        stats.record_wait(namespace, timed_out=False)
-    return _load_and_store(namespace, generation_keys, base, token, suffix, loader, encode)
 
 
 def _load_and_store(
     namespace: str,
     generation_keys: Sequence[str],
-    base: str,
+    key: str,
     token: str,
-    suffix: bytes,
+    generations: bytes,
     loader: Callable[[], Any],
     encode: Encoder,
 ) -> Any:
     load_started = time.perf_counter()
     try:
         value = loader()
-    except BaseException:
-        release(suffix, [(base, token)])
-        raise
-    stats.record_load(namespace, time.perf_counter() - load_started)
-    try:
         encoded = encode(value)
     except BaseException:
-        release(suffix, [(base, token)])
+        release([(key, token)])
         raise
+    stats.record_load(namespace, time.perf_counter() - load_started)
     if encoded is None:
-        release(suffix, [(base, token)])
+        release([(key, token)])
         return value
     data, timeout = encoded
     try:
         stats.record_set(
-            namespace, store(generation_keys, suffix, [(base, token, data, ttl_ms(timeout))])
+            namespace, store(generation_keys, generations, [(key, token, data, ttl_ms(timeout))])
         )
     except RedisError:
-        logger.warning("django_distcache could not store %s", base)
+        logger.warning("django_distcache could not store %s", key)
     return value

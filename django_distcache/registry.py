@@ -8,6 +8,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models
+from django.db.models.signals import post_init, pre_init
 
 from django_distcache import keys
 from django_distcache.conf import get_settings
@@ -53,8 +54,29 @@ class ModelConfig:
             )
             base = keys.object_base(self.model, "")
             attnames = tuple(f.attname for f in self.model._meta.concrete_fields)
-            self._derived = (conf, gens, base, attnames)
+            from django_distcache.readthrough import serializer
+
+            self._derived = (conf, gens, base, attnames, serializer())
         return self._derived
+
+    @property
+    def serializer(self) -> Any:
+        """The codec of this model's entries."""
+        return self._keys()[4]
+
+    @property
+    def plain_init(self) -> bool:
+        """Whether instances may be built without ``__init__``: no pre/post_init receivers
+        (which ``__init__`` would send) and no ``from_db`` override."""
+        return (
+            not pre_init.has_listeners(self.model)
+            and not post_init.has_listeners(self.model)
+            and self.model.from_db.__func__ is models.Model.from_db.__func__  # type: ignore[attr-defined]
+        )
+
+    @property
+    def namespace(self) -> str:
+        return self.model._meta.label_lower
 
     @property
     def generation_keys(self) -> tuple[str, ...]:

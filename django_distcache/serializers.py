@@ -65,7 +65,7 @@ def _decode_extra(obj: dict[str, Any]) -> Any:
     tag = obj.get(_TAG)
     if tag is None:
         return obj
-    value = obj.get("v")
+    value: Any = obj.get("v")
     if tag == "dt":
         return datetime.datetime.fromisoformat(value)
     if tag == "d":

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django_redis.pool import ConnectionFactory
 
-from django_distcache import client, stats
+from django_distcache import breaker, client, stats
+from tests import roundtrips
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +26,7 @@ def clean_redis() -> Iterator[redis.Redis]:
     stats.reset_local()
     connection.flushdb()
     client.reset()
+    breaker.reset()
     yield connection
     connection.close()
 
@@ -31,6 +34,38 @@ def clean_redis() -> Iterator[redis.Redis]:
 @pytest.fixture
 def raw_redis(clean_redis: redis.Redis) -> redis.Redis:
     return clean_redis
+
+
+class RoundTripCounter:
+    def __init__(self) -> None:
+        self.start = roundtrips.sent
+
+    @property
+    def count(self) -> int:
+        return roundtrips.sent - self.start
+
+    def reset(self) -> None:
+        self.start = roundtrips.sent
+
+
+@pytest.fixture
+def round_trips(settings) -> Iterator[RoundTripCounter]:
+    """Counts the requests the app sends to Redis (a pipeline is one)."""
+    # django-redis keeps one pool per URL for the whole process; this test gets its own.
+    url = settings.CACHES["default"]["LOCATION"]
+    saved_pool = ConnectionFactory._pools.pop(url, None)
+    caches = {**settings.CACHES}
+    caches["default"] = {
+        **caches["default"],
+        "OPTIONS": {"CONNECTION_POOL_KWARGS": {"connection_class": roundtrips.CountingConnection}},
+    }
+    settings.CACHES = caches
+    yield RoundTripCounter()
+    counting_pool = ConnectionFactory._pools.pop(url, None)
+    if counting_pool is not None:
+        counting_pool.disconnect()
+    if saved_pool is not None:
+        ConnectionFactory._pools[url] = saved_pool
 
 
 def _free_port() -> int:

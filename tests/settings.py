@@ -45,6 +45,14 @@ TEMPLATES = [
     }
 ]
 
+# What scripts/ensure_services.py found (make test, tox); the environment wins.
+_SERVICES = BASE_DIR.parent / ".services.env"
+if _SERVICES.exists():
+    for _line in _SERVICES.read_text().splitlines():
+        _name, _, _value = _line.partition("=")
+        if _name and _value:
+            os.environ.setdefault(_name.strip(), _value.strip())
+
 # Parallel runs on one machine keep apart by suffix (database) and Redis db index.
 _SUFFIX = os.environ.get("DISTCACHE_TEST_SUFFIX", "")
 REDIS_URL = os.environ.get("DISTCACHE_TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -66,6 +74,12 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(BASE_DIR / f"distcache{_SUFFIX}.sqlite3"),
+            # readers and a writer at once, as in the concurrency tests
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
             "TEST": {"NAME": str(BASE_DIR / f"test_distcache{_SUFFIX}.sqlite3")},
         }
     }

@@ -1,6 +1,8 @@
 -- Read entries under their current generations and take a lease on each miss.
--- KEYS: generation keys. ARGV: lease_ms, token, base keys...
--- Returns {suffix, r1, r2, ...}: ri is the stored value, 1 (miss, lease taken)
+-- An entry is stored as "<generations>|<data>": it is current only while the
+-- generations it was loaded under are still the current ones.
+-- KEYS: generation keys. ARGV: lease_ms, token, entry keys...
+-- Returns {generations, r1, r2, ...}: ri is the stored entry, 1 (miss, lease taken)
 -- or 0 (miss, someone else holds the lease).
 local gens = {}
 if #KEYS > 0 then
@@ -17,15 +19,14 @@ if #KEYS > 0 then
     gens[i] = value
   end
 end
-local suffix = table.concat(gens, '.')
+local current = table.concat(gens, '.') .. '|'
 local lease_ms = tonumber(ARGV[1])
-local result = {suffix}
+local result = {table.concat(gens, '.')}
 for i = 3, #ARGV do
-  local key = ARGV[i] .. '@' .. suffix
-  local value = redis.call('GET', key)
-  if value then
+  local value = redis.call('GET', ARGV[i])
+  if value and string.sub(value, 1, #current) == current then
     result[#result + 1] = value
-  elseif lease_ms > 0 and redis.call('SET', key .. ':lease', ARGV[2], 'NX', 'PX', lease_ms) then
+  elseif lease_ms > 0 and redis.call('SET', ARGV[i] .. ':lease', ARGV[2], 'NX', 'PX', lease_ms) then
     result[#result + 1] = 1
   else
     result[#result + 1] = 0

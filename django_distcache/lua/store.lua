@@ -1,7 +1,7 @@
 -- Store loaded values, each only while its lease is still held and its
 -- generations are unchanged (the memcache lease check).
--- KEYS: generation keys. ARGV: suffix read, then (base, token, value, ttl_ms) per entry;
--- an empty token stores without a lease. Returns how many entries were stored.
+-- KEYS: generation keys. ARGV: generations read, then (key, token, data, ttl_ms) per
+-- entry; an empty token stores without a lease. Returns how many entries were stored.
 local gens = {}
 if #KEYS > 0 then
   local values = redis.call('MGET', unpack(KEYS))
@@ -13,11 +13,10 @@ end
 if table.concat(gens, '.') ~= ARGV[1] then return 0 end
 local stored = 0
 for i = 2, #ARGV, 4 do
-  local key = ARGV[i] .. '@' .. ARGV[1]
-  local lease = key .. ':lease'
+  local lease = ARGV[i] .. ':lease'
   local token = ARGV[i + 1]
   if token == '' or redis.call('GET', lease) == token then
-    redis.call('SET', key, ARGV[i + 2], 'PX', ARGV[i + 3])
+    redis.call('SET', ARGV[i], ARGV[1] .. '|' .. ARGV[i + 2], 'PX', ARGV[i + 3])
     if token ~= '' then redis.call('DEL', lease) end
     stored = stored + 1
   end

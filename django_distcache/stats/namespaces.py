@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django_distcache import keys
@@ -47,10 +48,17 @@ def namespace_of_base(base: str) -> str:
 namespace_of_key = namespace_of_base
 
 
+def _entry_keys(entries: Iterable[str] | dict[Any, Iterable[str]]) -> Iterable[str]:
+    # Entry keys, given as a list or grouped in a dict by the generations they live under.
+    if isinstance(entries, dict):
+        return [key for group in entries.values() for key in group]
+    return entries
+
+
 def count_invalidated(
     sender: Any,
     generations: list[str],
-    entries: dict[tuple[str, ...], set[str]],
+    entries: Iterable[str] | dict[Any, Iterable[str]],
     **kwargs: Any,
 ) -> None:
     """Receiver of ``invalidated``: one invalidation per entry dropped, and one per
@@ -58,10 +66,9 @@ def count_invalidated(
     if not recorder.enabled():
         return
     dropped: dict[str, int] = {}
-    for bases in entries.values():
-        for base in bases:
-            namespace = namespace_of_base(base)
-            dropped[namespace] = dropped.get(namespace, 0) + 1
+    for key in _entry_keys(entries):
+        namespace = namespace_of_base(key)
+        dropped[namespace] = dropped.get(namespace, 0) + 1
     bumped = {namespace_of_generation(g) for g in generations} - set(dropped)
     for namespace, amount in dropped.items():
         recorder.count(namespace, "invalidations", amount)

@@ -1,0 +1,88 @@
+"""Read-path benchmark: get_object hits against a bare Redis GET and the ORM.
+
+Run: ``make benchmark`` (or ``python benchmarks/bench_reads.py`` with the services' env).
+10,000 rows in PostgreSQL, Zipf-distributed keys, contenders interleaved in one run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+
+ROWS = 10_000
+
+
+def ensure_database() -> None:
+    import psycopg
+    from django.conf import settings
+
+    name = settings.DATABASES["default"]["NAME"]
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    import django
+
+    django.setup()
+    ensure_database()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    import django_distcache
+    from benchmarks.harness import report, run_interleaved, zipf_keys
+    from django_distcache.client import get_redis
+    from django_distcache.registry import get_config
+    from tests.testapp.models import Product
+
+    if Product.objects.count() != ROWS:
+        Product.objects.all().delete()
+        Product.objects.bulk_create(
+            Product(name=f"product {i}", stock=i, attributes={"i": i}) for i in range(ROWS)
+        )
+    pks = list(Product.objects.values_list("pk", flat=True))
+    redis = get_redis()
+    django_distcache.get_objects(Product, pks)  # every key a hit from here on
+
+    # The floor: a bare GET of the very bytes get_object reads, one round trip.
+    config = get_config(Product)
+    suffix = redis.mget(config.generation_keys)
+    floor_keys = {}
+    pipe = redis.pipeline(transaction=False)
+    for pk in pks:
+        entry = config.object_base(pk) + "@" + ".".join(g.decode() for g in suffix)
+        floor_keys[pk] = f"dcbench:floor:{pk}"
+        pipe.copy(entry, floor_keys[pk], replace=True)
+    pipe.execute()
+
+    manager = Product.objects.nocache() if settings.HAVE_CACHEOPS else Product.objects
+    contenders = {
+        "redis-py GET (floor)": lambda pk: redis.get(floor_keys[pk]),
+        "django_distcache.get_object": lambda pk: django_distcache.get_object(Product, pk),
+        "ORM objects.get(pk=...)": lambda pk: manager.get(pk=pk),
+    }
+    if settings.HAVE_CACHEOPS:
+        for pk in pks:
+            Product.objects.get(pk=pk)  # warm cacheops too
+        contenders["django-cacheops objects.get"] = lambda pk: Product.objects.get(pk=pk)
+
+    keys = zipf_keys(pks, 2_000)
+    run_interleaved(contenders, keys[:200], rounds=2)  # warm-up
+    results = run_interleaved(contenders, keys, rounds=int(os.environ.get("BENCH_ROUNDS", "5")))
+    print(f"get_object hits, {ROWS} rows in PostgreSQL, Zipf keys, {len(keys)} reads x rounds")
+    print(report(results, "redis-py GET (floor)", "django_distcache.get_object"))
+    if not settings.HAVE_CACHEOPS:
+        print("(django-cacheops not installed: pip install -e '.[bench]' to compare with it)")
+
+
+if __name__ == "__main__":
+    main()

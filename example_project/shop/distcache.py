@@ -1,0 +1,26 @@
+"""What the shop caches; found at start-up like admin.py."""
+
+import django_distcache
+from shop.models import Category, Product, Tag
+
+# Products by primary key; a category rename invalidates the cached products too.
+django_distcache.register(Product, timeout=600, depends_on=[Category])
+django_distcache.register(Tag)
+
+
+@django_distcache.cached(timeout=300, depends_on=[Product, Category, Tag])
+def catalogue_page(category_id: int | None = None) -> list[dict]:
+    """The catalogue rows of one category (or all): one query on a miss, none on a hit."""
+    products = Product.objects.select_related("category").prefetch_related("tags")
+    if category_id is not None:
+        products = products.filter(category_id=category_id)
+    return [
+        {
+            "id": p.pk,
+            "name": p.name,
+            "price": p.price,
+            "category": p.category.name,
+            "tags": sorted(t.name for t in p.tags.all()),
+        }
+        for p in products.order_by("name")
+    ]

@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import path
+from shop import views
+
+urlpatterns = [
+    path("", views.catalogue, name="catalogue"),
+    path("products/<int:pk>/", views.product_detail, name="product-detail"),
+    path("admin/", admin.site.urls),
+]
