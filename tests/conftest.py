@@ -60,6 +60,9 @@ def round_trips(settings) -> Iterator[RoundTripCounter]:
         "OPTIONS": {"CONNECTION_POOL_KWARGS": {"connection_class": roundtrips.CountingConnection}},
     }
     settings.CACHES = caches
+    # Statistics reach Redis from a background thread every few seconds, in batches:
+    # not a round trip of the read being counted.
+    settings.DISTCACHE = {**settings.DISTCACHE, "STATS_ENABLED": False}
     yield RoundTripCounter()
     counting_pool = ConnectionFactory._pools.pop(url, None)
     if counting_pool is not None:
