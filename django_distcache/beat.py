@@ -13,6 +13,7 @@ from typing import Any
 
 FLUSH_TASK = "django_distcache.flush_write_behind"
 WARM_TASK = "django_distcache.warm_cache"
+SNAPSHOT_TASK = "django_distcache.record_stats_snapshot"
 
 
 def beat_schedule(
@@ -20,9 +21,11 @@ def beat_schedule(
     queue: str = "distcache",
     warm_every: float | None = None,
     warmers: list[str] | None = None,
+    snapshot_every: float | None = 60.0,
 ) -> dict[str, dict[str, Any]]:
-    """Beat entries: a flush every ``flush_every`` seconds and, if ``warm_every`` is
-    given, the warmers (all, or ``warmers``) every ``warm_every`` seconds."""
+    """Beat entries: a flush every ``flush_every`` seconds, a statistics snapshot for
+    the dashboard's charts every ``snapshot_every`` seconds (None: none) and, if
+    ``warm_every`` is given, the warmers (all, or ``warmers``) every ``warm_every``."""
     schedule: dict[str, dict[str, Any]] = {
         "distcache-flush-write-behind": {
             "task": FLUSH_TASK,
@@ -31,6 +34,12 @@ def beat_schedule(
             "options": {"queue": queue, "expires": max(flush_every * 2, 10)},
         }
     }
+    if snapshot_every is not None:
+        schedule["distcache-stats-snapshot"] = {
+            "task": SNAPSHOT_TASK,
+            "schedule": snapshot_every,
+            "options": {"queue": queue, "expires": snapshot_every},
+        }
     if warm_every is not None:
         schedule["distcache-warm-cache"] = {
             "task": WARM_TASK,
@@ -41,7 +50,7 @@ def beat_schedule(
     return schedule
 
 
-# The flush every 5 seconds on the "distcache" queue (the settings' defaults).
+# A flush every 5 seconds and a snapshot every minute on the "distcache" queue.
 BEAT_SCHEDULE = beat_schedule()
 
 TASK_ROUTES = {"django_distcache.*": {"queue": "distcache"}}

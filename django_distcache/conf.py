@@ -78,6 +78,24 @@ DEFAULTS: dict[str, Any] = {
     # often (seconds) each process adds its read counts to Redis.
     "HOT_KEYS_SIZE": 200,
     "HOT_KEYS_FLUSH_INTERVAL": 10.0,
+    # Statistics: counted in each process and flushed to Redis in batches.
+    "STATS_ENABLED": True,
+    # Flush a process's statistics at least this often (seconds) ...
+    "STATS_FLUSH_INTERVAL": 2.0,
+    # ... and as soon as this many events are waiting.
+    "STATS_FLUSH_EVERY": 1000,
+    # How long stored snapshots (the dashboard's charts) are kept, in seconds.
+    "STATS_HISTORY_RETENTION": 86400,
+    # Health warnings: hit rate below this fraction (None: never) ...
+    "HEALTH_MIN_HIT_RATE": 0.8,
+    # ... once a namespace has had at least this many reads;
+    "HEALTH_MIN_READS": 100,
+    # Redis memory used above this fraction of maxmemory (None: never);
+    "HEALTH_MAX_MEMORY": 0.9,
+    # Redis evicted keys since the last stored snapshot;
+    "HEALTH_WARN_ON_EVICTIONS": True,
+    # the oldest pending write-behind older than this many seconds (None: never).
+    "HEALTH_MAX_BACKLOG_AGE": 60,
 }
 
 

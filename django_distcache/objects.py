@@ -174,5 +174,5 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
             data, timeout = encoded
             items.append((keys[key_pk], token, data, readthrough.ttl_ms(timeout)))
     with suppress(RedisError):
-        readthrough.store(generation_keys, generations, items)
+        stats.record_set(namespace, readthrough.store(generation_keys, generations, items))
     return found

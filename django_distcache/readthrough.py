@@ -213,7 +213,9 @@ def _load_and_store(
         return value
     data, timeout = encoded
     try:
-        store(generation_keys, generations, [(key, token, data, ttl_ms(timeout))])
+        stats.record_set(
+            namespace, store(generation_keys, generations, [(key, token, data, ttl_ms(timeout))])
+        )
     except RedisError:
         logger.warning("django_distcache could not store %s", key)
     return value

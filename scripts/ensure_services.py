@@ -97,6 +97,26 @@ def start_private_redis() -> int:
     sys.exit(f"redis-server did not answer on 127.0.0.1:{port}; see .redis/redis.log")
 
 
+def ensure_chromium() -> str | None:
+    """The browser of the dashboard's browser tests: Debian's chromium, installed if missing."""
+    found = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("chromium is missing; installing Debian's chromium package", flush=True)
+        subprocess.run(["apt-get", "update", "-q"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False)
+        found = shutil.which("chromium")
+        if found:
+            return found
+    print(
+        "note: no chromium browser and no way to install it (needs root and apt-get); "
+        "the browser tests will be skipped, each saying so",
+        flush=True,
+    )
+    return None
+
+
 def main() -> None:
     if not shutil.which("redis-server"):
         print(
@@ -111,6 +131,9 @@ def main() -> None:
     else:
         print("PostgreSQL does not answer on 127.0.0.1:5432; using SQLite", flush=True)
         lines.append("DISTCACHE_TEST_DATABASE=sqlite")
+    chromium = ensure_chromium()
+    if chromium:
+        lines.append(f"DISTCACHE_CHROMIUM={chromium}")
     ENV_FILE.write_text("\n".join(lines) + "\n")
     print("services: " + ", ".join(lines), flush=True)
 

@@ -23,10 +23,11 @@ from tests.celery_app import app as celery_app  # noqa: F401  (the current Celer
 def clean_redis() -> Iterator[redis.Redis]:
     """Each test starts with an empty Redis test database (its own db index)."""
     connection = redis.Redis.from_url(f"{settings.REDIS_URL}/{settings.REDIS_DB}")
+    # First: it waits for a statistics flush under way, which would land after flushdb.
+    stats.reset_local()
     connection.flushdb()
     client.reset()
     breaker.reset()
-    stats.reset_local()
     yield connection
     connection.close()
 
@@ -60,6 +61,9 @@ def round_trips(settings) -> Iterator[RoundTripCounter]:
         "OPTIONS": {"CONNECTION_POOL_KWARGS": {"connection_class": roundtrips.CountingConnection}},
     }
     settings.CACHES = caches
+    # Statistics reach Redis from a background thread every few seconds, in batches:
+    # not a round trip of the read being counted.
+    settings.DISTCACHE = {**settings.DISTCACHE, "STATS_ENABLED": False}
     yield RoundTripCounter()
     counting_pool = ConnectionFactory._pools.pop(url, None)
     if counting_pool is not None:
@@ -109,12 +113,14 @@ class RedisProcess:
             self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
-                    return
-            except redis.RedisError:
-                time.sleep(0.02)
+        # Closed explicitly: a probe that failed half-way must not leave a socket open.
+        with redis.Redis(port=self.port, socket_timeout=0.5) as probe:
+            while time.monotonic() < deadline:
+                try:
+                    if probe.ping():
+                        return
+                except redis.RedisError:
+                    time.sleep(0.02)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def stop(self) -> None:

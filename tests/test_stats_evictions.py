@@ -1,0 +1,77 @@
+"""The eviction listener counts Redis evictions per namespace from keyspace notifications."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import pytest
+from django.core.management import CommandError, call_command
+
+import django_distcache
+from django_distcache.client import get_redis
+from django_distcache.stats import evictions, recorder
+from django_distcache.stats.namespaces import namespace_of_key
+from tests.cache_override import cache_on
+
+
+def test_keys_map_to_their_namespaces():
+    assert namespace_of_key("dctest:v1:obj:testapp.product.1a2b3c4d:7@1.2") == "testapp.product"
+    assert namespace_of_key("dctest:v1:fn:shop.views.menu:[]@3") == "shop.views.menu"
+    assert namespace_of_key("dctest:v1:key:get_or_set:home@") == "get_or_set"
+    assert namespace_of_key("dctest:gen:model:testapp.product") == "(generations)"
+    assert namespace_of_key("dctest:stats") == "(statistics)"
+    assert namespace_of_key("someone-else:key") == "(other keys)"
+
+
+def _evictions() -> dict[str, int]:
+    recorder.flush()
+    counts = recorder.read_flushed()["counts"]
+    return {ns: c["evictions"] for ns, c in counts.items() if "evictions" in c}
+
+
+def test_every_eviction_is_counted_under_its_namespace(redis_process):
+    server = redis_process(
+        "--maxmemory",
+        "2mb",
+        "--maxmemory-policy",
+        # Only keys with a TTL (entries) go; generations and statistics stay.
+        "volatile-lru",
+        "--notify-keyspace-events",
+        "Ee",
+    )
+    stop = threading.Event()
+    with cache_on(server.url):
+        listener = threading.Thread(target=evictions.listen, args=(stop,))
+        listener.start()
+        try:
+            deadline = time.monotonic() + 5
+            while not evictions.listener_status()["running"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            status = evictions.listener_status()
+            assert evictions.notifications_enabled(status["notify_keyspace_events"])
+            for index in range(400):
+                # Random, so that compression keeps it about 10 kB.
+                django_distcache.get_or_set(f"big-{index}", lambda: secrets.token_hex(10_000))
+            # Counting writes to Redis too, which may evict more: wait until both agree.
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                by_namespace = _evictions()
+                evicted = get_redis().info("stats")["evicted_keys"]
+                if sum(by_namespace.values()) == evicted:
+                    break
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            listener.join(timeout=5)
+        assert evictions.listener_status() == {"running": False}
+    assert evicted > 100
+    assert sum(by_namespace.values()) == evicted
+    assert by_namespace["get_or_set"] > 0
+
+
+def test_the_command_runs_for_a_while_and_checks_its_argument():
+    call_command("distcache_evictions", "--seconds", "0.3")
+    with pytest.raises(CommandError, match="--seconds must be a positive number"):
+        call_command("distcache_evictions", "--seconds", "0")

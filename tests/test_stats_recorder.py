@@ -1,0 +1,133 @@
+"""Statistics are counted in-process and reach Redis in batches, adding up across processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+import django_distcache
+from django_distcache import stats
+from django_distcache.stats import recorder
+from tests.cache_override import cache_on
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flushed_counts(namespace: str) -> dict[str, int]:
+    return recorder.read_flushed()["counts"].get(namespace, {})
+
+
+def _workload(name: str, keys: int, reads: int, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.stats_workload", name, str(keys), str(reads), *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_counts_of_two_processes_add_up():
+    first, second = _workload("one", 40, 5), _workload("two", 30, 4)
+    for process in (first, second):
+        process.communicate(timeout=60)
+        assert process.returncode == 0
+    counts = _flushed_counts("get_or_set")
+    assert counts["misses"] == 40 + 30
+    assert counts["hits"] == 40 * 4 + 30 * 3
+    assert counts["loads"] == 70
+    assert counts["sets"] == 70
+    hist = recorder.read_flushed()["buckets"][("read", "get_or_set")]
+    assert sum(hist) == 40 * 5 + 30 * 4
+
+
+def test_a_running_process_flushes_within_seconds_without_being_asked():
+    process = _workload("idle", 10, 3, "--stay", "20")
+    try:
+        assert process.stdout.readline().strip() == "done"
+        deadline = time.monotonic() + 5
+        while _flushed_counts("get_or_set").get("hits") != 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _flushed_counts("get_or_set") == {
+            "hits": 20,
+            "misses": 10,
+            "loads": 10,
+            "sets": 10,
+        }
+    finally:
+        process.kill()
+        process.communicate()
+
+
+def test_recording_costs_no_round_trip_until_a_flush(raw_redis):
+    django_distcache.get_or_set("a", lambda: 1)
+    django_distcache.get_or_set("a", lambda: 1)
+    assert stats.local_counts()[("get_or_set", "hits")] == 1
+    assert not raw_redis.exists(recorder.stats_key()) or "hits" not in _flushed_counts("get_or_set")
+    assert stats.flush()
+    assert _flushed_counts("get_or_set")["hits"] == 1
+    assert stats.local_counts() == {}
+
+
+def test_many_events_wake_the_flusher_early():
+    conf = {**settings.DISTCACHE, "STATS_FLUSH_EVERY": 10, "STATS_FLUSH_INTERVAL": 60}
+    with override_settings(DISTCACHE=conf):
+        recorder.flush()  # the flusher is started and waits
+        for _ in range(10):
+            stats.record_hit("ns", 0.0001)
+        deadline = time.monotonic() + 3
+        while _flushed_counts("ns").get("hits") != 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _flushed_counts("ns") == {"hits": 10}
+
+
+def test_counts_wait_in_the_process_while_redis_is_down(redis_process):
+    server = redis_process()
+    with cache_on(server.url):
+        server.stop()
+        stats.record_hit("ns", 0.001)
+        stats.record_miss("ns", 0.002)
+        assert stats.flush() is False
+        assert stats.local_counts() == {("ns", "hits"): 1, ("ns", "misses"): 1}
+        server.start()
+        assert stats.flush() is True
+        assert _flushed_counts("ns") == {"hits": 1, "misses": 1}
+
+
+def test_disabled_statistics_record_nothing():
+    with override_settings(DISTCACHE={**settings.DISTCACHE, "STATS_ENABLED": False}):
+        django_distcache.get_or_set("a", lambda: 1)
+        stats.record_set("ns")
+    assert stats.local_counts() == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invalidations_are_counted_per_namespace():
+    from tests.factories import ProductFactory
+
+    product = ProductFactory()  # saves a category and a product
+    product.name = "renamed"
+    product.save()
+    django_distcache.invalidate_tag("prices")
+    counts = stats.local_counts()
+    assert counts[("testapp.product", "invalidations")] == 2
+    assert counts[("testapp.category", "invalidations")] == 1
+    assert counts[("tag:prices", "invalidations")] == 1
+
+
+def test_a_forked_child_does_not_count_its_parents_events_again():
+    import os
+
+    stats.record_hit("ns", 0.0)
+    pid = os.fork()
+    if pid == 0:
+        code = 0 if stats.local_counts() == {} else 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert stats.local_counts() == {("ns", "hits"): 1}
