@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -16,6 +17,8 @@ def test_demo_tour_runs_and_shows_fresh_data_after_writes(tmp_path):
         "SHOP_DATABASE": str(tmp_path / "shop.sqlite3"),
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SETTINGS_MODULE": "shopsite.settings",
+        # a fresh namespace in the shared Redis, like the fresh database
+        "SHOP_CACHE_PREFIX": f"shoptest{os.getpid()}x{time.time_ns()}",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "demo", "--no-server"],
@@ -33,4 +36,7 @@ def test_demo_tour_runs_and_shows_fresh_data_after_writes(tmp_path):
     assert "price is now 10.90 (the saved value)" in result.stdout
     assert "catalogue shows 10.90" in result.stdout
     assert "stock is now 5 " in result.stdout
+    assert "after 5 increments: get_object says 5, the database 0" in result.stdout
+    assert "flushed: 5 writes in 1 row update; the database says 5" in result.stdout
+    assert "15 products cached" in result.stdout
     assert "Tour done." in result.stdout

@@ -19,5 +19,7 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
         product = django_distcache.get_object(Product, pk)
     except Product.DoesNotExist:
         raise Http404("No such product") from None
+    # one Redis round trip; flushed to the database by a Celery worker, coalesced
+    django_distcache.write_behind_incr(Product, pk, "views")
     category = django_distcache.get_object(Category, product.category_id)
     return render(request, "shop/product.html", {"product": product, "category": category})

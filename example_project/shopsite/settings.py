@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from django_distcache.beat import TASK_ROUTES, beat_schedule
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-not-secret")
 DEBUG = True
@@ -63,9 +65,19 @@ CACHES = {
 }
 
 DISTCACHE = {
-    "KEY_PREFIX": "shop",
+    "KEY_PREFIX": os.environ.get("SHOP_CACHE_PREFIX", "shop"),
     "TIMEOUT": 600,
     "MODELS": {"shop.Category": {"timeout": 3600}},
 }
+
+# SQLite keeps the demo self-contained; in production use PostgreSQL, where write-behind
+# increments are applied exactly once even when a worker dies mid-flush.
+SILENCED_SYSTEM_CHECKS = ["distcache.W011"]
+
+# Celery: write-behind flushes, warmers and statistics snapshots on the "distcache" queue.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"{REDIS_URL}/2")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = beat_schedule(warm_every=600, warmers=["catalogue"])
+CELERY_TASK_ROUTES = {**TASK_ROUTES}
 
 STATIC_URL = "static/"

@@ -11,6 +11,7 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 import django_distcache
+from django_distcache import stats, warming, writebehind
 from shop.distcache import catalogue_page
 from shop.models import Category, Product, Tag
 
@@ -61,6 +62,22 @@ class Command(BaseCommand):
         self.stdout.write(f"  {label:<46} {elapsed:8.0f} us  {len(queries)} SQL queries")
         return value
 
+    def write_behind_tour(self, product):
+        self.stdout.write("Write-behind (page views counted in Redis, flushed in batches):")
+        before = Product.objects.get(pk=product.pk).views
+        for _ in range(5):
+            django_distcache.write_behind_incr(Product, product.pk, "views")
+        cached = django_distcache.get_object(Product, product.pk).views
+        stored = Product.objects.get(pk=product.pk).views
+        self.stdout.write(f"  after 5 increments: get_object says {cached}, the database {stored}")
+        result = writebehind.flush_write_behind()
+        flushed = Product.objects.get(pk=product.pk).views
+        self.stdout.write(
+            f"  flushed: {result['writes']} writes in {result['rows']} row update; "
+            f"the database says {flushed}"
+        )
+        assert flushed == before + 5
+
     def tour(self):
         product = Product.objects.order_by("pk").first()
         django_distcache.invalidate(Product)
@@ -95,5 +112,15 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"  stock is now {updated.stock} (DistcacheManager invalidates bulk paths)"
+        )
+        self.write_behind_tour(product)
+        self.stdout.write("Warming (the 'catalogue' warmer, also on the beat schedule):")
+        (run,) = warming.warm(["catalogue"])
+        self.stdout.write(f"  {run['entries']} products cached in {run['duration'] * 1000:.0f} ms")
+        stats.flush()
+        overall = stats.snapshot()["overall"]
+        self.stdout.write(
+            f"Statistics: {overall['hits']} hits, {overall['misses']} misses in all "
+            "(the admin's Cache dashboard shows them per namespace)."
         )
         self.stdout.write(self.style.SUCCESS("Tour done."))
