@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import redis
 from django.conf import settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
@@ -20,15 +21,21 @@ def test_demo_tour_runs_and_shows_fresh_data_after_writes(tmp_path):
         # a fresh namespace in the shared Redis, like the fresh database
         "SHOP_CACHE_PREFIX": f"shoptest{os.getpid()}x{time.time_ns()}",
     }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "demo", "--no-server"],
-        cwd=EXAMPLE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "demo", "--no-server"],
+            cwd=EXAMPLE,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        shop_redis = redis.Redis.from_url(f"{settings.REDIS_URL}/1")
+        for key in shop_redis.scan_iter(match=f"{env['SHOP_CACHE_PREFIX']}:*"):
+            shop_redis.unlink(key)
+        shop_redis.close()
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     hit = next(line for line in lines if "second read (hit" in line)
