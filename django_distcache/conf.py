@@ -105,15 +105,14 @@ class DistcacheSettings:
     def __init__(self, user_settings: dict[str, Any] | None = None) -> None:
         self.user_settings = dict(user_settings or {})
         self._values = {**DEFAULTS, **self.user_settings}
+        # Plain attributes: a setting read on the hot path is a dict lookup.
+        self.__dict__.update(self._values)
 
     def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["_values"][name]
-        except KeyError:
-            raise AttributeError(
-                f"DISTCACHE has no setting {name!r}; valid settings are "
-                f"{', '.join(sorted(DEFAULTS))}."
-            ) from None
+        # Only reached for names that are not settings.
+        raise AttributeError(
+            f"DISTCACHE has no setting {name!r}; valid settings are {', '.join(sorted(DEFAULTS))}."
+        )
 
     @property
     def unknown_keys(self) -> list[str]:

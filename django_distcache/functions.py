@@ -13,7 +13,7 @@ from django.db.models.query import QuerySet
 
 from django_distcache import keys, readthrough
 from django_distcache.conf import get_settings
-from django_distcache.invalidation import _schedule, pending_touches
+from django_distcache.invalidation import pending_touches, schedule_invalidation
 from django_distcache.registry import ModelRef, resolve_model, track
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -172,11 +172,11 @@ class CachedFunction:
 
     def invalidate(self, *args: Any, **kwargs: Any) -> None:
         """Drop the entry of one call (when the current transaction commits)."""
-        _schedule(DEFAULT_DB_ALIAS, (), [self.base(args, kwargs)])
+        schedule_invalidation(DEFAULT_DB_ALIAS, (), [self.base(args, kwargs)])
 
     def invalidate_all(self) -> None:
         """Drop every entry of this function."""
-        _schedule(DEFAULT_DB_ALIAS, [keys.function_generation(self.namespace)])
+        schedule_invalidation(DEFAULT_DB_ALIAS, [keys.function_generation(self.namespace)])
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:

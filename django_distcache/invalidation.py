@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from django_distcache import keys
 from django_distcache.client import get_redis, script
-from django_distcache.registry import ModelRef, resolve_model
+from django_distcache.registry import ModelRef, find_config, resolve_model
 
 logger = logging.getLogger("django_distcache")
 
@@ -83,7 +83,9 @@ def _pending_for(using: str) -> PendingInvalidation:
     return pending
 
 
-def _schedule(using: str, generations: Iterable[str] = (), entries: Iterable[str] = ()) -> None:
+def schedule_invalidation(
+    using: str, generations: Iterable[str] = (), entries: Iterable[str] = ()
+) -> None:
     """Invalidate when the transaction on ``using`` commits, or now outside one."""
     connection = transaction.get_connection(using)
     if not connection.in_atomic_block:
@@ -112,9 +114,7 @@ def pending_touches(using: str, generation_keys: Iterable[str], key: str | None 
 
 
 def _object_entries(model: type[models.Model], pks: Iterable[Any]) -> set[str]:
-    from django_distcache.registry import _configs
-
-    config = _configs.get(model)
+    config = find_config(model)
     if config is None:
         return set()
     return {config.object_base(pk) for pk in pks}
@@ -129,19 +129,23 @@ def invalidate_objects(model: ModelRef, pks: Iterable[Any], *, using: str | None
     using = using or router.db_for_write(model_cls)
     pk_field = model_cls._meta.pk
     pks = [pk_field.to_python(pk) for pk in pks]
-    _schedule(using, [keys.model_generation(model_cls)], _object_entries(model_cls, pks))
+    schedule_invalidation(
+        using, [keys.model_generation(model_cls)], _object_entries(model_cls, pks)
+    )
 
 
 def invalidate_model(model: ModelRef, *, using: str | None = None) -> None:
     """Drop every cached object of ``model`` and everything that depends on it."""
     model_cls = resolve_model(model)
     using = using or router.db_for_write(model_cls)
-    _schedule(using, [keys.model_generation(model_cls), keys.objects_generation(model_cls)])
+    schedule_invalidation(
+        using, [keys.model_generation(model_cls), keys.objects_generation(model_cls)]
+    )
 
 
 def invalidate_tag(tag: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Drop every entry stored with ``tag``."""
-    _schedule(using, [keys.tag_generation(tag)])
+    schedule_invalidation(using, [keys.tag_generation(tag)])
 
 
 def invalidate(target: ModelRef, *, using: str | None = None) -> None:
@@ -161,7 +165,9 @@ def invalidate(target: ModelRef, *, using: str | None = None) -> None:
 
 
 def _on_save(sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any) -> None:
-    _schedule(using, [keys.model_generation(sender)], _object_entries(sender, [instance.pk]))
+    schedule_invalidation(
+        using, [keys.model_generation(sender)], _object_entries(sender, [instance.pk])
+    )
 
 
 def _on_delete(
@@ -182,7 +188,7 @@ def _on_m2m_changed(
         return
     generations = {keys.model_generation(type(instance)), keys.model_generation(model)}
     generations.add(keys.model_generation(sender))
-    _schedule(using, generations)
+    schedule_invalidation(using, generations)
 
 
 def connect_receivers(model: type[models.Model]) -> None:

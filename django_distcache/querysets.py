@@ -57,9 +57,9 @@ class DistcacheQuerySetMixin:
 def _write_behind_rows(queryset: Any, values: dict[str, Any]) -> tuple[list, list] | None:
     """For a write-behind model: the rows and columns an update() overwrites, whose
     deferred writes it supersedes. NOTE: costs one query for the primary keys."""
-    from django_distcache.registry import _configs
+    from django_distcache.registry import find_config
 
-    config = _configs.get(queryset.model)
+    config = find_config(queryset.model)
     if config is None or not config.write_behind:
         return None
     from django_distcache.writebehind.ordering import plain_update_attnames

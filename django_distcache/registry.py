@@ -145,6 +145,16 @@ def track(model: type[models.Model]) -> None:
     _tracked.add(model)
 
 
+def find_config(model: type[models.Model]) -> ModelConfig | None:
+    """The registration of ``model``, or None."""
+    return _configs.get(model)
+
+
+def write_behind_models() -> list[type[models.Model]]:
+    """Registered models that use write-behind."""
+    return [model for model, config in _configs.items() if config.write_behind]
+
+
 def get_config(model: type[models.Model]) -> ModelConfig:
     try:
         return _configs[model]

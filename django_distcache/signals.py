@@ -3,5 +3,5 @@
 from django.dispatch import Signal
 
 # Sent after generations were bumped and entries deleted in Redis.
-# Arguments: generations (list of generation keys), entries (dict of deleted bases).
+# Arguments: generations (list of generation keys), entries (list of deleted entry keys).
 invalidated = Signal()

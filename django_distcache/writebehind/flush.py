@@ -20,8 +20,8 @@ from django.db import InterfaceError, OperationalError, models, router, transact
 from django_distcache import keys
 from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
 from django_distcache.conf import get_settings
-from django_distcache.invalidation import _schedule, invalidate_objects
-from django_distcache.registry import ModelRef, _configs, resolve_model
+from django_distcache.invalidation import invalidate_objects, schedule_invalidation
+from django_distcache.registry import ModelRef, resolve_model, write_behind_models
 from django_distcache.writebehind.buffer import (
     BufferKeys,
     Record,
@@ -47,11 +47,6 @@ DATABASE_DOWN = (OperationalError, InterfaceError)
 
 class BatchLost(RuntimeError):
     """The batch was recovered by another flush before this one began writing it."""
-
-
-def write_behind_models() -> list[type[models.Model]]:
-    """The registered models that allow write-behind."""
-    return [model for model, config in _configs.items() if config.write_behind]
 
 
 def flush_write_behind(model: ModelRef | None = None) -> dict[str, int]:
@@ -248,7 +243,7 @@ def apply_batch(
         if written and buffer_shares_cache():
             # The acknowledgement drops the rows' entries; dependents go with the model's
             # generation.
-            _schedule(using, [keys.model_generation(model)])
+            schedule_invalidation(using, [keys.model_generation(model)])
         elif written:
             invalidate_objects(model, written, using=using)
         if retry or dead:
