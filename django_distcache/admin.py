@@ -137,6 +137,7 @@ class DashboardAdmin(admin.ModelAdmin):
 
         def run() -> str:
             result = operations.flush_write_behind(model)
-            return ", ".join(f"{k} {v}" for k, v in result.items()) or "nothing pending"
+            counts = (f"{name.replace('_', ' ')} {n}" for name, n in result.items())
+            return ", ".join(counts) or "nothing pending"
 
         return self._action(request, f"Flushed write-behind of {model or 'all models'}", run)
