@@ -1,13 +1,17 @@
 """A cheap, bounded record of the most-read objects per model, for hot-key warming.
 
-Each process counts its reads in memory and adds them to a Redis sorted set per
-model every HOT_KEYS_FLUSH_INTERVAL seconds (one pipelined round trip), which is
+Each process counts its reads in memory and a background thread adds them to a Redis
+sorted set per model every HOT_KEYS_FLUSH_INTERVAL seconds (one pipelined round trip),
 trimmed to the HOT_KEYS_SIZE most-read keys.
-NOTE: a read costs a dict increment and a clock read; no Redis round trip.
+NOTE: a read costs a lock and a dict increment, never a Redis round trip. At most
+8 x HOT_KEYS_SIZE distinct keys are counted between flushes; reads of further keys
+wait for the next interval (a hot key is read again soon enough to be counted).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -19,9 +23,14 @@ from redis.exceptions import RedisError
 from django_distcache import keys
 from django_distcache.conf import get_settings
 
+logger = logging.getLogger("django_distcache")
+
 _lock = threading.Lock()
 _counts: Counter[tuple[str, str]] = Counter()
 _last_flush = [time.monotonic()]
+_flusher: list[threading.Thread] = []
+# (settings object, HOT_KEYS_SIZE), refreshed when settings change
+_state: tuple[Any, int] = (None, 0)
 
 
 def hot_key(namespace: str) -> str:
@@ -33,26 +42,60 @@ def namespaces_key() -> str:
     return f"{keys.prefix()}:hot:namespaces"
 
 
+def _size() -> int:
+    global _state
+    conf = get_settings()
+    if _state[0] is not conf:
+        _state = (conf, conf.HOT_KEYS_SIZE)
+    return _state[1]
+
+
 def record(namespace: str, key: Any) -> None:
     """Count one read of ``key`` in ``namespace``."""
-    record_many(namespace, (key,))
+    size = _size()
+    if not size:
+        return
+    counted = (namespace, str(key))
+    with _lock:
+        if counted in _counts or len(_counts) < 8 * size:
+            _counts[counted] += 1
+    if not _flusher:
+        _start_flusher()
 
 
 def record_many(namespace: str, read_keys: Iterable[Any]) -> None:
     """Count one read of each of ``read_keys`` in ``namespace``."""
-    conf = get_settings()
-    size = conf.HOT_KEYS_SIZE
-    if not size:
-        return
+    for key in read_keys:
+        record(namespace, key)
+
+
+def _start_flusher() -> None:
     with _lock:
-        for key in read_keys:
-            _counts[(namespace, str(key))] += 1
-        due = (
-            time.monotonic() - _last_flush[0] >= conf.HOT_KEYS_FLUSH_INTERVAL
-            or len(_counts) >= 8 * size
-        )
-    if due:
-        flush()
+        if _flusher:
+            return
+        thread = threading.Thread(target=_flush_forever, name="distcache-hot-keys", daemon=True)
+        _flusher.append(thread)
+    thread.start()
+
+
+def _flush_forever() -> None:
+    while True:
+        time.sleep(get_settings().HOT_KEYS_FLUSH_INTERVAL)
+        try:
+            flush()
+        except Exception:
+            logger.debug("django_distcache could not flush hot keys", exc_info=True)
+
+
+def _forget_flusher_in_child() -> None:
+    # A forked child has no thread; it starts its own on its first read.
+    global _lock
+    _lock = threading.Lock()
+    _flusher.clear()
+    _counts.clear()
+
+
+os.register_at_fork(after_in_child=_forget_flusher_in_child)
 
 
 def flush() -> None:

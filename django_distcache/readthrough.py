@@ -20,7 +20,7 @@ from typing import Any
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
-from django_distcache import breaker, stats
+from django_distcache import breaker, stats, wire
 from django_distcache.client import get_redis, script
 from django_distcache.conf import DistcacheSettings, get_settings
 
@@ -74,7 +74,7 @@ def read_current(generation_keys: Sequence[str], keys: Sequence[str]) -> list[by
     """The current data of each entry in one round trip (a single MGET), None where absent."""
     breaker.check()
     try:
-        values: list[Any] = get_redis().mget([*keys, *generation_keys])
+        values: list[Any] = wire.mget(get_redis(), [*keys, *generation_keys])
     except RedisError as error:
         breaker.trip(error)
         raise
