@@ -1,20 +1,25 @@
-"""Commands sent over a pooled redis-py connection without its per-call overhead.
+"""Commands sent over a redis-py connection without its per-call overhead.
 
-NOTE: redis-py packs and checks every argument of every call and wraps each command in
-its retry machinery; on the hot paths (a cache hit, a buffered write) that costs as much
-as Redis's own work. Here a command is encoded directly and sent over a connection of
-the client's pool; replies and error replies are read by redis-py's own parser, so
-errors raise their usual exceptions. Nothing is retried: a caller that needs a retry
-decides for itself.
+NOTE: redis-py packs and checks every argument of every call, takes a connection from
+its pool (with a readiness poll of the socket) and wraps each command in its retry
+machinery; on the hot paths (a cache hit, a buffered write) that costs as much CPU as
+the round trip itself. Here a command is encoded directly and sent over a connection
+each thread keeps for these calls, made with the client pool's own connection class
+and arguments (address, credentials, db, protocol, parser). Replies and error replies
+are read by redis-py's parser, so errors raise their usual exceptions. Nothing is
+retried, and a connection that failed in any way is closed and made anew on the next
+call. The cost: one more Redis connection per thread that reads through the cache.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 from redis import Redis
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import ResponseError
 
 
 def bulk(value: Any) -> bytes:
@@ -40,18 +45,32 @@ def can_send_directly(client: Any) -> bool:
     return isinstance(client, Redis) and getattr(client, "connection_pool", None) is not None
 
 
+_local = threading.local()
+
+
+def _connection(pool: Any) -> Any:
+    """This thread's connection for ``pool``'s server (made anew after a fork)."""
+    held = getattr(_local, "held", None)
+    if held is not None and held[0] is pool and held[1] == os.getpid():
+        return held[2]
+    connection = pool.connection_class(**pool.connection_kwargs)
+    _local.held = (pool, os.getpid(), connection)
+    return connection
+
+
 def send(client: Redis, body: bytes) -> Any:
-    """Send one encoded command over a pooled connection and return the parsed reply."""
-    pool = client.connection_pool
-    connection = pool.get_connection()
+    """Send one encoded command and return the parsed reply (or raise its error)."""
+    connection = _connection(client.connection_pool)
     try:
-        connection.send_packed_command([body])
+        connection.send_packed_command([body], check_health=False)
         return connection.read_response()
-    except (ConnectionError, TimeoutError, OSError):
+    except ResponseError:
+        raise  # an error reply: the connection is in step and stays
+    except BaseException:
+        # A reply may be half read: never reuse this connection.
+        _local.held = None
         connection.disconnect()
         raise
-    finally:
-        pool.release(connection)
 
 
 _MGET = bulk("MGET")
