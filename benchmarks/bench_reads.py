@@ -14,29 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 
-ROWS = 10_000
-
-
-def ensure_database() -> None:
-    import psycopg
-    from django.conf import settings
-
-    name = settings.DATABASES["default"]["NAME"]
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+from benchmarks.database import ROWS, prepare_products  # noqa: E402
 
 
 def main() -> None:
-    import django
-
-    django.setup()
-    ensure_database()
+    pks = prepare_products()
     from django.conf import settings
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
     import django_distcache
     from benchmarks.harness import report, run_interleaved, zipf_keys
@@ -44,12 +27,6 @@ def main() -> None:
     from django_distcache.registry import get_config
     from tests.testapp.models import Product
 
-    if Product.objects.count() != ROWS:
-        Product.objects.all().delete()
-        Product.objects.bulk_create(
-            Product(name=f"product {i}", stock=i, attributes={"i": i}) for i in range(ROWS)
-        )
-    pks = list(Product.objects.values_list("pk", flat=True))
     redis = get_redis()
     django_distcache.get_objects(Product, pks)  # every key a hit from here on
 

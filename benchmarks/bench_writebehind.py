@@ -16,33 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 
-ROWS = 10_000
+from benchmarks.database import prepare_products  # noqa: E402
+
 WRITES = 5_000  # per contender and round
 ROUNDS = 4
 
 
-def prepare() -> list[int]:
-    import django
-
-    django.setup()
-    from benchmarks.bench_reads import ensure_database
-
-    ensure_database()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from tests.testapp.models import Product
-
-    if Product.objects.count() != ROWS:
-        Product.objects.all().delete()
-        Product.objects.bulk_create(
-            Product(name=f"product {i}", stock=i, attributes={"i": i}) for i in range(ROWS)
-        )
-    return list(Product.objects.order_by("pk").values_list("pk", flat=True))
-
-
 def main() -> None:
-    pks = prepare()
+    pks = prepare_products()
     import django_distcache
     from benchmarks.harness import report, run_interleaved
     from django_distcache.client import get_redis
