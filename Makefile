@@ -22,6 +22,7 @@ test: services
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 demo: services
 	$(WITH_SERVICES) cd example_project && ../$(PY) manage.py demo
