@@ -86,11 +86,14 @@ class DashboardAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/django_distcache/dashboard.html", context)
 
-    def _action(self, request: HttpRequest, describe: str, run: Callable[[], str]) -> HttpResponse:
+    def _action(
+        self, request: HttpRequest, describe: str, run: Callable[[], tuple[str, bool]]
+    ) -> HttpResponse:
+        """Run an action; ``run`` returns what it did and whether all of it went well."""
         if not self.has_change_permission(request):
             raise PermissionDenied
         try:
-            done = run()
+            done, clean = run()
         except operations.OperationFailed as exc:
             logger.warning(
                 "%s from the cache dashboard by %s failed: %s", describe, request.user, exc
@@ -98,7 +101,8 @@ class DashboardAdmin(admin.ModelAdmin):
             self.message_user(request, f"{describe} failed: {exc}", messages.ERROR)
         else:
             logger.info("%s from the cache dashboard by %s: %s", describe, request.user, done)
-            self.message_user(request, f"{describe}: {done}.", messages.SUCCESS)
+            level = messages.SUCCESS if clean else messages.WARNING
+            self.message_user(request, f"{describe}: {done}.", level)
         return self._back()
 
     def invalidate_view(self, request: HttpRequest) -> HttpResponse:
@@ -113,7 +117,9 @@ class DashboardAdmin(admin.ModelAdmin):
             self.message_user(request, f"Nothing invalidated: {errors}", messages.ERROR)
             return self._back()
         target = form.target()
-        return self._action(request, "Invalidated", lambda: operations.invalidate_namespace(target))
+        return self._action(
+            request, "Invalidated", lambda: (operations.invalidate_namespace(target), True)
+        )
 
     def warm_view(self, request: HttpRequest) -> HttpResponse:
         return require_POST(self._warm)(request)
@@ -121,11 +127,11 @@ class DashboardAdmin(admin.ModelAdmin):
     def _warm(self, request: HttpRequest) -> HttpResponse:
         name = request.POST.get("warmer") or None
 
-        def run() -> str:
+        def run() -> tuple[str, bool]:
             reports = operations.run_warmers(name)
             entries = sum(int(r.get("entries") or 0) for r in reports)
             errors = sum(len(r.get("errors") or ()) for r in reports)
-            return f"{len(reports)} warmer(s) run, {entries} entries, {errors} errors"
+            return f"{len(reports)} warmer(s) run, {entries} entries, {errors} errors", not errors
 
         return self._action(request, f"Warmed {name or 'all warmers'}", run)
 
@@ -135,9 +141,9 @@ class DashboardAdmin(admin.ModelAdmin):
     def _flush(self, request: HttpRequest) -> HttpResponse:
         model = request.POST.get("model") or None
 
-        def run() -> str:
+        def run() -> tuple[str, bool]:
             result = operations.flush_write_behind(model)
             counts = (f"{name.replace('_', ' ')} {n}" for name, n in result.items())
-            return ", ".join(counts) or "nothing pending"
+            return ", ".join(counts) or "nothing pending", not result.get("dead_lettered")
 
         return self._action(request, f"Flushed write-behind of {model or 'all models'}", run)

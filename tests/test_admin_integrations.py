@@ -63,8 +63,9 @@ def _dead_letter(operator: Client) -> int:
     django_distcache.write_behind_incr(Product, doomed_pk, "stock")
     doomed.delete()
     response = operator.post(reverse(FLUSH), {"model": "testapp.product"}, follow=True)
+    # a dead letter is news the operator must not miss: a warning, not a success
     assert _message(response) == (
-        "success",
+        "warning",
         "Flushed write-behind of testapp.product: batches 1, rows 0, writes 0, coalesced 0, "
         "dead lettered 1, retried 0, superseded 0, recovered 0.",
     )
@@ -160,7 +161,7 @@ def test_warm_action_runs_a_warmer_and_the_page_shows_the_run(operator, django_a
 def test_warm_action_counts_the_errors_of_a_failing_warmer(operator):
     response = operator.post(reverse(WARM), {"warmer": "broken"}, follow=True)
     assert _message(response) == (
-        "success",
+        "warning",
         "Warmed broken: 1 warmer(s) run, 0 entries, 1 errors.",
     )
     [run] = recent_runs()
