@@ -28,7 +28,9 @@ def backlog() -> list[dict[str, Any]]:
     in_flight, rows and writes (flushed so far; writes / rows is the coalescing ratio).
     """
     labels = _labels()
-    pipe = get_buffer_redis().pipeline(transaction=False)
+    # MULTI/EXEC: a batch claimed between two of these reads would otherwise be
+    # counted twice or not at all.
+    pipe = get_buffer_redis().pipeline(transaction=True)
     for label in labels:
         bkeys = BufferKeys(label)
         pipe.zcard(bkeys.pending)
