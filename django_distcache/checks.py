@@ -15,12 +15,13 @@ from django_distcache.registry import resolve_model
 REDIS_BACKENDS = ("django_redis.cache.RedisCache",)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A setting's number: an int or float, not a bool (shared by the feature checks)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_positive_number(value: Any) -> bool:
-    return _is_number(value) and value > 0
+    return is_number(value) and value > 0
 
 
 @register(Tags.caches)
@@ -93,7 +94,7 @@ def _check_timeouts(conf: Any) -> list[Error]:
                 )
             )
     jitter = conf.TIMEOUT_JITTER
-    if not (_is_number(jitter) and 0 <= jitter < 1):
+    if not (is_number(jitter) and 0 <= jitter < 1):
         errors.append(
             Error(
                 f"DISTCACHE['TIMEOUT_JITTER'] must be a fraction from 0 up to 1, got {jitter!r}.",

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
 from django.core.checks import Error, Tags, register
 
+from django_distcache.checks import is_number
 from django_distcache.conf import get_settings
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @register(Tags.caches)
@@ -22,7 +18,7 @@ def check_stats_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any
     errors = []
     for name in ("STATS_FLUSH_INTERVAL", "STATS_HISTORY_RETENTION"):
         value = getattr(conf, name)
-        if not (_is_number(value) and value > 0):
+        if not (is_number(value) and value > 0):
             errors.append(
                 Error(
                     f"DISTCACHE['{name}'] must be a positive number of seconds, got {value!r}.",
@@ -40,7 +36,7 @@ def check_stats_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any
         )
     for name in ("HEALTH_MIN_HIT_RATE", "HEALTH_MAX_MEMORY"):
         value = getattr(conf, name)
-        if value is not None and not (_is_number(value) and 0 <= value <= 1):
+        if value is not None and not (is_number(value) and 0 <= value <= 1):
             errors.append(
                 Error(
                     f"DISTCACHE['{name}'] must be a fraction from 0 to 1, or None to turn the "
@@ -49,7 +45,7 @@ def check_stats_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any
                 )
             )
     age = conf.HEALTH_MAX_BACKLOG_AGE
-    if age is not None and not (_is_number(age) and age > 0):
+    if age is not None and not (is_number(age) and age > 0):
         errors.append(
             Error(
                 f"DISTCACHE['HEALTH_MAX_BACKLOG_AGE'] must be a positive number of seconds, "

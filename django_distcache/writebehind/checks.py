@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,6 +11,7 @@ from django.db import router
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
+from django_distcache.checks import is_number
 from django_distcache.conf import get_settings
 
 _POSITIVE = (
@@ -26,10 +26,6 @@ _POSITIVE = (
 )
 _NOT_NEGATIVE = ("WRITE_BEHIND_MAX_PENDING", "WRITE_BEHIND_RETRY_BACKOFF", "HOT_KEYS_SIZE")
 _OVERFLOW = ("write_through", "raise")
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @register(Tags.caches)
@@ -66,7 +62,7 @@ def _check_values(conf: Any) -> list[Error]:
     errors = []
     for name in _POSITIVE:
         value = getattr(conf, name)
-        if not (_number(value) and value > 0):
+        if not (is_number(value) and value > 0):
             errors.append(
                 Error(
                     f"DISTCACHE['{name}'] must be a positive number, got {value!r}.",
@@ -75,7 +71,7 @@ def _check_values(conf: Any) -> list[Error]:
             )
     for name in (*_NOT_NEGATIVE, "WRITE_BEHIND_WAIT_REPLICAS"):
         value = getattr(conf, name)
-        if not (_number(value) and value >= 0):
+        if not (is_number(value) and value >= 0):
             errors.append(
                 Error(
                     f"DISTCACHE['{name}'] must be zero or more, got {value!r}.", id="distcache.E012"
