@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable
 from contextlib import suppress
@@ -83,22 +82,13 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
     hotkeys.record(config.namespace, key_pk)
     if pending_touches(using, generation_keys, key):
         return load()
-    started = time.perf_counter()
-    try:
-        (data,) = readthrough.read_current(generation_keys, [key])
-    except RedisError:
-        return load()
-    if data is not None:
-        stats.record_hit(config.namespace, time.perf_counter() - started)
-        return _decode_instance(config, using, data)
-    return readthrough.fill(
+    return readthrough.fetch(
         config.namespace,
         generation_keys,
         key,
         load,
         encode=lambda value: _encode_instance(config, value),
         decode=lambda data: _decode_instance(config, using, data),
-        started=started,
     )
 
 

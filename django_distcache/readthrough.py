@@ -146,22 +146,7 @@ def fetch(
     if data is not None:
         stats.record_hit(namespace, time.perf_counter() - started)
         return decode(data)
-    return fill(
-        namespace, generation_keys, key, loader, encode=encode, decode=decode, started=started
-    )
-
-
-def fill(
-    namespace: str,
-    generation_keys: Sequence[str],
-    key: str,
-    loader: Callable[[], Any],
-    *,
-    encode: Encoder,
-    decode: Callable[[bytes], Any],
-    started: float,
-) -> Any:
-    """The miss path of ``fetch``: take the lease and load, or wait for the holder."""
+    # The miss: take the lease and load, or wait for its holder.
     token = new_token()
     deadline = started + get_settings().MAX_WAIT
     pause = _FIRST_POLL
