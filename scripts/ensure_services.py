@@ -41,17 +41,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def install_debian_package(package: str, binary: str) -> str | None:
+    """Install ``package`` with apt-get when we are root; the path of ``binary`` or None."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return None
+    print(f"{binary} is missing; installing Debian's {package} package", flush=True)
+    subprocess.run(["apt-get", "update", "-q"], check=False)
+    subprocess.run(["apt-get", "install", "-y", "-q", package], check=False)
+    return shutil.which(binary)
+
+
 def ensure_redis_server_binary() -> str:
-    path = shutil.which("redis-server")
+    path = shutil.which("redis-server") or install_debian_package("redis-server", "redis-server")
     if path:
         return path
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("redis-server is missing; installing Debian's redis-server package", flush=True)
-        subprocess.run(["apt-get", "update", "-q"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-q", "redis-server"], check=False)
-        path = shutil.which("redis-server")
-        if path:
-            return path
     sys.exit(
         "No Redis answers on 127.0.0.1:6379 and the redis-server binary is missing. "
         "Install the system package 'redis-server' (Debian/Ubuntu: apt-get install redis-server) "
@@ -100,15 +103,9 @@ def start_private_redis() -> int:
 def ensure_chromium() -> str | None:
     """The browser of the dashboard's browser tests: Debian's chromium, installed if missing."""
     found = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
+    found = found or install_debian_package("chromium", "chromium")
     if found:
         return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("chromium is missing; installing Debian's chromium package", flush=True)
-        subprocess.run(["apt-get", "update", "-q"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False)
-        found = shutil.which("chromium")
-        if found:
-            return found
     print(
         "note: no chromium browser and no way to install it (needs root and apt-get); "
         "the browser tests will be skipped, each saying so",
