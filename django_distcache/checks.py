@@ -24,6 +24,17 @@ def _is_positive_number(value: Any) -> bool:
     return is_number(value) and value > 0
 
 
+def positive_number_errors(
+    conf: Any, names: Iterable[str], check_id: str, what: str = "a positive number"
+) -> list[Error]:
+    """An error (``check_id``) for each setting in ``names`` that is not a positive number."""
+    return [
+        Error(f"DISTCACHE['{name}'] must be {what}, got {getattr(conf, name)!r}.", id=check_id)
+        for name in names
+        if not _is_positive_number(getattr(conf, name))
+    ]
+
+
 @register(Tags.caches)
 def check_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[Error]:
     """Validate DISTCACHE: keys, cache alias, timeouts, models, serializer, prefix."""
@@ -83,16 +94,12 @@ def _check_cache_alias(alias: Any) -> list[Error]:
 
 
 def _check_timeouts(conf: Any) -> list[Error]:
-    errors = []
-    for name in ("TIMEOUT", "MISSING_TIMEOUT", "LEASE_TIMEOUT", "MAX_WAIT", "RETRY_REDIS_AFTER"):
-        value = getattr(conf, name)
-        if not _is_positive_number(value):
-            errors.append(
-                Error(
-                    f"DISTCACHE['{name}'] must be a positive number of seconds, got {value!r}.",
-                    id="distcache.E004",
-                )
-            )
+    errors = positive_number_errors(
+        conf,
+        ("TIMEOUT", "MISSING_TIMEOUT", "LEASE_TIMEOUT", "MAX_WAIT", "RETRY_REDIS_AFTER"),
+        "distcache.E004",
+        "a positive number of seconds",
+    )
     jitter = conf.TIMEOUT_JITTER
     if not (is_number(jitter) and 0 <= jitter < 1):
         errors.append(

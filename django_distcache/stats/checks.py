@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.checks import Error, Tags, register
 
-from django_distcache.checks import is_number
+from django_distcache.checks import is_number, positive_number_errors
 from django_distcache.conf import get_settings
 
 
@@ -15,16 +15,12 @@ from django_distcache.conf import get_settings
 def check_stats_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[Error]:
     """STATS_* must be positive numbers, HEALTH_* thresholds sensible, switches booleans."""
     conf = get_settings()
-    errors = []
-    for name in ("STATS_FLUSH_INTERVAL", "STATS_HISTORY_RETENTION"):
-        value = getattr(conf, name)
-        if not (is_number(value) and value > 0):
-            errors.append(
-                Error(
-                    f"DISTCACHE['{name}'] must be a positive number of seconds, got {value!r}.",
-                    id="distcache.E020",
-                )
-            )
+    errors = positive_number_errors(
+        conf,
+        ("STATS_FLUSH_INTERVAL", "STATS_HISTORY_RETENTION"),
+        "distcache.E020",
+        "a positive number of seconds",
+    )
     every = conf.STATS_FLUSH_EVERY
     if not (isinstance(every, int) and not isinstance(every, bool) and every >= 1):
         errors.append(

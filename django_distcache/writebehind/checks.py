@@ -11,7 +11,7 @@ from django.db import router
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
-from django_distcache.checks import is_number
+from django_distcache.checks import is_number, positive_number_errors
 from django_distcache.conf import get_settings
 
 _POSITIVE = (
@@ -59,16 +59,7 @@ def check_write_behind(app_configs: Iterable[Any] | None = None, **kwargs: Any) 
 
 
 def _check_values(conf: Any) -> list[Error]:
-    errors = []
-    for name in _POSITIVE:
-        value = getattr(conf, name)
-        if not (is_number(value) and value > 0):
-            errors.append(
-                Error(
-                    f"DISTCACHE['{name}'] must be a positive number, got {value!r}.",
-                    id="distcache.E012",
-                )
-            )
+    errors = positive_number_errors(conf, _POSITIVE, "distcache.E012")
     for name in (*_NOT_NEGATIVE, "WRITE_BEHIND_WAIT_REPLICAS"):
         value = getattr(conf, name)
         if not (is_number(value) and value >= 0):
