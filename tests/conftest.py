@@ -17,6 +17,7 @@ from django_redis.pool import ConnectionFactory
 from django_distcache import breaker, client, stats
 from tests import roundtrips
 from tests.celery_app import app as celery_app  # noqa: F401  (the current Celery app)
+from tests.cluster import redis_cluster  # noqa: F401  (the session's Redis Cluster)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,142 @@
+"""A Django cache on Redis Cluster: django-redis's client on redis-py's ``RedisCluster``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from django_redis.cache import RedisCache
+from django_redis.client.default import DefaultClient, _main_exceptions, glob_escape
+from django_redis.exceptions import ConnectionInterrupted
+from redis.cluster import ClusterNode, RedisCluster
+from redis.connection import parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
+
+from django_distcache.redis.slots import per_slot
+
+CLEAR_BATCH = 1000
+
+# One RedisCluster per LOCATION and options in a process: it holds a connection pool per node
+# and the slot table, shared by every thread (Django makes a cache object per thread).
+_clusters: dict[str, RedisCluster] = {}
+_clusters_lock = threading.Lock()
+
+
+class ClusterUnavailable(RedisConnectionError):
+    """No node of the cluster could be reached to learn its slots (a ConnectionError)."""
+
+
+def cluster_client(urls: list[str], options: dict[str, Any]) -> RedisCluster:
+    """The process's RedisCluster for these startup node URLs and connection options."""
+    identity = ",".join(urls) + repr(sorted(options.items(), key=lambda item: item[0]))
+    with _clusters_lock:
+        client = _clusters.get(identity)
+        if client is None:
+            others = [parse_url(url) for url in urls[1:]]
+            try:
+                client = RedisCluster(
+                    url=urls[0],
+                    startup_nodes=[ClusterNode(node["host"], node["port"]) for node in others],
+                    **options,
+                )
+            except RedisClusterException as exc:
+                # redis-py says so with an exception outside RedisError; callers that fall
+                # back on RedisError (as the app's read path does) understand this one.
+                raise ClusterUnavailable(str(exc)) from exc
+            _clusters[identity] = client
+    return client
+
+
+class RedisClusterClient(DefaultClient):
+    """django-redis's client with the nodes of LOCATION as startup nodes of one cluster.
+
+    Multi-key commands are split by hash slot and pipelined: one round trip per node.
+    """
+
+    def __init__(self, server: Any, params: dict[str, Any], backend: Any) -> None:
+        super().__init__(server, params, backend)
+        # LOCATION lists startup nodes of one cluster, not a primary and its replicas.
+        urls = server.split(",") if isinstance(server, str) else list(server)
+        self._startup_urls = [url.strip() for url in urls if url.strip()]
+        self._server = [",".join(self._startup_urls)]
+        self._clients = [None]
+
+    def connect(self, index: int = 0) -> RedisCluster:  # type: ignore[override]
+        params = self.connection_factory.make_connection_params(self._startup_urls[0])
+        params.pop("url")
+        params.update(self._options.get("CONNECTION_POOL_KWARGS", {}))
+        return cluster_client(self._startup_urls, params)
+
+    def disconnect(self, index: int = 0, client: Any = None) -> None:
+        client = client or self._clients[index]
+        if client is not None:
+            client.disconnect_connection_pools()
+
+    def get_many(
+        self, keys: Collection[str], version: int | None = None, client: Any = None
+    ) -> dict:
+        """MGET per hash slot, the slots of one node in one pipeline, the nodes in turn."""
+        client = client or self.get_client(write=False)
+        map_keys = {self.make_key(key, version=version): key for key in keys}
+        if not map_keys:
+            return {}
+        try:
+            values = client.mget_nonatomic(list(map_keys))
+        except _main_exceptions as exc:
+            raise ConnectionInterrupted(connection=client) from exc
+        return {
+            map_keys[key]: self.decode(value)
+            for key, value in zip(map_keys, values, strict=True)
+            if value is not None
+        }
+
+    def delete_many(
+        self, keys: Iterable[str], version: int | None = None, client: Any = None
+    ) -> int:
+        """DEL per hash slot in one pipeline (redis-py's own DEL would go slot by slot)."""
+        client = client or self.get_client(write=True)
+        made = [self.make_key(key, version=version) for key in keys]
+        if not made:
+            return 0
+        try:
+            return sum(per_slot(client, "DEL", made))
+        except _main_exceptions as exc:
+            raise ConnectionInterrupted(connection=client) from exc
+
+    def clear(self, client: Any = None) -> None:
+        """Delete the keys of this cache (its KEY_PREFIX, every version), on every primary.
+
+        A cluster has one database shared with everything else stored there, so unlike
+        ``FLUSHDB`` this leaves other caches' and applications' keys alone.
+        NOTE: costs a SCAN of every primary, plus one pipelined DEL per ``CLEAR_BATCH`` keys.
+        """
+        client = client or self.get_client(write=True)
+        try:
+            batch: list[str] = []
+            for key in client.scan_iter(match=self.clear_pattern(), count=CLEAR_BATCH):
+                batch.append(key.decode() if isinstance(key, bytes) else key)
+                if len(batch) >= CLEAR_BATCH:
+                    per_slot(client, "DEL", batch)
+                    batch = []
+            if batch:
+                per_slot(client, "DEL", batch)
+        except _main_exceptions as exc:
+            raise ConnectionInterrupted(connection=client) from exc
+
+    def clear_pattern(self) -> str:
+        """The glob matching every key this cache makes, whatever its version."""
+        return self._backend.key_func("*", glob_escape(self._backend.key_prefix), "*")
+
+    def keys(self, search: str, version: int | None = None, client: Any = None) -> list[Any]:
+        """Matching keys of every primary (KEYS would ask a single node)."""
+        return list(self.iter_keys(search, version=version, client=client))
+
+
+class RedisClusterCache(RedisCache):
+    """Django cache backend on Redis Cluster; ``LOCATION``: one or more node URLs."""
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        options = {"CLIENT_CLASS": f"{__name__}.RedisClusterClient", **params.get("OPTIONS", {})}
+        super().__init__(server, {**params, "OPTIONS": options})

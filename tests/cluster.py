@@ -1,0 +1,226 @@
+"""A local Redis Cluster of redis-server processes for the tests, and its pytest fixture."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+NODE_TIMEOUT_MS = 1000
+START_TIMEOUT = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _binaries() -> tuple[str, str]:
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if server is None or cli is None:
+        pytest.skip(
+            "Redis Cluster tests need the redis-server and redis-cli binaries "
+            "(system package 'redis-server')"
+        )
+    return server, cli
+
+
+class ClusterNode:
+    """One redis-server in cluster mode on free loopback ports (client and bus)."""
+
+    def __init__(self, server: str, workdir: Path) -> None:
+        self.port = free_port()
+        # The bus port is given explicitly: the default, port + 10000, may be out of range.
+        self.bus_port = free_port()
+        self.workdir = workdir / str(self.port)
+        self.workdir.mkdir(parents=True)
+        self.args = [
+            server,
+            "--port",
+            str(self.port),
+            "--cluster-port",
+            str(self.bus_port),
+            "--bind",
+            "127.0.0.1",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            str(NODE_TIMEOUT_MS),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            # a master stopped by the tests need not wait for its replicas to catch up
+            "--shutdown-on-sigterm",
+            "now",
+            # replicas synchronise at once rather than after the default 5 s gathering delay
+            "--repl-diskless-sync-delay",
+            "0",
+            "--dir",
+            str(self.workdir),
+            "--logfile",
+            "redis.log",
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def connection(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=2, decode_responses=True)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def wait_until_answering(self, deadline: float) -> None:
+        with self.connection() as probe:
+            while time.monotonic() < deadline:
+                try:
+                    if probe.ping():
+                        return
+                except redis.RedisError:
+                    time.sleep(0.02)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """Stop abruptly, as a crashed server would."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def info(self, section: str) -> dict:
+        with self.connection() as conn:
+            return conn.info(section)
+
+    def cluster_info(self) -> dict:
+        with self.connection() as conn:
+            return conn.cluster("INFO")
+
+
+class RedisClusterProcesses:
+    """A cluster of ``masters`` masters with ``replicas`` replicas each, made by redis-cli."""
+
+    def __init__(self, workdir: Path, masters: int = 3, replicas: int = 1) -> None:
+        server, self.cli = _binaries()
+        self.replicas = replicas
+        self.nodes = [ClusterNode(server, workdir) for _ in range(masters * (1 + replicas))]
+
+    @property
+    def url(self) -> str:
+        """A startup URL: redis-py discovers the other nodes from it."""
+        return f"redis://{self.nodes[0].address}"
+
+    @property
+    def location(self) -> str:
+        """Every node, comma-separated, as a cache LOCATION."""
+        return ",".join(f"redis://{node.address}" for node in self.nodes)
+
+    def start(self) -> None:
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            for node in self.nodes:
+                node.start()
+            for node in self.nodes:
+                node.wait_until_answering(deadline)
+            subprocess.run(
+                [
+                    self.cli,
+                    "--cluster",
+                    "create",
+                    *(node.address for node in self.nodes),
+                    "--cluster-replicas",
+                    str(self.replicas),
+                    "--cluster-yes",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=START_TIMEOUT,
+            )
+            self.wait_until_ok(deadline)
+            self.wait_until_replicas_synced(deadline)
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_until_ok(self, deadline: float, nodes: list[ClusterNode] | None = None) -> None:
+        """Wait until every node (of those given) says cluster_state:ok with all slots."""
+        waiting = list(nodes or self.nodes)
+        while waiting and time.monotonic() < deadline:
+            info = waiting[0].cluster_info()
+            if info["cluster_state"] == "ok" and int(info["cluster_slots_ok"]) == 16384:
+                waiting.pop(0)
+            else:
+                time.sleep(0.05)
+        if waiting:
+            raise RuntimeError(f"the cluster did not reach cluster_state:ok: {info}")
+
+    def wait_until_replicas_synced(self, deadline: float) -> None:
+        """Wait until every replica has finished its first synchronisation with its master.
+
+        A replica that never synchronised is not eligible to replace its master.
+        """
+        waiting = [node for node in self.running() if node.info("replication")["role"] == "slave"]
+        while waiting and time.monotonic() < deadline:
+            if waiting[0].info("replication").get("master_link_status") == "up":
+                waiting.pop(0)
+            else:
+                time.sleep(0.05)
+        if waiting:
+            raise RuntimeError(f"replica {waiting[0].address} did not synchronise")
+
+    def masters(self) -> list[ClusterNode]:
+        return [node for node in self.running() if node.info("replication")["role"] == "master"]
+
+    def running(self) -> list[ClusterNode]:
+        return [node for node in self.nodes if node.process and node.process.poll() is None]
+
+    def flush(self) -> None:
+        for node in self.masters():
+            with node.connection() as conn:
+                conn.flushall()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            if node.process and node.process.poll() is None:
+                node.process.terminate()
+        for node in self.nodes:
+            node.stop()
+
+
+def started_cluster(masters: int = 3, replicas: int = 1) -> Iterator[RedisClusterProcesses]:
+    """Start a cluster in a temporary directory; stop it and remove the directory after."""
+    with tempfile.TemporaryDirectory(prefix="distcache-cluster-") as workdir:
+        cluster = RedisClusterProcesses(Path(workdir), masters, replicas)
+        cluster.start()
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterProcesses]:
+    """Six local redis-server processes in cluster mode: three masters, one replica each."""
+    yield from started_cluster()

@@ -1,0 +1,135 @@
+"""A cluster that is down or failing over: callers see RedisError subclasses, then recovery."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.core.cache import caches
+from redis.backoff import NoBackoff
+from redis.exceptions import ClusterDownError, RedisError
+from redis.retry import Retry
+
+from tests.cluster import RedisClusterProcesses, started_cluster
+
+BACKEND = "django_distcache.redis.cluster.RedisClusterCache"
+
+
+def _wait_for(condition, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _use(settings, cluster: RedisClusterProcesses) -> None:
+    # redis-py retries a failing command 10 times with backoff (about 3 s): "fast" retries once.
+    fast = {"CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 1)}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "cluster": {"BACKEND": BACKEND, "LOCATION": cluster.location},
+        "fast": {"BACKEND": BACKEND, "LOCATION": cluster.location, "OPTIONS": fast},
+        "tolerant": {
+            "BACKEND": BACKEND,
+            "LOCATION": cluster.location,
+            "OPTIONS": {**fast, "IGNORE_EXCEPTIONS": True},
+        },
+    }
+
+
+@pytest.fixture
+def cluster_without_replicas() -> Iterator[RedisClusterProcesses]:
+    """Three masters and no replica: one lost master takes the cluster down."""
+    yield from started_cluster(masters=3, replicas=0)
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[RedisClusterProcesses]:
+    """Three masters with a replica each, for this test alone (it kills a master)."""
+    yield from started_cluster()
+
+
+def test_cluster_down_is_a_redis_error_and_a_miss_when_errors_are_ignored(
+    settings, cluster_without_replicas
+):
+    _use(settings, cluster_without_replicas)
+    cache = caches["fast"]
+    cache.set_many({f"key{i}": i for i in range(30)})
+    lost = cluster_without_replicas.masters()[0]
+    survivors = [node for node in cluster_without_replicas.running() if node is not lost]
+    lost.kill()
+    _wait_for(
+        lambda: all(node.cluster_info()["cluster_state"] == "fail" for node in survivors),
+        "the survivors to declare the cluster down",
+    )
+    # Every key, on a surviving master or on the lost one, fails with a RedisError.
+    for key in ("key0", "key1", "key2", "key3"):
+        with pytest.raises(RedisError):
+            cache.get(key)
+    with pytest.raises(RedisError):
+        cache.get_many([f"key{i}" for i in range(30)])
+    with pytest.raises(RedisError):
+        cache.set("key0", "new")
+    # On a surviving master's slot the answer is CLUSTERDOWN itself.
+    survivor_key = next(
+        f"key{i}"
+        for i in range(30)
+        if cache.client.get_client().get_node_from_key(cache.make_key(f"key{i}")).port != lost.port
+    )
+    with pytest.raises(ClusterDownError):
+        cache.get(survivor_key)
+    with pytest.raises(ClusterDownError):  # after redis-py's default retries, the same
+        caches["cluster"].get(survivor_key)
+    assert caches["tolerant"].get("key0", "fallback") == "fallback"
+
+
+def test_master_failover_under_load_errors_are_bounded(settings, own_cluster):
+    _use(settings, own_cluster)
+    cache = caches["cluster"]
+    keys = [f"key{i}" for i in range(30)]
+    cache.set_many(dict.fromkeys(keys, 0))
+    errors: list[tuple[float, BaseException]] = []
+    successes: list[float] = []
+    stale: list[str] = []
+    done = threading.Event()
+
+    def load() -> None:
+        value = 0
+        while not done.is_set():
+            value += 1
+            try:
+                cache.set_many(dict.fromkeys(keys, value))
+                if any(v != value for v in cache.get_many(keys).values()):
+                    stale.append(f"round {value}")
+                successes.append(time.monotonic())
+            except Exception as exc:  # every error counts, whatever its type
+                errors.append((time.monotonic(), exc))
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    try:
+        _wait_for(lambda: len(successes) >= 5, "the load to run")
+        lost = own_cluster.masters()[0]
+        replicas = [node for node in own_cluster.running() if node not in own_cluster.masters()]
+        killed_at = time.monotonic()
+        lost.kill()
+        _wait_for(
+            lambda: any(node.info("replication")["role"] == "master" for node in replicas),
+            "a replica to be promoted",
+        )
+        promoted_at = time.monotonic()
+        _wait_for(lambda: successes and successes[-1] > promoted_at + 1, "the load to recover")
+        recovered = len(successes)
+        _wait_for(lambda: len(successes) >= recovered + 20, "20 more rounds")
+    finally:
+        done.set()
+        worker.join(timeout=60)
+    assert all(isinstance(exc, RedisError) for _, exc in errors), errors
+    assert all(killed_at <= at for at, _ in errors)
+    # Nothing failed once the load had recovered after the promotion.
+    assert not [at for at, _ in errors if at > successes[recovered - 1]]
+    assert stale == []
+    assert isinstance(errors[0][1], (redis.ConnectionError, ClusterDownError)) if errors else True
