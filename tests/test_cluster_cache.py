@@ -279,6 +279,16 @@ def test_clear_with_a_custom_key_function(cache):
     assert cache.get("answer") == 1
 
 
+def test_keys_and_delete_pattern_see_every_node(cache):
+    cache.set_many({f"user:{i}": i for i in range(40)})
+    cache.set("other", 1)
+    made = [cache.make_key(f"user:{i}") for i in range(40)]
+    assert len(keys_by_node(raw(cache), made)) == 3
+    assert sorted(cache.keys("user:*")) == sorted(f"user:{i}" for i in range(40))
+    assert cache.delete_pattern("user:*") == 40
+    assert cache.keys("*") == ["other"]
+
+
 def test_versions_are_separate_entries(cache):
     v2 = caches["cluster_v2"]
     cache.set("answer1", 42)

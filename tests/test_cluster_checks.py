@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.checks import run_checks
 
 from tests.celery_app import app
+from tests.cluster import free_port
 
 BACKEND = "django_distcache.redis.cluster.RedisClusterCache"
 
@@ -50,11 +51,15 @@ def test_broker_named_as_a_cluster_cache_node_is_an_error_even_when_unreachable(
     settings, celery_urls
 ):
     # The cluster is down (nothing listens): the setting alone says the broker is a node.
+    first, second = free_port(), free_port()
     settings.CACHES = {
         **settings.CACHES,
-        "cluster": {"BACKEND": BACKEND, "LOCATION": "redis://10.9.8.7:7000,redis://10.9.8.7:7001"},
+        "cluster": {
+            "BACKEND": BACKEND,
+            "LOCATION": f"redis://127.0.0.1:{first},redis://127.0.0.1:{second}",
+        },
     }
-    celery_urls("redis://10.9.8.7:7001/0")
+    celery_urls(f"redis://127.0.0.1:{second}/0")
     assert "distcache.E030" in check_ids()
 
 
@@ -71,3 +76,23 @@ def test_broker_on_a_plain_redis_passes(redis_process, celery_urls):
 def test_non_redis_broker_passes(celery_urls):
     celery_urls("amqp://guest:guest@127.0.0.1:5672//")
     assert "distcache.E030" not in check_ids()
+
+
+@pytest.mark.parametrize("setting", ["CACHE_ALIAS", "WRITE_BEHIND_CACHE_ALIAS"])
+def test_app_entries_on_a_cluster_cache_are_an_error(settings, setting, redis_cluster):
+    settings.CACHES = {
+        **settings.CACHES,
+        "cluster": {"BACKEND": BACKEND, "LOCATION": redis_cluster.url},
+    }
+    settings.DISTCACHE = {**settings.DISTCACHE, setting: "cluster"}
+    messages = [m for m in run_checks() if m.id == "distcache.E032"]
+    assert len(messages) == 1
+    assert setting in messages[0].msg
+
+
+def test_a_cluster_cache_beside_the_apps_cache_passes(settings, redis_cluster):
+    settings.CACHES = {
+        **settings.CACHES,
+        "cluster": {"BACKEND": BACKEND, "LOCATION": redis_cluster.url},
+    }
+    assert "distcache.E032" not in check_ids()

@@ -12,6 +12,7 @@ from django.utils.module_loading import import_string
 from redis import Redis
 from redis.exceptions import RedisError
 
+from django_distcache.conf import get_settings
 from django_distcache.redis.cluster import RedisClusterCache, RedisClusterClient
 
 PROBE_TIMEOUT = 0.5
@@ -102,6 +103,29 @@ def check_celery_not_on_cluster(
                     hint="Give Celery a Redis of its own (or RabbitMQ); the cache can stay on "
                     "the cluster.",
                     id=check_id,
+                )
+            )
+    return errors
+
+
+@register(Tags.caches)
+def check_app_not_on_cluster(
+    app_configs: Iterable[Any] | None = None, **kwargs: Any
+) -> list[Error]:
+    """The app's own entries, scripts and write-behind buffer need one Redis, for now."""
+    conf = get_settings()
+    caches = getattr(settings, "CACHES", {})
+    errors = []
+    for setting in ("CACHE_ALIAS", "WRITE_BEHIND_CACHE_ALIAS"):
+        alias = getattr(conf, setting)
+        if isinstance(alias, str) and _is_cluster_cache(caches.get(alias, {})):
+            errors.append(
+                Error(
+                    f"DISTCACHE['{setting}'] is {alias!r}, a Redis Cluster cache: the app's "
+                    "entries, scripts and write-behind buffer need one Redis for now.",
+                    hint="Name a django-redis cache on one Redis (or a replicated primary); "
+                    "the cluster cache can still serve Django's cache API.",
+                    id="distcache.E032",
                 )
             )
     return errors
