@@ -12,9 +12,32 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.connection import Connection
 
 NODE_TIMEOUT_MS = 1000
 START_TIMEOUT = 60
+
+# ("send" or "read", server port), in the order they happened, for LoggingConnection.
+wire_events: list[tuple[str, int]] = []
+
+
+class LoggingConnection(Connection):
+    """A real connection that logs each request sent and each reply read."""
+
+    def send_packed_command(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        wire_events.append(("send", self.port))
+        return super().send_packed_command(command, check_health)
+
+    def read_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        wire_events.append(("read", self.port))
+        return super().read_response(*args, **kwargs)
+
+
+def sent_to_every_node_before_reading(events: list[tuple[str, int]], nodes: int) -> bool:
+    """Whether a request went to each of ``nodes`` servers before any reply was read."""
+    first_read = next(i for i, (what, _) in enumerate(events) if what == "read")
+    sends = events[:first_read]
+    return len(sends) == nodes and len({port for _, port in sends}) == nodes
 
 
 def free_port() -> int:

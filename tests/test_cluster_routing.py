@@ -12,7 +12,12 @@ from redis.cluster import RedisCluster
 
 from django_distcache.redis.slots import keys_by_node, keys_by_slot, per_slot
 from tests import roundtrips
-from tests.cluster import RedisClusterProcesses
+from tests.cluster import (
+    LoggingConnection,
+    RedisClusterProcesses,
+    sent_to_every_node_before_reading,
+    wire_events,
+)
 
 BACKEND = "django_distcache.redis.cluster.RedisClusterCache"
 MOVED_SLOTS = 500
@@ -78,6 +83,24 @@ def test_get_many_of_100_keys_is_one_round_trip_per_node(counted_cache):
     assert sent_during(lambda: counted_cache.set_many(values)) == 3
     assert sent_during(lambda: counted_cache.get_many(list(values))) == 3
     assert sent_during(lambda: counted_cache.delete_many(list(values))) == 3
+
+
+def test_get_many_reaches_every_node_before_any_reply_is_read(settings, redis_cluster):
+    settings.CACHES = {
+        **settings.CACHES,
+        "logged": {
+            "BACKEND": BACKEND,
+            "LOCATION": redis_cluster.url,
+            "OPTIONS": {"CONNECTION_POOL_KWARGS": {"connection_class": LoggingConnection}},
+        },
+    }
+    cache = caches["logged"]
+    keys = [f"key{i}" for i in range(100)]
+    cache.set_many(dict.fromkeys(keys, 1))
+    wire_events.clear()
+    assert len(cache.get_many(keys)) == 100
+    assert sent_to_every_node_before_reading(wire_events, 3), wire_events
+    redis_cluster.flush()
 
 
 def test_a_hit_is_one_round_trip_to_one_node(counted_cache):

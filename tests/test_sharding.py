@@ -8,6 +8,7 @@ import redis
 from django_distcache.redis.ring import HashRing, hash_tag
 from django_distcache.redis.sharded import ShardedRedis
 from tests import roundtrips
+from tests.cluster import LoggingConnection, sent_to_every_node_before_reading, wire_events
 
 KEYS = [f"dctest:v1:obj:app.model:{i}" for i in range(10_000)]
 
@@ -83,6 +84,20 @@ def test_multi_key_reads_are_one_round_trip_per_node(redis_process):
     assert shards.delete(*keys) == 100
     assert roundtrips.sent - before == 3
     assert shards.mget(keys) == [None] * 100
+
+
+def test_multi_key_reads_reach_every_node_before_any_reply_is_read(redis_process):
+    servers = [redis_process() for _ in range(3)]
+    shards = sharded_over(servers, connection_class=LoggingConnection)
+    keys = KEYS[:100]
+    store_all(shards, keys)
+    shards.mget(keys)  # connections opened
+    wire_events.clear()
+    shards.mget(keys)
+    assert sent_to_every_node_before_reading(wire_events, 3), wire_events
+    wire_events.clear()
+    shards.delete(*keys)
+    assert sent_to_every_node_before_reading(wire_events, 3), wire_events
 
 
 def test_single_key_commands_go_to_the_owner(redis_process):
