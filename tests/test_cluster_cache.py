@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import pickle
 import zlib
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from redis.cluster import RedisCluster
 from django_distcache.redis.cluster import RedisClusterCache, RedisClusterClient
 from django_distcache.redis.slots import keys_by_node
 from tests.cluster import RedisClusterProcesses
+from tests.testapp.models import Document
 
 BACKEND = "django_distcache.redis.cluster.RedisClusterCache"
 THIRTY_DAYS = 60 * 60 * 24 * 30
@@ -181,6 +183,17 @@ def test_values_of_every_kind_round_trip(cache, value):
     assert cache.get("added") == value
     cache.set_many({"many": value})
     assert cache.get("many") == value
+
+
+@pytest.mark.django_db
+def test_model_instances_and_deferred_querysets_round_trip(cache):
+    document = Document.objects.create(title="Well?", published=datetime.date(2024, 5, 1))
+    cache.set("document", document)
+    cached = cache.get("document")
+    assert (cached.pk, cached.title, cached.published) == (document.pk, "Well?", document.published)
+    deferred = Document.objects.defer("title")
+    cache.set("deferred", deferred)
+    assert [d.pk for d in cache.get("deferred")] == [document.pk]
 
 
 def test_unicode_keys(cache):
