@@ -10,7 +10,7 @@ import pytest
 import redis
 from django.core.cache import caches
 from redis.backoff import NoBackoff
-from redis.exceptions import ClusterDownError, RedisError
+from redis.exceptions import ClusterDownError, RedisClusterException, RedisError
 from redis.retry import Retry
 
 from tests.cluster import RedisClusterProcesses, started_cluster
@@ -84,6 +84,45 @@ def test_cluster_down_is_a_redis_error_and_a_miss_when_errors_are_ignored(
     with pytest.raises(ClusterDownError):  # after redis-py's default retries, the same
         caches["cluster"].get(survivor_key)
     assert caches["tolerant"].get("key0", "fallback") == "fallback"
+
+
+def test_whole_cluster_lost_is_a_redis_connection_error(settings, cluster_without_replicas):
+    _use(settings, cluster_without_replicas)
+    cache = caches["fast"]
+    cache.set_many({f"key{i}": i for i in range(30)})  # the client knows the cluster
+    for node in cluster_without_replicas.nodes:
+        node.kill()
+    calls = {
+        "get": lambda: cache.get("key0"),
+        "get_many": lambda: cache.get_many([f"key{i}" for i in range(30)]),
+        "set": lambda: cache.set("key0", 1),
+        "set_many": lambda: cache.set_many({"key0": 1, "key1": 2}),
+        "delete_many": lambda: cache.delete_many(["key0", "key1"]),
+        "incr": lambda: cache.incr("key0"),
+        "clear": cache.clear,
+    }
+    escaped = {}  # what each call raised instead of a redis ConnectionError
+    for name, call in calls.items():
+        try:
+            call()
+        except redis.ConnectionError:
+            continue
+        except Exception as exc:  # redis-py's own is RedisClusterException, not a RedisError
+            escaped[name] = type(exc).__name__
+        else:
+            escaped[name] = "nothing"
+    assert escaped == {}
+    assert caches["tolerant"].get("key0", "fallback") == "fallback"
+    assert caches["tolerant"].get_many(["key0", "key1"]) in ({}, None)
+
+
+def test_keys_of_several_slots_in_one_command_stay_a_programming_error(
+    settings, cluster_without_replicas
+):
+    _use(settings, cluster_without_replicas)
+    client = caches["fast"].client.get_client()
+    with pytest.raises(RedisClusterException, match="same key slot"):
+        client.mget("a", "b", "c")
 
 
 def test_master_failover_under_load_errors_are_bounded(settings, own_cluster):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django_redis.cache import RedisCache
@@ -12,7 +13,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException
+from redis.exceptions import RedisClusterException, RedisError, SlotNotCoveredError
 
 from django_distcache.redis.slots import per_slot
 
@@ -20,31 +21,64 @@ CLEAR_BATCH = 1000
 
 # One RedisCluster per LOCATION and options in a process: it holds a connection pool per node
 # and the slot table, shared by every thread (Django makes a cache object per thread).
-_clusters: dict[str, RedisCluster] = {}
+_clusters: dict[str, Cluster] = {}
 _clusters_lock = threading.Lock()
 
 
 class ClusterUnavailable(RedisConnectionError):
-    """No node of the cluster could be reached to learn its slots (a ConnectionError)."""
+    """No node of the cluster could be reached, or its slots are not all served."""
 
 
-def cluster_client(urls: list[str], options: dict[str, Any]) -> RedisCluster:
-    """The process's RedisCluster for these startup node URLs and connection options."""
+@contextmanager
+def unavailable_as_redis_error() -> Iterator[None]:
+    """Raise ClusterUnavailable where redis-py says the cluster is out of reach.
+
+    redis-py says so with RedisClusterException, which is not a RedisError: callers that
+    fall back on RedisError (django-redis's IGNORE_EXCEPTIONS, the app's read path) would
+    not. Other RedisClusterExceptions (a command whose keys span slots) are left alone.
+    """
+    try:
+        yield
+    except SlotNotCoveredError as exc:
+        raise ClusterUnavailable(str(exc)) from exc
+    except RedisClusterException as exc:
+        if isinstance(exc.__cause__, RedisError):
+            raise ClusterUnavailable(str(exc)) from exc
+        raise
+
+
+class Cluster(RedisCluster):
+    """redis-py's RedisCluster, raising ClusterUnavailable when the cluster is out of reach."""
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        with unavailable_as_redis_error():
+            return super().execute_command(*args, **kwargs)
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        pipeline = super().pipeline(transaction, shard_hint)
+        execute = pipeline.execute
+
+        def execute_translated(*args: Any, **kwargs: Any) -> Any:
+            with unavailable_as_redis_error():
+                return execute(*args, **kwargs)
+
+        pipeline.execute = execute_translated
+        return pipeline
+
+
+def cluster_client(urls: list[str], options: dict[str, Any]) -> Cluster:
+    """The process's cluster client for these startup node URLs and connection options."""
     identity = ",".join(urls) + repr(sorted(options.items(), key=lambda item: item[0]))
     with _clusters_lock:
         client = _clusters.get(identity)
         if client is None:
             others = [parse_url(url) for url in urls[1:]]
-            try:
-                client = RedisCluster(
+            with unavailable_as_redis_error():
+                client = Cluster(
                     url=urls[0],
                     startup_nodes=[ClusterNode(node["host"], node["port"]) for node in others],
                     **options,
                 )
-            except RedisClusterException as exc:
-                # redis-py says so with an exception outside RedisError; callers that fall
-                # back on RedisError (as the app's read path does) understand this one.
-                raise ClusterUnavailable(str(exc)) from exc
             _clusters[identity] = client
     return client
 
