@@ -24,8 +24,8 @@ def keys_by_node(cluster: RedisCluster, keys: Iterable[str]) -> dict[str, list[s
     Uses redis-py's slot table, refreshed by redis-py itself on MOVED; no network call.
     """
     groups: dict[str, list[str]] = defaultdict(list)
-    for slot, slot_keys in keys_by_slot(keys).items():
-        groups[cluster.nodes_manager.get_node_from_slot(slot).name].extend(slot_keys)
+    for slot_keys in keys_by_slot(keys).values():
+        groups[cluster.get_node_from_key(slot_keys[0]).name].extend(slot_keys)
     return dict(groups)
 
 
