@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from django_redis.cache import RedisCache
-from django_redis.client.default import DefaultClient, _main_exceptions, glob_escape
+from django_redis.client.default import DefaultClient, glob_escape
 from django_redis.exceptions import ConnectionInterrupted
 from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, RedisError, SlotNotCoveredError
+from redis.exceptions import (
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    SlotNotCoveredError,
+)
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_distcache.redis.slots import per_slot
 
 CLEAR_BATCH = 1000
+# What django-redis's own methods turn into ConnectionInterrupted (for IGNORE_EXCEPTIONS).
+_REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ResponseError, socket.timeout)
 
 # One RedisCluster per LOCATION and options in a process: it holds a connection pool per node
 # and the slot table, shared by every thread (Django makes a cache object per thread).
@@ -111,14 +120,14 @@ class RedisClusterClient(DefaultClient):
     def get_many(
         self, keys: Collection[str], version: int | None = None, client: Any = None
     ) -> dict:
-        """MGET per hash slot, the slots of one node in one pipeline, the nodes in turn."""
+        """MGET per hash slot in one pipeline: every node's request is sent, then read."""
         client = client or self.get_client(write=False)
         map_keys = {self.make_key(key, version=version): key for key in keys}
         if not map_keys:
             return {}
         try:
             values = client.mget_nonatomic(list(map_keys))
-        except _main_exceptions as exc:
+        except _REDIS_ERRORS as exc:
             raise ConnectionInterrupted(connection=client) from exc
         return {
             map_keys[key]: self.decode(value)
@@ -136,7 +145,7 @@ class RedisClusterClient(DefaultClient):
             return 0
         try:
             return sum(per_slot(client, "DEL", made))
-        except _main_exceptions as exc:
+        except _REDIS_ERRORS as exc:
             raise ConnectionInterrupted(connection=client) from exc
 
     def clear(self, client: Any = None) -> None:
@@ -156,7 +165,7 @@ class RedisClusterClient(DefaultClient):
                     batch = []
             if batch:
                 per_slot(client, "DEL", batch)
-        except _main_exceptions as exc:
+        except _REDIS_ERRORS as exc:
             raise ConnectionInterrupted(connection=client) from exc
 
     def clear_pattern(self) -> str:
