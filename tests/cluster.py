@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +20,12 @@ START_TIMEOUT = 60
 
 # ("send" or "read", server port), in the order they happened, for LoggingConnection.
 wire_events: list[tuple[str, int]] = []
+# The error replies read by LoggingConnection, by exception name ("MovedError", "AskError").
+error_replies: Counter[str] = Counter()
 
 
 class LoggingConnection(Connection):
-    """A real connection that logs each request sent and each reply read."""
+    """A real connection that logs each request sent, each reply read and each error reply."""
 
     def send_packed_command(self, command, check_health=True):  # type: ignore[no-untyped-def]
         wire_events.append(("send", self.port))
@@ -30,7 +33,11 @@ class LoggingConnection(Connection):
 
     def read_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         wire_events.append(("read", self.port))
-        return super().read_response(*args, **kwargs)
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.ResponseError as exc:
+            error_replies[type(exc).__name__] += 1
+            raise
 
 
 def sent_to_every_node_before_reading(events: list[tuple[str, int]], nodes: int) -> bool:
