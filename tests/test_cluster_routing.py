@@ -65,6 +65,12 @@ def test_keys_by_node_matches_where_the_cluster_stores_them(redis_cluster):
     redis_cluster.flush()
 
 
+def test_the_cluster_fixture_skips_by_name_without_the_binaries(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no redis-server on it
+    with pytest.raises(pytest.skip.Exception, match="redis-server and redis-cli"):
+        RedisClusterProcesses(tmp_path)
+
+
 def test_keys_by_slot_honours_hash_tags():
     groups = keys_by_slot(["{user:1}:entry", "{user:1}:lease", "other"])
     assert ["{user:1}:entry", "{user:1}:lease"] in groups.values()
