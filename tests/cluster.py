@@ -15,7 +15,10 @@ import pytest
 import redis
 from redis.connection import Connection
 
-NODE_TIMEOUT_MS = 1000
+# How long a node may not answer before the others count it as failed. The shared cluster
+# is patient (a busy machine must not fail a node over); the tests that kill one are quick.
+NODE_TIMEOUT_MS = 5000
+FAILOVER_NODE_TIMEOUT_MS = 1000
 START_TIMEOUT = 60
 
 # ("send" or "read", server port), in the order they happened, for LoggingConnection.
@@ -66,7 +69,7 @@ def _binaries() -> tuple[str, str]:
 class ClusterNode:
     """One redis-server in cluster mode on free loopback ports (client and bus)."""
 
-    def __init__(self, server: str, workdir: Path) -> None:
+    def __init__(self, server: str, workdir: Path, node_timeout_ms: int) -> None:
         self.port = free_port()
         # The bus port is given explicitly: the default, port + 10000, may be out of range.
         self.bus_port = free_port()
@@ -85,7 +88,7 @@ class ClusterNode:
             "--cluster-config-file",
             "nodes.conf",
             "--cluster-node-timeout",
-            str(NODE_TIMEOUT_MS),
+            str(node_timeout_ms),
             "--save",
             "",
             "--appendonly",
@@ -152,10 +155,17 @@ class ClusterNode:
 class RedisClusterProcesses:
     """A cluster of ``masters`` masters with ``replicas`` replicas each, made by redis-cli."""
 
-    def __init__(self, workdir: Path, masters: int = 3, replicas: int = 1) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        masters: int = 3,
+        replicas: int = 1,
+        node_timeout_ms: int = NODE_TIMEOUT_MS,
+    ) -> None:
         server, self.cli = _binaries()
         self.replicas = replicas
-        self.nodes = [ClusterNode(server, workdir) for _ in range(masters * (1 + replicas))]
+        count = masters * (1 + replicas)
+        self.nodes = [ClusterNode(server, workdir, node_timeout_ms) for _ in range(count)]
 
     @property
     def url(self) -> str:
@@ -239,10 +249,12 @@ class RedisClusterProcesses:
             node.stop()
 
 
-def started_cluster(masters: int = 3, replicas: int = 1) -> Iterator[RedisClusterProcesses]:
+def started_cluster(
+    masters: int = 3, replicas: int = 1, node_timeout_ms: int = NODE_TIMEOUT_MS
+) -> Iterator[RedisClusterProcesses]:
     """Start a cluster in a temporary directory; stop it and remove the directory after."""
     with tempfile.TemporaryDirectory(prefix="distcache-cluster-") as workdir:
-        cluster = RedisClusterProcesses(Path(workdir), masters, replicas)
+        cluster = RedisClusterProcesses(Path(workdir), masters, replicas, node_timeout_ms)
         cluster.start()
         try:
             yield cluster

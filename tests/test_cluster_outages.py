@@ -13,7 +13,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ClusterDownError, RedisClusterException, RedisError
 from redis.retry import Retry
 
-from tests.cluster import RedisClusterProcesses, started_cluster
+from tests.cluster import FAILOVER_NODE_TIMEOUT_MS, RedisClusterProcesses, started_cluster
 
 BACKEND = "django_distcache.redis.cluster.RedisClusterCache"
 
@@ -43,13 +43,13 @@ def _use(settings, cluster: RedisClusterProcesses) -> None:
 @pytest.fixture
 def cluster_without_replicas() -> Iterator[RedisClusterProcesses]:
     """Three masters and no replica: one lost master takes the cluster down."""
-    yield from started_cluster(masters=3, replicas=0)
+    yield from started_cluster(masters=3, replicas=0, node_timeout_ms=FAILOVER_NODE_TIMEOUT_MS)
 
 
 @pytest.fixture
 def own_cluster() -> Iterator[RedisClusterProcesses]:
     """Three masters with a replica each, for this test alone (it kills a master)."""
-    yield from started_cluster()
+    yield from started_cluster(node_timeout_ms=FAILOVER_NODE_TIMEOUT_MS)
 
 
 def test_cluster_down_is_a_redis_error_and_a_miss_when_errors_are_ignored(
