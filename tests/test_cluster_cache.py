@@ -292,6 +292,16 @@ def test_clear_with_a_custom_key_function(cache):
     assert cache.get("answer") == 1
 
 
+def test_lock_is_exclusive(cache):
+    first = cache.lock("resource", timeout=10)
+    second = cache.lock("resource", timeout=10)
+    assert first.acquire(blocking=False) is True
+    assert second.acquire(blocking=False) is False
+    first.release()
+    assert second.acquire(blocking=False) is True
+    second.release()
+
+
 def test_keys_and_delete_pattern_see_every_node(cache):
     cache.set_many({f"user:{i}": i for i in range(40)})
     cache.set("other", 1)
