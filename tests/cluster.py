@@ -20,6 +20,7 @@ from redis.connection import Connection
 NODE_TIMEOUT_MS = 5000
 FAILOVER_NODE_TIMEOUT_MS = 1000
 START_TIMEOUT = 60
+START_ATTEMPTS = 3
 
 # ("send" or "read", server port), in the order they happened, for LoggingConnection.
 wire_events: list[tuple[str, int]] = []
@@ -121,12 +122,18 @@ class ClusterNode:
     def wait_until_answering(self, deadline: float) -> None:
         with self.connection() as probe:
             while time.monotonic() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    break  # it exited: a port taken meanwhile, say (see its log)
                 try:
                     if probe.ping():
                         return
                 except redis.RedisError:
                     time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        raise RuntimeError(f"redis-server did not start on port {self.port}: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        log = self.workdir / "redis.log"
+        return log.read_text()[-500:] if log.exists() else "(no log)"
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -252,10 +259,22 @@ class RedisClusterProcesses:
 def started_cluster(
     masters: int = 3, replicas: int = 1, node_timeout_ms: int = NODE_TIMEOUT_MS
 ) -> Iterator[RedisClusterProcesses]:
-    """Start a cluster in a temporary directory; stop it and remove the directory after."""
+    """Start a cluster in a temporary directory; stop it and remove the directory after.
+
+    A start that fails (a free port taken by another process before redis-server bound it)
+    is tried again on new ports, twice at most.
+    """
     with tempfile.TemporaryDirectory(prefix="distcache-cluster-") as workdir:
-        cluster = RedisClusterProcesses(Path(workdir), masters, replicas, node_timeout_ms)
-        cluster.start()
+        for attempt in range(START_ATTEMPTS):
+            cluster = RedisClusterProcesses(
+                Path(workdir) / str(attempt), masters, replicas, node_timeout_ms
+            )
+            try:
+                cluster.start()
+                break
+            except (RuntimeError, subprocess.SubprocessError, redis.RedisError):
+                if attempt == START_ATTEMPTS - 1:
+                    raise
         try:
             yield cluster
         finally:
