@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
 from redis.connection import Connection
+from redis.retry import Retry
 
 # How long a node may not answer before the others count it as failed. The shared cluster
 # is patient (a busy machine must not fail a node over); the tests that kill one are quick.
@@ -120,7 +122,9 @@ class ClusterNode:
         )
 
     def wait_until_answering(self, deadline: float) -> None:
-        with self.connection() as probe:
+        # Not redis-py's retries: on a port that another process holds, a probe would wait.
+        probe_options = {"socket_timeout": 0.5, "retry": Retry(NoBackoff(), 0)}
+        with redis.Redis(port=self.port, **probe_options) as probe:
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.poll() is not None:
                     break  # it exited: a port taken meanwhile, say (see its log)
