@@ -205,3 +205,20 @@ def test_flush_and_warm_are_post_only_and_need_the_csrf_token(operator):
     response = client.post(reverse(FLUSH), {"model": "", "csrfmiddlewaretoken": token})
     assert response.status_code == 302
     assert Product.objects.get(pk=counted.pk).stock == 13
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("testapp.category", "does not allow write-behind"),
+        ("testapp.uncached", "not registered"),
+        ("nope.model", "nope"),
+    ],
+)
+def test_flushing_a_model_that_is_not_write_behind_is_an_error_message(operator, model, message):
+    response = operator.post(reverse(FLUSH), {"model": model}, follow=True)
+    assert response.status_code == 200
+    (shown,) = response.context["messages"]
+    assert shown.level_tag == "error"
+    assert f"Flushed write-behind of {model} failed:" in str(shown)
+    assert message in str(shown)
