@@ -12,6 +12,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 import django_distcache
+from django_distcache.templatetags.distcache_admin import distcache_time
 from django_distcache.warming import recent_runs
 from django_distcache.writebehind import backlog, dead_letters
 from tests.factories import ProductFactory
@@ -153,7 +154,8 @@ def test_warm_action_runs_a_warmer_and_the_page_shows_the_run(operator, django_a
             assert django_distcache.get_object(Product, product.pk).name == product.name
     page = response.content.decode()
     panel = page[page.index('id="warming"') :]
-    assert f'<th scope="row">products</th><td>{run["started_at"]}</td>' in panel
+    shown = distcache_time(run["started_at"])  # in the project's time zone
+    assert f'<th scope="row">products</th><td>{shown}</td>' in panel
     assert "<td>3</td><td>0</td>" in panel
     assert '<option value="products">products</option>' in panel
 

@@ -7,14 +7,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from redis.exceptions import RedisError
 
-from django_distcache import keys, operations
+from django_distcache import operations
 from django_distcache.client import get_redis
+from django_distcache.inspection import key_of_get_or_set as entry_key
 from django_distcache.registry import resolve_model
-
-
-def entry_key(key: str) -> str:
-    """The Redis key of a get_or_set ``key``'s entry."""
-    return keys.entry_base("key", "get_or_set", key)
 
 
 class Command(BaseCommand):
