@@ -7,7 +7,7 @@ WITH_SERVICES := set -a && . ./.services.env && set +a &&
 
 DEMO_STAMP := $(VENV)/.demo-installed
 
-.PHONY: test demo lint services benchmark bench clean
+.PHONY: test demo docs lint services benchmark bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,14 @@ $(DEMO_STAMP): pyproject.toml
 demo: $(DEMO_STAMP)
 	$(PY) scripts/demo.py
 
+docs: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[docs]'
+	$(VENV)/bin/mkdocs build --strict
+
 benchmark: services
 	$(WITH_SERVICES) $(PY) benchmarks/run.py
 
 bench: benchmark
 
 clean:
-	rm -rf $(VENV) .redis .services.env .pytest_cache example_project/.demo
+	rm -rf $(VENV) .redis .services.env .pytest_cache example_project/.demo site
