@@ -40,10 +40,12 @@ docs: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[docs]'
 	$(VENV)/bin/mkdocs build --strict
 
-benchmark: services
-	$(WITH_SERVICES) $(PY) benchmarks/run.py
+# Every benchmarks/bench_*.py with the peers of the bench extra: one table, bench-results.json.
+bench: services
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(WITH_SERVICES) $(PY) benchmarks/run.py $(BENCH_ARGS)
 
-bench: benchmark
+benchmark: bench
 
 clean:
 	rm -rf $(VENV) .redis .services.env .pytest_cache example_project/.demo site

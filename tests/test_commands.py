@@ -122,6 +122,20 @@ def test_inspect_command_shows_value_ttl_and_generations():
         run("distcache_inspect", "other")
 
 
+def test_inspect_command_shows_a_cached_object():
+    product = ProductFactory(name="Lamp")
+    django_distcache.get_object(Product, product.pk)
+    output = run("distcache_inspect", "--object", "testapp.Product", str(product.pk))
+    assert "Lamp" in output
+    assert "lease held:   no" in output
+    with pytest.raises(CommandError, match="Nothing is cached under"):
+        run("distcache_inspect", "--object", "testapp.Product", str(product.pk + 1))
+    with pytest.raises(CommandError, match=r"testapp\.Uncached is not registered"):
+        run("distcache_inspect", "--object", "testapp.Uncached", "1")
+    with pytest.raises(CommandError, match="one"):
+        run("distcache_inspect")
+
+
 def test_stats_command_table_and_json():
     product = ProductFactory(stock=0)
     django_distcache.write_behind_incr(Product, product.pk, "stock")
