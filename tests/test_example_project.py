@@ -137,3 +137,31 @@ def test_make_demo_serves_the_shop_and_a_live_dashboard_and_stops_everything(sho
     assert "Stopped." in rest
     assert demo.returncode == 0
     assert all(_gone(pid) for pid in pids), "the demo left processes behind"
+
+
+def _readme_celery_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    return [
+        line.strip() for line in readme.splitlines() if line.startswith("    ../.venv/bin/celery")
+    ]
+
+
+@pytest.mark.parametrize(("role", "ready"), [("worker", "ready."), ("beat", "beat: Starting")])
+def test_the_readmes_celery_commands_work_as_written(shop_env, tmp_path, role, ready):
+    (command,) = [c for c in _readme_celery_commands() if f" {role} " in c]
+    argv = command.split()
+    if Path(sys.executable).parent.parent != ROOT / ".venv":
+        pytest.skip("the README's commands name the .venv that make creates; this is another one")
+    # the README's path from example_project/ to the virtual environment, as it is here
+    assert (EXAMPLE / argv[0]).resolve() == (Path(sys.executable).parent / "celery").resolve()
+    if role == "beat":
+        argv += ["-s", str(tmp_path / "schedule")]
+    process = subprocess.Popen(
+        argv, cwd=EXAMPLE, env=shop_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _read_until(process, ready, 120)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=60)
