@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+import redis
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -133,3 +136,20 @@ def test_inspector_needs_the_view_permission():
     client = Client()
     client.login(username="staff", password="pw")
     assert client.get(reverse(INSPECT)).status_code == 403
+
+
+def test_a_replica_and_its_lag_are_shown(viewer, redis_process):
+    primary = redis_process()
+    replica = redis_process("--replicaof", "127.0.0.1", str(primary.port))
+    probe = redis.Redis(port=primary.port)
+    deadline = time.monotonic() + 30
+    while probe.info("replication").get("slave0", {}).get("state") != "online":  # its sync
+        assert time.monotonic() < deadline, "the replica never connected"
+        time.sleep(0.1)
+    probe.close()
+    with cache_on(primary.url):
+        page = _page(viewer)
+    shown = page[page.index('class="distcache-replica"') :].split("</p>", 1)[0]
+    assert f"replica 127.0.0.1:{replica.port} online:" in shown
+    assert "bytes behind" in shown
+    assert "A failover loses what the replica had not yet received" in page
