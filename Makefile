@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WITH_SERVICES := set -a && . ./.services.env && set +a &&
 
-.PHONY: test demo lint services benchmark clean
+DEMO_STAMP := $(VENV)/.demo-installed
+
+.PHONY: test demo docs lint services benchmark bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +26,26 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-demo: services
-	$(WITH_SERVICES) cd example_project && ../$(PY) manage.py demo
+# The demo installs only its own extra (no test or dev tools) and starts what it needs.
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[demo]'
+	touch $(DEMO_STAMP)
 
-benchmark: services
-	$(WITH_SERVICES) $(PY) benchmarks/run.py
+demo: $(DEMO_STAMP)
+	$(PY) scripts/demo.py
+
+docs: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[docs]'
+	$(VENV)/bin/mkdocs build --strict
+
+# Every benchmarks/bench_*.py with the peers of the bench extra: one table, bench-results.json.
+bench: services
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(WITH_SERVICES) $(PY) benchmarks/run.py $(BENCH_ARGS)
+
+benchmark: bench
 
 clean:
-	rm -rf $(VENV) .redis .services.env .pytest_cache
+	rm -rf $(VENV) .redis .services.env .pytest_cache example_project/.demo site

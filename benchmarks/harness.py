@@ -53,7 +53,34 @@ def run_interleaved(
     return results
 
 
-def report(results: dict[str, Result], baseline: str, subject: str) -> str:
+# Every report() of this process, for run.py's combined table and JSON; run.py names
+# the module running in CURRENT.
+RECORDED: list[dict[str, object]] = []
+CURRENT = {"benchmark": ""}
+
+
+def record(benchmark: str, results: dict[str, Result], baseline: str) -> None:
+    """Keep ``results`` for the combined table of ``make bench`` (report() calls this)."""
+    base = results[baseline].ops_per_second
+    for result in results.values():
+        RECORDED.append(
+            {
+                "benchmark": benchmark,
+                "contender": result.name,
+                "operations": len(result.samples_ns),
+                "ops_per_second": round(result.ops_per_second, 1),
+                "p50_us": round(result.percentile(0.5), 1),
+                "p99_us": round(result.percentile(0.99), 1),
+                "vs_baseline": round(result.ops_per_second / base, 3),
+                "baseline": baseline,
+            }
+        )
+
+
+def report(
+    results: dict[str, Result], baseline: str, subject: str, benchmark: str | None = None
+) -> str:
+    record(benchmark or CURRENT["benchmark"] or subject, results, baseline)
     lines = [f"{'contender':<34}{'ops/s':>10}{'p50 us':>10}{'p99 us':>10}  vs {baseline}"]
     base = results[baseline].ops_per_second
     for result in results.values():

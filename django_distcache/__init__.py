@@ -10,6 +10,7 @@ from django_distcache.invalidation import (
 from django_distcache.objects import get_object, get_objects
 from django_distcache.querysets import DistcacheManager, DistcacheQuerySet, DistcacheQuerySetMixin
 from django_distcache.registry import NotRegistered, register
+from django_distcache.views import cache_view
 from django_distcache.warming.registry import warmer
 from django_distcache.writebehind import (
     WriteBehindFull,
@@ -26,6 +27,7 @@ __all__ = [
     "DistcacheQuerySetMixin",
     "NotRegistered",
     "WriteBehindFull",
+    "cache_view",
     "cached",
     "get_object",
     "get_objects",

@@ -13,8 +13,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
+from redis.exceptions import RedisError
 
-from django_distcache import dashboard, operations
+from django_distcache import dashboard, inspection, operations
 from django_distcache.models import Dashboard
 
 logger = logging.getLogger("django_distcache")
@@ -40,6 +41,15 @@ class NamespaceForm(forms.Form):
         return f"{operations.TAG_PREFIX}{tag}" if tag else self.cleaned_data["namespace"]
 
 
+def _choice(request: HttpRequest, name: str, choices: tuple[int, ...], default: int) -> int:
+    """An integer query parameter limited to ``choices``."""
+    try:
+        value = int(request.GET.get(name, default))
+    except ValueError:
+        return default
+    return value if value in choices else default
+
+
 @admin.register(Dashboard)
 class DashboardAdmin(admin.ModelAdmin):
     """Hit rates, evictions, memory and latency at a glance; invalidate, warm, flush."""
@@ -58,6 +68,7 @@ class DashboardAdmin(admin.ModelAdmin):
             path("invalidate/", wrap(self.invalidate_view), name=f"{name}_invalidate"),
             path("warm/", wrap(self.warm_view), name=f"{name}_warm"),
             path("flush-write-behind/", wrap(self.flush_view), name=f"{name}_flush"),
+            path("inspect/", wrap(self.inspect_view), name=f"{name}_inspect"),
         ]
 
     def _back(self) -> HttpResponseRedirect:
@@ -68,10 +79,8 @@ class DashboardAdmin(admin.ModelAdmin):
     def dashboard_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        try:
-            hours = min(max(int(request.GET.get("hours", dashboard.CHART_HOURS)), 1), 24 * 7)
-        except ValueError:
-            hours = dashboard.CHART_HOURS
+        hours = _choice(request, "hours", dashboard.RANGES, dashboard.CHART_HOURS)
+        refresh = _choice(request, "refresh", dashboard.REFRESH_CHOICES, 0)
         page = dashboard.context(hours)
         seen = [row["namespace"] for row in page["snap"]["namespaces"]]
         warming = page["snap"]["warming"]
@@ -83,8 +92,37 @@ class DashboardAdmin(admin.ModelAdmin):
             "can_act": self.has_change_permission(request),
             "namespace_choices": operations.namespace_choices(seen),
             "warmer_names": warming.get("warmers", []),
+            "refresh": refresh,
         }
         return TemplateResponse(request, "admin/django_distcache/dashboard.html", context)
+
+    def inspect_view(self, request: HttpRequest) -> HttpResponse:
+        """Read-only: what one entry holds (like distcache_inspect), for viewers too."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        key = request.GET.get("key", "").strip()
+        model, pk = request.GET.get("model", "").strip(), request.GET.get("pk", "").strip()
+        entry, error = None, None
+        if key or (model and pk):
+            try:
+                full = inspection.key_of_object(model, pk) if model else None
+                entry = inspection.inspect_entry(full or inspection.key_of_get_or_set(key))
+            except inspection.NothingCached as exc:
+                error = str(exc)
+            except RedisError as exc:
+                error = f"Redis is unavailable: {exc}"
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Inspect a cache entry",
+            "opts": self.opts,
+            "key": key,
+            "model": model,
+            "pk": pk,
+            "models": sorted(operations.model_namespaces()),
+            "entry": entry,
+            "error": error,
+        }
+        return TemplateResponse(request, "admin/django_distcache/inspect.html", context)
 
     def _action(
         self, request: HttpRequest, describe: str, run: Callable[[], tuple[str, bool]]

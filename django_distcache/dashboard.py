@@ -8,12 +8,17 @@ from typing import Any
 from django.db import DatabaseError
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from django_distcache.charts import line_chart
+from django_distcache.client import get_redis
+from django_distcache.redis_server import operator_view
 from django_distcache.stats import history
 from django_distcache.stats.snapshot import snapshot
 
 CHART_HOURS = 6
+RANGES = (1, 6, 24, 24 * 7)
+REFRESH_CHOICES = (0, 10, 30, 60)
 NO_DATA = "\N{EN DASH}"
 
 
@@ -56,7 +61,30 @@ def _memory(total: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _charts(hours: int) -> dict[str, Any]:
+def _per_second(now: float, then: float, seconds: float) -> str:
+    if seconds <= 0 or now < then:  # a counter that went down was reset
+        return NO_DATA
+    return f"{(now - then) / seconds:,.2f}/s"
+
+
+def _rates(points: list[tuple[datetime, dict[str, Any]]], snap: dict[str, Any]) -> dict[str, Any]:
+    """Hits, misses, evictions and expirations per second from the window's first stored
+    snapshot to now."""
+    if not points or not snap["redis"]["available"]:
+        return {"since": None}
+    since, first = points[0]
+    seconds = (timezone.now() - since).total_seconds()
+    total, overall = snap["redis"]["total"], snap["overall"]
+    return {
+        "since": timezone.localtime(since),
+        "hits": _per_second(overall["hits"], first.get("hits", 0), seconds),
+        "misses": _per_second(overall["misses"], first.get("misses", 0), seconds),
+        "evictions": _per_second(total["evicted_keys"], first.get("evicted_keys", 0), seconds),
+        "expirations": _per_second(total["expired_keys"], first.get("expired_keys", 0), seconds),
+    }
+
+
+def _charts(hours: int, snap: dict[str, Any]) -> dict[str, Any]:
     end = timezone.localtime()
     start = end - timedelta(hours=hours)
     try:
@@ -67,9 +95,15 @@ def _charts(hours: int) -> dict[str, Any]:
     series = history.series(local)
     return {
         "error": None,
+        "rates": _rates(points, snap),
         "snapshots": len(points),
         "hit_rate": line_chart(
-            series["hit_rate"], title="Hit rate", start=start, end=end, label=percent, y_max=1.0
+            series["hit_rate"],
+            title="Hit rate per interval",
+            start=start,
+            end=end,
+            label=percent,
+            y_max=1.0,
         ),
         "evictions": line_chart(
             series["evictions"],
@@ -86,6 +120,13 @@ def _charts(hours: int) -> dict[str, Any]:
             label=lambda v: filesizeformat(v),
         ),
     }
+
+
+def _operator() -> dict[str, Any]:
+    try:
+        return operator_view(get_redis())
+    except RedisError as exc:
+        return {"available": False, "error": str(exc)}
 
 
 def context(hours: int = CHART_HOURS) -> dict[str, Any]:
@@ -107,7 +148,11 @@ def context(hours: int = CHART_HOURS) -> dict[str, Any]:
         ],
         "namespaces": _namespace_rows(snap),
         "show_near_hits": any(row["near_hits"] for row in snap["namespaces"]),
-        "charts": _charts(hours),
+        "charts": _charts(hours, snap),
         "chart_hours": hours,
+        "ranges": RANGES,
+        "refresh_choices": REFRESH_CHOICES,
+        "operator": _operator(),
+        "time_zone": timezone.get_current_timezone_name(),
         "taken_at": timezone.localtime(datetime.fromisoformat(snap["taken_at"])),
     }

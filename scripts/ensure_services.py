@@ -1,6 +1,7 @@
 """Make sure the services the tests and the demo need are reachable.
 
-Redis: use the one on 127.0.0.1:6379 when it answers, else start a private
+Redis: use DISTCACHE_TEST_REDIS_URL when it is set and answers, else the one on
+127.0.0.1:6379 when it answers, else start a private
 redis-server on a free loopback port. PostgreSQL: use 127.0.0.1:5432 when it
 answers, else the tests fall back to SQLite. Writes the choice to .services.env.
 """
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = ROOT / ".services.env"
@@ -31,8 +33,8 @@ def answers(host: str, port: int, probe: bytes | None = None, expect: bytes = b"
         return False
 
 
-def redis_answers(port: int) -> bool:
-    return answers("127.0.0.1", port, b"PING\r\n", b"+PONG")
+def redis_answers(port: int, host: str = "127.0.0.1") -> bool:
+    return answers(host, port, b"PING\r\n", b"+PONG")
 
 
 def free_port() -> int:
@@ -114,6 +116,18 @@ def ensure_chromium() -> str | None:
     return None
 
 
+def redis_url() -> str:
+    """DISTCACHE_TEST_REDIS_URL when it is set and answers, else 6379, else a private one."""
+    given = os.environ.get("DISTCACHE_TEST_REDIS_URL")
+    if given:
+        parsed = urlsplit(given)
+        if redis_answers(parsed.port or 6379, parsed.hostname or "127.0.0.1"):
+            return given
+        print(f"note: DISTCACHE_TEST_REDIS_URL={given} does not answer", flush=True)
+    port = 6379 if redis_answers(6379) else start_private_redis()
+    return f"redis://127.0.0.1:{port}"
+
+
 def main() -> None:
     if not shutil.which("redis-server"):
         print(
@@ -121,8 +135,7 @@ def main() -> None:
             "will be skipped (install the 'redis-server' system package)",
             flush=True,
         )
-    port = 6379 if redis_answers(6379) else start_private_redis()
-    lines = [f"DISTCACHE_TEST_REDIS_URL=redis://127.0.0.1:{port}"]
+    lines = [f"DISTCACHE_TEST_REDIS_URL={redis_url()}"]
     if answers("127.0.0.1", 5432):
         lines.append("DISTCACHE_TEST_DATABASE=postgresql")
     else:

@@ -10,4 +10,7 @@ if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     from django.core.management import execute_from_command_line
 
+    # as a project's package __init__ does: tasks are sent through the project's Celery app
+    import tests.celery_app  # noqa: F401
+
     execute_from_command_line(sys.argv)

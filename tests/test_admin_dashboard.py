@@ -192,3 +192,15 @@ def test_dashboard_says_redis_is_down_instead_of_failing(operator, redis_process
         (message,) = response.context["messages"]
         assert message.level_tag == "error"
         assert "Redis is unavailable" in str(message)
+
+
+def test_a_mistyped_tag_is_refused_and_leaves_no_row(operator, raw_redis):
+    before = set(raw_redis.scan_iter())
+    response = operator.post(reverse(INVALIDATE), {"tag": "prizes"}, follow=True)
+    (message,) = response.context["messages"]
+    assert message.level_tag == "error"
+    assert "Nothing was ever cached with tag 'prizes'" in str(message)
+    stats.flush()
+    assert set(raw_redis.scan_iter()) == before
+    page = operator.get(reverse(DASHBOARD)).content.decode()
+    assert "tag:prizes" not in page

@@ -12,6 +12,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 import django_distcache
+from django_distcache.templatetags.distcache_admin import distcache_time
 from django_distcache.warming import recent_runs
 from django_distcache.writebehind import backlog, dead_letters
 from tests.factories import ProductFactory
@@ -153,7 +154,8 @@ def test_warm_action_runs_a_warmer_and_the_page_shows_the_run(operator, django_a
             assert django_distcache.get_object(Product, product.pk).name == product.name
     page = response.content.decode()
     panel = page[page.index('id="warming"') :]
-    assert f'<th scope="row">products</th><td>{run["started_at"]}</td>' in panel
+    shown = distcache_time(run["started_at"])  # in the project's time zone
+    assert f'<th scope="row">products</th><td>{shown}</td>' in panel
     assert "<td>3</td><td>0</td>" in panel
     assert '<option value="products">products</option>' in panel
 
@@ -205,3 +207,20 @@ def test_flush_and_warm_are_post_only_and_need_the_csrf_token(operator):
     response = client.post(reverse(FLUSH), {"model": "", "csrfmiddlewaretoken": token})
     assert response.status_code == 302
     assert Product.objects.get(pk=counted.pk).stock == 13
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("testapp.category", "does not allow write-behind"),
+        ("testapp.uncached", "not registered"),
+        ("nope.model", "nope"),
+    ],
+)
+def test_flushing_a_model_that_is_not_write_behind_is_an_error_message(operator, model, message):
+    response = operator.post(reverse(FLUSH), {"model": model}, follow=True)
+    assert response.status_code == 200
+    (shown,) = response.context["messages"]
+    assert shown.level_tag == "error"
+    assert f"Flushed write-behind of {model} failed:" in str(shown)
+    assert message in str(shown)

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 import django_distcache
+from django_distcache import stats
 from django_distcache.writebehind import backlog
 from tests.factories import CategoryFactory, ProductFactory
 from tests.testapp.models import Product
@@ -75,23 +76,38 @@ def test_warm_command_rejects_unknown_warmers():
 def test_invalidate_command_targets(django_assert_num_queries):
     product = ProductFactory()
     django_distcache.get_object(Product, product.pk)
-    assert "Product" in run("distcache_invalidate", "testapp.Product")
+    assert "every cached entry of testapp.product" in run("distcache_invalidate", "testapp.Product")
     with django_assert_num_queries(1):
         django_distcache.get_object(Product, product.pk)
     calls = []
     django_distcache.get_or_set("k 1", lambda: calls.append(1) or "v", tags=["t"])
-    assert "tag 't'" in run("distcache_invalidate", "tag:t")
+    assert "Invalidated every entry tagged 't'." in run("distcache_invalidate", "tag:t")
     django_distcache.get_or_set("k 1", lambda: calls.append(1) or "v", tags=["t"])
-    assert "Deleted the entry of key 'k 1'" in run("distcache_invalidate", "key:k 1")
+    assert "Invalidated the entry of key 'k 1'." in run("distcache_invalidate", "key:k 1")
     django_distcache.get_or_set("k 1", lambda: calls.append(1) or "v", tags=["t"])
     assert len(calls) == 3
-    assert "No entry of key 'k 2'" in run("distcache_invalidate", "key:k 2")
+    with pytest.raises(CommandError, match="Nothing is cached under key 'k 2'"):
+        run("distcache_invalidate", "key:k 2")
 
 
-@pytest.mark.parametrize("target", ["nope.Model", "what", "tag:"])
-def test_invalidate_command_rejects_bad_targets(target):
-    with pytest.raises(CommandError):
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nope.Model", "nope"),
+        ("what", "give app_label.Model, tag:NAME or key:KEY"),
+        ("tag:", "give app_label.Model, tag:NAME or key:KEY"),
+        ("testapp.Uncached", "testapp.Uncached is not cached"),
+        ("tag:mistyped", "Nothing was ever cached with tag 'mistyped'"),
+    ],
+)
+def test_invalidate_command_rejects_bad_targets(target, message, raw_redis):
+    before = set(raw_redis.scan_iter())
+    with pytest.raises(CommandError, match=message):
         run("distcache_invalidate", target)
+    stats.flush()
+    # no generation key and no statistics row for the mistyped name
+    assert set(raw_redis.scan_iter()) == before
+    assert not [row for row in stats.snapshot()["namespaces"] if "mistyped" in row["namespace"]]
 
 
 def test_inspect_command_shows_value_ttl_and_generations():
@@ -106,16 +122,37 @@ def test_inspect_command_shows_value_ttl_and_generations():
         run("distcache_inspect", "other")
 
 
+def test_inspect_command_shows_a_cached_object():
+    product = ProductFactory(name="Lamp")
+    django_distcache.get_object(Product, product.pk)
+    output = run("distcache_inspect", "--object", "testapp.Product", str(product.pk))
+    assert "Lamp" in output
+    assert "lease held:   no" in output
+    with pytest.raises(CommandError, match="Nothing is cached under"):
+        run("distcache_inspect", "--object", "testapp.Product", str(product.pk + 1))
+    with pytest.raises(CommandError, match=r"testapp\.Uncached is not registered"):
+        run("distcache_inspect", "--object", "testapp.Uncached", "1")
+    with pytest.raises(CommandError, match="one"):
+        run("distcache_inspect")
+
+
 def test_stats_command_table_and_json():
     product = ProductFactory(stock=0)
     django_distcache.write_behind_incr(Product, product.pk, "stock")
-    django_distcache.get_object(Product, product.pk)
+    django_distcache.get_object(Product, product.pk)  # a miss
+    django_distcache.get_object(Product, product.pk)  # a hit
     table = run("distcache_stats")
-    assert "Write behind" in table
+    # what the README promises: statistics, Redis memory, backlog, warm runs, health warnings
+    for heading in ("Statistics", "Redis", "Write behind", "Warm runs", "Health warnings"):
+        assert f"{heading}\n" in table
     assert "testapp.product" in table
+    assert "used_memory" in table
     data = json.loads(run("distcache_stats", "--json"))
     assert data["write_behind"][0]["pending"] == 1
-    assert set(data) >= {"write_behind", "warm_runs", "local_counts"}
+    (row,) = [r for r in data["statistics"] if r["namespace"] == "testapp.product"]
+    assert (row["hits"], row["misses"], row["hit_rate"]) == (1, 1, 0.5)
+    assert data["redis"][0]["used_memory"] > 0
+    assert set(data) >= {"write_behind", "warm_runs", "local_counts", "health_warnings"}
     assert backlog()[0]["pending"] == 1
 
 
@@ -134,6 +171,33 @@ def test_commands_as_manage_py_subprocesses():
     helped = manage("distcache_invalidate", "--help")
     assert helped.returncode == 0
     assert "tag:NAME" in helped.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["distcache_stats"], "Redis is unavailable"),
+        (["distcache_stats", "--json"], "Redis is unavailable"),
+        (["distcache_invalidate", "testapp.Product"], "Nothing invalidated: Redis is unavailable"),
+        (["distcache_invalidate", "tag:t"], "Nothing invalidated: Redis is unavailable"),
+        (["distcache_invalidate", "key:k"], "Nothing invalidated: Redis is unavailable"),
+        (["distcache_warm", "products", "--async"], "Nothing queued: the Celery broker"),
+    ],
+)
+def test_commands_with_redis_and_the_broker_down_say_so(args, message, redis_process):
+    server = redis_process()
+    server.stop()  # the cache and the broker both point at a Redis that is gone
+    done = subprocess.run(
+        [sys.executable, str(MANAGE), *args],
+        env={**worker_env(), "DISTCACHE_TEST_REDIS_URL": f"redis://127.0.0.1:{server.port}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout
+    assert f"CommandError: {message}" in done.stderr or f"Error: {message}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Invalidated" not in done.stdout
 
 
 def test_warm_command_async_queues_the_task_on_a_worker(start_worker):

@@ -6,7 +6,6 @@ import os
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -17,7 +16,7 @@ from django_distcache.models import StatsSnapshot
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# Screenshots go to a temporary directory (its path is printed), never into the source tree.
 # Without the background-networking switches Chromium tries to reach the internet.
 CHROMIUM_ARGS = [
     "--headless",
@@ -92,8 +91,18 @@ def _log_in(page, live_server) -> None:
     page.wait_for_selector("#site-name")
 
 
-def test_dashboard_in_a_real_browser(browser, live_server, django_assert_num_queries):
-    ARTIFACTS.mkdir(exist_ok=True)
+def _widest_table_fits(page) -> bool:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.distcache table')].every(
+            t => t.scrollWidth <= t.parentElement.clientWidth + 1)"""
+    )
+
+
+def test_dashboard_in_a_real_browser(
+    browser, live_server, django_assert_num_queries, tmp_path_factory
+):
+    artifacts = tmp_path_factory.mktemp("dashboard-screenshots")
+    print(f"screenshots in {artifacts}")
     product = ProductFactory(name="Lamp")
     for _ in range(4):
         django_distcache.get_object(Product, product.pk)  # 1 miss, 3 hits
@@ -116,23 +125,33 @@ def test_dashboard_in_a_real_browser(browser, live_server, django_assert_num_que
     assert row.locator("td.misses").inner_text() == "4"
     assert row.locator("td.loads").inner_text() == "4"
     assert page.locator("svg.distcache-chart").count() == 3
-    page.screenshot(path=str(ARTIFACTS / "dashboard-light.png"), full_page=True)
+    assert _widest_table_fits(page)
+    page.screenshot(path=str(artifacts / "dashboard-light.png"), full_page=True)
 
     dark = browser.new_context(viewport={"width": 1280, "height": 1500}, color_scheme="dark")
     dark.add_cookies(context.cookies())
     dark_page = dark.new_page()
     dark_page.goto(page.url)
     dark_page.wait_for_selector("#overall-hit-rate")
-    dark_page.screenshot(path=str(ARTIFACTS / "dashboard-dark.png"), full_page=True)
+    assert _widest_table_fits(dark_page)
+    dark_page.screenshot(path=str(artifacts / "dashboard-dark.png"), full_page=True)
     dark.close()
 
     page.select_option("#invalidate-namespace", "testapp.product")
+    dialogs = []
+    # the first confirmation is declined: nothing happens; the second is accepted
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.click("#invalidate-form input[type=submit]")
+    assert page.locator(".messagelist .success").count() == 0
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     page.click("#invalidate-form input[type=submit]")
     page.wait_for_selector(".messagelist .success")
     assert page.inner_text(".messagelist .success") == (
         "Invalidated: every cached entry of testapp.product and of what depends on it."
     )
-    page.screenshot(path=str(ARTIFACTS / "dashboard-after-invalidate.png"), full_page=True)
+    assert dialogs[0].startswith("Invalidate every entry of this namespace or tag?")
+    assert len(dialogs) == 2
+    page.screenshot(path=str(artifacts / "dashboard-after-invalidate.png"), full_page=True)
     context.close()
     with django_assert_num_queries(1):
         django_distcache.get_object(Product, product.pk)

@@ -1,4 +1,4 @@
-"""A small catalogue: categories, products and their tags."""
+"""A small shop: categories, products with their tags, and customer reviews."""
 
 from django.db import models
 
@@ -7,6 +7,7 @@ from django_distcache import DistcacheManager
 
 class Category(models.Model):
     name = models.CharField(max_length=100)
+    slug = models.SlugField(unique=True)
 
     class Meta:
         verbose_name_plural = "categories"
@@ -35,3 +36,18 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Review(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews")
+    author = models.CharField(max_length=100)
+    rating = models.PositiveSmallIntegerField()
+    text = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["product", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.rating}/5 by {self.author}"

@@ -1,7 +1,8 @@
 """The shop's Celery app: workers run write-behind flushes, warmers and snapshots.
 
-celery -A shopsite worker -Q distcache -l info
-celery -A shopsite beat -l info
+From example_project/, with the project's virtual environment:
+../.venv/bin/celery -A shopsite worker -Q distcache,celery -l info
+../.venv/bin/celery -A shopsite beat -l info
 """
 
 import os

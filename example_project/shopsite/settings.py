@@ -1,7 +1,9 @@
-"""Settings of the example shop: SQLite for the data, Redis for django-distcache."""
+"""Settings of the example shop: SQLite (or DATABASE_URL) for the data, Redis for the cache."""
 
 import os
 from pathlib import Path
+
+import dj_database_url
 
 from django_distcache.beat import TASK_ROUTES, beat_schedule
 
@@ -10,6 +12,8 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-not-secret")
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 USE_TZ = True
+# the dashboard shows every time in this zone, and says which it is
+TIME_ZONE = os.environ.get("SHOP_TIME_ZONE", "Europe/Paris")
 ROOT_URLCONF = "shopsite.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -31,7 +35,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+X_FRAME_OPTIONS = "DENY"
 
 TEMPLATES = [
     {
@@ -47,20 +53,23 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("SHOP_DATABASE", str(BASE_DIR / "shop.sqlite3")),
-    }
-}
+# PostgreSQL when DATABASE_URL says so (postgres://user@host/name), else one SQLite file.
+SQLITE_PATH = os.environ.get("SHOP_DATABASE", str(BASE_DIR / "shop.sqlite3"))
+DATABASES = {"default": dj_database_url.config(default=f"sqlite:///{SQLITE_PATH}", conn_max_age=60)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # the server, the Celery worker and the traffic generator write at once: wait for locks
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
-REDIS_URL = os.environ.get(
-    "REDIS_URL", os.environ.get("DISTCACHE_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-)
+# The Redis server, and the database numbers of the cache and of Celery's broker.
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
+CACHE_REDIS_DB = int(os.environ.get("SHOP_CACHE_REDIS_DB", "1"))
+BROKER_REDIS_DB = int(os.environ.get("SHOP_BROKER_REDIS_DB", "2"))
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": f"{REDIS_URL}/1",
+        "LOCATION": f"{REDIS_URL}/{CACHE_REDIS_DB}",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
     }
 }
 
@@ -75,9 +84,14 @@ DISTCACHE = {
 SILENCED_SYSTEM_CHECKS = ["distcache.W011"]
 
 # Celery: write-behind flushes, warmers and statistics snapshots on the "distcache" queue.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"{REDIS_URL}/2")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"{REDIS_URL}/{BROKER_REDIS_DB}")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_BEAT_SCHEDULE = beat_schedule(warm_every=600, warmers=["catalogue"])
+# make demo takes a snapshot every 15 s, so that the charts fill within a minute
+CELERY_BEAT_SCHEDULE = beat_schedule(
+    warm_every=600,
+    warmers=["catalogue"],
+    snapshot_every=float(os.environ.get("SHOP_SNAPSHOT_SECONDS", "60")),
+)
 CELERY_TASK_ROUTES = {**TASK_ROUTES}
 
 STATIC_URL = "static/"

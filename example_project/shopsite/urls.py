@@ -3,7 +3,8 @@ from django.urls import path
 from shop import views
 
 urlpatterns = [
-    path("", views.catalogue, name="catalogue"),
+    path("", views.home, name="home"),
+    path("category/<slug:slug>/", views.category, name="category"),
     path("products/<int:pk>/", views.product_detail, name="product-detail"),
     path("admin/", admin.site.urls),
 ]

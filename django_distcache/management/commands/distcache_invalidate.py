@@ -5,16 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from redis.exceptions import RedisError
 
-from django_distcache import keys
+from django_distcache import operations
 from django_distcache.client import get_redis
-from django_distcache.invalidation import invalidate_model, invalidate_tag
+from django_distcache.inspection import key_of_get_or_set as entry_key
 from django_distcache.registry import resolve_model
-
-
-def entry_key(key: str) -> str:
-    """The Redis key of a get_or_set ``key``'s entry."""
-    return keys.entry_base("key", "get_or_set", key)
 
 
 class Command(BaseCommand):
@@ -25,22 +21,40 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, target: str, **options: Any) -> None:
         kind, _, name = target.partition(":")
-        if kind == "tag" and name:
-            invalidate_tag(name)
-            self.stdout.write(f"Invalidated tag {name!r}.")
-        elif kind == "key" and name:
-            full = entry_key(name)
-            deleted = get_redis().delete(full, f"{full}:lease")
-            message = "Deleted the entry" if deleted else "No entry"
-            self.stdout.write(f"{message} of key {name!r}.")
-        elif ":" not in target and "." in target:
-            try:
-                model = resolve_model(target)
-            except LookupError as exc:
-                raise CommandError(str(exc)) from exc
-            invalidate_model(model)
-            self.stdout.write(f"Invalidated every entry of {model._meta.label}.")
-        else:
+        try:
+            if kind == "tag" and name:
+                done = operations.invalidate_namespace(f"{operations.TAG_PREFIX}{name}")
+            elif kind == "key" and name:
+                done = self.delete_key(name)
+            elif ":" not in target and "." in target:
+                done = operations.invalidate_namespace(self.model_namespace(target))
+            else:
+                raise CommandError(
+                    f"Cannot invalidate {target!r}: give app_label.Model, tag:NAME or key:KEY."
+                )
+        except operations.OperationFailed as exc:
+            raise CommandError(f"Nothing invalidated: {exc}") from exc
+        self.stdout.write(f"Invalidated {done}.")
+
+    def model_namespace(self, label: str) -> str:
+        try:
+            model = resolve_model(label)
+        except LookupError as exc:
+            raise CommandError(str(exc)) from exc
+        namespace = model._meta.label_lower
+        if namespace not in operations.model_namespaces():
             raise CommandError(
-                f"Cannot invalidate {target!r}: give app_label.Model, tag:NAME or key:KEY."
+                f"{model._meta.label} is not cached: it is neither registered nor in the "
+                "depends_on of a cached function. Nothing invalidated."
             )
+        return namespace
+
+    def delete_key(self, name: str) -> str:
+        full = entry_key(name)
+        try:
+            deleted = get_redis().delete(full, f"{full}:lease")
+        except RedisError as exc:
+            raise operations.OperationFailed(f"Redis is unavailable: {exc}") from exc
+        if not deleted:
+            raise CommandError(f"Nothing is cached under key {name!r}. Nothing invalidated.")
+        return f"the entry of key {name!r}"

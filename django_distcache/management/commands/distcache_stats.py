@@ -5,24 +5,60 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+from redis.exceptions import RedisError
 
 from django_distcache.management.tables import render_table
 from django_distcache.overview import sections
+from django_distcache.stats import snapshot
+
+NAMESPACE_COLUMNS = ["namespace", "hit_rate", "hits", "misses", "loads", "sets", "invalidations"]
+NODE_COLUMNS = [
+    "node",
+    "used_memory",
+    "maxmemory",
+    "evicted_keys",
+    "expired_keys",
+    "ops_per_sec",
+    "connected_clients",
+]
+
+
+def statistics() -> dict[str, Any]:
+    """Hit rates overall and per namespace, Redis memory per node and the health warnings."""
+    snap = snapshot()
+    if not snap["redis"]["available"]:
+        raise CommandError(f"Redis is unavailable: {snap['redis']['error']}")
+    overall = {"namespace": "(all)", **snap["overall"]}
+    return {
+        "statistics": [overall, *snap["namespaces"]],
+        "redis": snap["redis"]["nodes"],
+        "health_warnings": [{"warning": text} for text in snap["warnings"]],
+    }
 
 
 class Command(BaseCommand):
-    help = "Show write-behind backlog, dead letters, warm runs and this process's counters."
+    help = (
+        "Show hit rates per namespace, Redis memory, write-behind backlog and dead letters, "
+        "warm runs, this process's counters and the health warnings."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        data = sections()
+        try:
+            data = {**statistics(), **sections()}
+        except RedisError as exc:
+            raise CommandError(f"Redis is unavailable: {exc}") from exc
+        except DatabaseError as exc:
+            raise CommandError(f"The database is unavailable: {exc}") from exc
         if options["json"]:
             self.stdout.write(json.dumps(data, indent=2, default=str))
             return
+        columns = {"statistics": NAMESPACE_COLUMNS, "redis": NODE_COLUMNS}
         for name, rows in data.items():
             self.stdout.write(self.style.MIGRATE_HEADING(name.replace("_", " ").capitalize()))
-            self.stdout.write(render_table(rows))
+            self.stdout.write(render_table(rows, columns.get(name)))
             self.stdout.write("")

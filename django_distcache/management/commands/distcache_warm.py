@@ -5,11 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from django_distcache.conf import get_settings
 from django_distcache.management.progress import ProgressBar
 from django_distcache.management.tables import render_table
 from django_distcache.warming import warm, warmer_names
+
+
+def queue_warm_cache(names: list[str] | None) -> str:
+    """Send the warm_cache task; its id. CommandError when the broker or backend is down."""
+    from django_distcache.tasks import warm_cache
+
+    with warm_cache.app.connection_for_write() as connection:
+        try:
+            connection.ensure_connection(max_retries=1)
+        except OperationalError as exc:
+            raise CommandError(f"Nothing queued: the Celery broker is unavailable: {exc}") from exc
+    try:
+        result = warm_cache.apply_async(args=[names], queue=get_settings().WRITE_BEHIND_QUEUE)
+    except OperationalError as exc:
+        raise CommandError(f"Nothing queued: the Celery broker is unavailable: {exc}") from exc
+    except RuntimeError as exc:  # Celery's result backend gave up reconnecting
+        raise CommandError(f"The Celery result backend is unavailable: {exc}") from exc
+    return str(result.id)
 
 
 class Command(BaseCommand):
@@ -33,15 +53,13 @@ class Command(BaseCommand):
             )
         selected = names or None
         if run_async:
-            from django_distcache.tasks import warm_cache
-
-            result = warm_cache.apply_async(
-                args=[selected], queue=get_settings().WRITE_BEHIND_QUEUE
-            )
-            self.stdout.write(f"Queued warm_cache task {result.id}.")
+            self.stdout.write(f"Queued warm_cache task {queue_warm_cache(selected)}.")
             return
         bar = ProgressBar(self.stderr, len(names or known), enabled=options["verbosity"] > 0)
-        results = warm(selected, progress=lambda done, total, name: bar.update(done, name))
+        try:
+            results = warm(selected, progress=lambda done, total, name: bar.update(done, name))
+        except RedisError as exc:
+            raise CommandError(f"Warming stopped: Redis is unavailable: {exc}") from exc
         bar.finish()
         self.stdout.write(render_table(results, ["name", "entries", "duration", "errors"]))
         failed = [r["name"] for r in results if r["errors"]]
