@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_distcache import readthrough
+from django_distcache import keys, readthrough
 from django_distcache.client import get_redis
 from django_distcache.management.commands.distcache_invalidate import entry_key
 
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         pipe = redis.pipeline(transaction=False)
         pipe.get(full)
         pipe.pttl(full)
-        pipe.exists(f"{full}:lease")
+        pipe.exists(keys.lease_key(full))
         stored, ttl_ms, leased = pipe.execute()
         if stored is None:
             raise CommandError(f"Nothing is cached under key {key!r}.")

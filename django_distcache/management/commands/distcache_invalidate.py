@@ -30,7 +30,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Invalidated tag {name!r}.")
         elif kind == "key" and name:
             full = entry_key(name)
-            deleted = get_redis().delete(full, f"{full}:lease")
+            deleted = get_redis().delete(full, keys.lease_key(full))
             message = "Deleted the entry" if deleted else "No entry"
             self.stdout.write(f"{message} of key {name!r}.")
         elif ":" not in target and "." in target:
