@@ -43,8 +43,9 @@ __all__ = [
 
 logger = logging.getLogger("django_distcache")
 
-# Turns a loaded value into (bytes, timeout in seconds), or None to store nothing.
-Encoder = Callable[[Any], "tuple[bytes, float] | None"]
+# Turns a loaded value into (bytes, timeout in seconds or None for no expiry), or None
+# to store nothing.
+Encoder = Callable[[Any], "tuple[bytes, float | None] | None"]
 
 HELD_ELSEWHERE = 0
 LEASE_TAKEN = 1
@@ -66,8 +67,10 @@ def serializer() -> Any:
     return _serializer_for(get_settings())
 
 
-def ttl_ms(timeout: float) -> int:
-    """The entry's time to live, with jitter, in milliseconds."""
+def ttl_ms(timeout: float | None) -> int:
+    """The entry's time to live, with jitter, in milliseconds (0: never expires)."""
+    if timeout is None:
+        return 0
     jitter = get_settings().TIMEOUT_JITTER
     return max(1, int(timeout * 1000 * (1 - jitter * random.random())))
 
@@ -162,9 +165,16 @@ def fetch_many(
         elapsed = time.perf_counter() - started
         owned: list[str] = []
         held: list[str] = []
+        unreadable: list[str] = []
         for key, answer in zip(pending, answers, strict=True):
             if isinstance(answer, bytes):
-                found[key] = decode(data_of(answer))
+                try:
+                    found[key] = decode(data_of(answer))
+                except Exception as error:  # a corrupt or foreign entry: a miss
+                    stats.record_miss(namespace, elapsed)
+                    unreadable.append(key)
+                    logger.warning("django_distcache dropped unreadable entry %s: %r", key, error)
+                    continue
                 if waited:
                     stats.record_wait(namespace, timed_out=False)
                 else:
@@ -180,6 +190,8 @@ def fetch_many(
             found.update(
                 _load_and_store(namespace, generation_keys, owned, token, generations, load, encode)
             )
+        if unreadable:
+            found.update(_reload_unreadable(unreadable, load))
         if not held:
             return found
         if time.perf_counter() >= deadline:
@@ -191,6 +203,17 @@ def fetch_many(
         waited = True
         time.sleep(pause)
         pause = min(pause * 2, _LONGEST_POLL)
+
+
+def _reload_unreadable(
+    keys: list[str], load: Callable[[list[str]], dict[str, Any]]
+) -> dict[str, Any]:
+    """Delete unreadable entries and load them uncached (the next read stores them)."""
+    try:
+        get_redis().delete(*keys)
+    except RedisError:
+        logger.warning("django_distcache could not delete %d unreadable entries", len(keys))
+    return load(keys)
 
 
 def _load_and_store(

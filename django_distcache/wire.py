@@ -60,6 +60,8 @@ def _connection(pool: Any) -> tuple[Any, bool]:
     held = getattr(_local, "held", None)
     if held is not None and held[0] is pool and held[1] == os.getpid():
         return held[2], False
+    if held is not None and held[1] == os.getpid():
+        held[2].disconnect()  # another server now (settings changed)
     connection = pool.connection_class(**pool.connection_kwargs)
     _local.held = (pool, os.getpid(), connection)
     return connection, True

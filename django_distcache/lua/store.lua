@@ -2,7 +2,7 @@
 -- generations are unchanged (the memcache lease check). A refused store gives up
 -- its lease at once, so readers never wait for a value that will not come.
 -- KEYS: generation keys. ARGV: generations read, then (key, token, data, ttl_ms) per
--- entry; an empty token stores without a lease. Returns how many entries were stored.
+-- entry (ttl 0: no expiry); an empty token stores without a lease. Returns how many entries were stored.
 local gens = {}
 local changed = false
 if #KEYS > 0 then
@@ -21,7 +21,11 @@ for i = 2, #ARGV, 4 do
   if changed then
     if held then redis.call('DEL', lease) end
   elseif token == '' or held then
-    redis.call('SET', ARGV[i], ARGV[1] .. '|' .. ARGV[i + 2], 'PX', ARGV[i + 3])
+    if ARGV[i + 3] == '0' then
+      redis.call('SET', ARGV[i], ARGV[1] .. '|' .. ARGV[i + 2])
+    else
+      redis.call('SET', ARGV[i], ARGV[1] .. '|' .. ARGV[i + 2], 'PX', ARGV[i + 3])
+    end
     if held then redis.call('DEL', lease) end
     stored = stored + 1
   end
