@@ -88,6 +88,13 @@ class Workers:
             process.stdin.flush()
         return [json.loads(p.stdout.readline()) for p in self.processes]  # type: ignore[union-attr]
 
+    def warm(self) -> None:
+        for process in self.processes:
+            process.stdin.write("warm\n")  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]
+        for process in self.processes:
+            process.stdout.readline()  # type: ignore[union-attr]
+
     def close(self) -> None:
         for process in self.processes:
             process.stdin.close()  # type: ignore[union-attr]
@@ -100,7 +107,7 @@ def measure(procs: int, rounds: int, seconds: float) -> dict[tuple[float, str], 
     table: dict[tuple[float, str], dict] = {}
     try:
         for system in SYSTEMS:
-            workers[system].run(seconds, 0.05, 0)  # warm-up, not counted
+            workers[system].warm()  # every key read once, not counted
         for writes in WRITES:
             for number in range(rounds):
                 order = list(SYSTEMS)

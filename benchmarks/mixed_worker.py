@@ -53,6 +53,21 @@ def readers(system: str) -> tuple[Callable[[int], Any], Callable[[int], Any], Ca
     return (lambda pk: Product.objects.get(pk=pk), query, lambda pk: Category.objects.get(pk=pk))
 
 
+def warm(index: int, procs: int, system: str) -> dict[str, Any]:
+    """Read every product, category and list once (this process's share): a warm cache."""
+    from tests.testapp.models import Category, Product
+
+    product, products_in, category = readers(system)
+    pks = list(Product.objects.order_by("pk").values_list("pk", flat=True))
+    categories = list(Category.objects.order_by("pk").values_list("pk", flat=True))
+    for pk in pks[index::procs]:
+        product(pk)
+    for pk in categories[index::procs]:
+        category(pk)
+        products_in(pk)
+    return {"warmed": len(pks[index::procs])}
+
+
 def run(
     seconds: float, writes: float, seed: int, index: int, procs: int, system: str
 ) -> dict[str, Any]:
@@ -108,6 +123,9 @@ def main() -> None:
     django.setup()
     print("ready", flush=True)
     for line in sys.stdin:
+        if line.startswith("warm"):
+            print(json.dumps(warm(index, procs, system)), flush=True)
+            continue
         _, seconds, writes, seed = line.split()
         result = run(float(seconds), float(writes), int(seed), index, procs, system)
         print(json.dumps(result), flush=True)

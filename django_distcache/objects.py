@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
@@ -16,6 +17,7 @@ from django_distcache.registry import ModelConfig, get_config
 from django_distcache.writebehind.overlay import overlay
 
 M = TypeVar("M", bound=models.Model)
+logger = logging.getLogger("django_distcache")
 
 # The stored form of "no such row".
 MISSING = b"-"
@@ -25,8 +27,14 @@ def _encode_instance(config: ModelConfig, instance: models.Model | None) -> Any:
     conf = get_settings()
     if instance is None:
         return (MISSING, conf.MISSING_TIMEOUT) if conf.CACHE_MISSING else None
-    values = [instance.__dict__[name] for name in config.attnames]
-    return readthrough.serializer().dumps(values), config.effective_timeout
+    try:
+        values = [instance.__dict__[name] for name in config.attnames]
+        return readthrough.serializer().dumps(values), config.effective_timeout
+    except (KeyError, TypeError, ValueError) as error:
+        # A deferred field or a value the codec cannot encode (distcache.W030): the
+        # object is served as loaded, uncached.
+        logger.warning("django_distcache served %s uncached: %r", config.namespace, error)
+        return None
 
 
 def _decode_instance(config: ModelConfig, using: str, data: bytes) -> models.Model | None:
