@@ -80,9 +80,7 @@ def test_a_field_the_codec_may_not_encode_is_named(monkeypatch):
     field = Category._meta.get_field("name")
     monkeypatch.setattr(field, "get_internal_type", lambda: "DateRangeField")
     warnings = [m for m in run_checks() if m.id == "distcache.W030"]
-    assert [w.msg.split(",")[0] for w in warnings] == [
-        "testapp.Category.name is a DateRangeField"
-    ]
+    assert [w.msg.split(",")[0] for w in warnings] == ["testapp.Category.name is a DateRangeField"]
 
 
 def test_an_object_that_cannot_be_encoded_is_served_uncached(monkeypatch, caplog):
