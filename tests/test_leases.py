@@ -189,3 +189,36 @@ def test_get_objects_releases_its_leases_when_its_query_raises(settings):
     assert set(django_distcache.get_objects(Product, [p.pk for p in products])) == {
         p.pk for p in products
     }
+
+
+SLOW_HOLDER = """
+import django, time
+django.setup()
+import django_distcache
+def load():
+    print("loading", flush=True)
+    time.sleep(1.5)  # five lease timeouts
+    return "holder"
+print(django_distcache.get_or_set("slow-process", load), flush=True)
+"""
+
+
+def test_a_slow_loader_in_another_process_is_waited_for_not_replaced(settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, "LEASE_TIMEOUT": 0.3, "MAX_WAIT": 20}
+    env = child_env()
+    env["DISTCACHE_LEASE_TIMEOUT"] = "0.3"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", SLOW_HOLDER], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    calls = []
+    try:
+        assert holder.stdout.readline().strip() == "loading"
+        value = django_distcache.get_or_set("slow-process", lambda: calls.append(1) or "waiter")
+        assert holder.stdout.readline().strip() == "holder"
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        holder.stdout.close()
+        holder.wait()
+    assert value == "holder"
+    assert calls == []
