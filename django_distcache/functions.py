@@ -40,9 +40,8 @@ def _touched_by_open_transaction(generation_keys: Sequence[str], base: str) -> b
 def _encoder(namespace: str, timeout: float | object | None) -> readthrough.Encoder:
     def encode(value: Any) -> tuple[bytes, float | None] | None:
         seconds = get_settings().TIMEOUT if timeout is DEFAULT_TIMEOUT else timeout
-        if (
-            isinstance(seconds, (int, float)) and seconds <= 0
-        ):  # Django: a timeout of 0 caches nothing
+        # Django's convention: a timeout of 0 (or less) caches nothing.
+        if isinstance(seconds, (int, float)) and seconds <= 0:
             return None
         try:
             data = readthrough.serializer().dumps(value)
