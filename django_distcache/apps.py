@@ -12,7 +12,7 @@ class DistcacheConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_distcache import checks, stats, stats_tasks  # noqa: F401  (registers)
+        from django_distcache import checks, model_checks, stats, stats_tasks  # noqa: F401
         from django_distcache.conf import get_settings
         from django_distcache.functions import resolve_dependencies
         from django_distcache.redis import checks as _cluster_checks  # noqa: F401

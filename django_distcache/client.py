@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from redis import Redis
     from redis.commands.core import Script
 
-SCRIPT_NAMES = ("read", "store", "bump", "release")
+SCRIPT_NAMES = ("read", "store", "bump", "release", "extend")
 
 
 @cache

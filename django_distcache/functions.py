@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import functools
-import json
+import inspect
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from django.apps import apps
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models.query import QuerySet
 
-from django_distcache import keys, readthrough
+from django_distcache import arguments, keys, readthrough
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches, schedule_invalidation
 from django_distcache.registry import ModelRef, resolve_model, track
 
 F = TypeVar("F", bound=Callable[..., Any])
+logger = logging.getLogger("django_distcache")
 
 
 def _dependency_generations(
@@ -34,11 +37,18 @@ def _touched_by_open_transaction(generation_keys: Sequence[str], base: str) -> b
     )
 
 
-def _encoder(timeout: float | None) -> readthrough.Encoder:
-    def encode(value: Any) -> tuple[bytes, float]:
-        return readthrough.serializer().dumps(value), (
-            timeout if timeout is not None else get_settings().TIMEOUT
-        )
+def _encoder(namespace: str, timeout: float | object | None) -> readthrough.Encoder:
+    def encode(value: Any) -> tuple[bytes, float | None] | None:
+        seconds = get_settings().TIMEOUT if timeout is DEFAULT_TIMEOUT else timeout
+        # Django's convention: a timeout of 0 (or less) caches nothing.
+        if isinstance(seconds, (int, float)) and seconds <= 0:
+            return None
+        try:
+            data = readthrough.serializer().dumps(value)
+        except (TypeError, ValueError) as error:
+            logger.warning("django_distcache served %s uncached: %s", namespace, error)
+            return None
+        return data, seconds  # type: ignore[return-value]
 
     return encode
 
@@ -48,7 +58,7 @@ def _fetch(
     base: str,
     generation_keys: Sequence[str],
     loader: Callable[[], Any],
-    timeout: float | None,
+    timeout: float | object | None,
 ) -> Any:
     if _touched_by_open_transaction(generation_keys, base):
         return loader()
@@ -57,7 +67,7 @@ def _fetch(
         generation_keys,
         base,
         loader,
-        encode=_encoder(timeout),
+        encode=_encoder(namespace, timeout),
         decode=lambda data: readthrough.serializer().loads(data),
     )
 
@@ -66,14 +76,16 @@ def get_or_set(
     key: str,
     loader: Callable[[], Any],
     *,
-    timeout: float | None = None,
+    timeout: float | object | None = DEFAULT_TIMEOUT,
     depends_on: Iterable[ModelRef] = (),
     tags: Iterable[str] = (),
 ) -> Any:
     """The value cached under ``key``, or ``loader()`` stored there on a miss.
 
     The entry is dropped when any model in ``depends_on`` changes or any tag in
-    ``tags`` is invalidated. Concurrent misses call ``loader`` once.
+    ``tags`` is invalidated. Concurrent misses call ``loader`` once. ``timeout``
+    follows Django: omitted means DISTCACHE["TIMEOUT"], ``None`` never expires, ``0``
+    stores nothing. A value the codec cannot encode is returned uncached (logged).
     """
     models_ = [resolve_model(m) for m in depends_on]
     for model in models_:
@@ -81,22 +93,6 @@ def get_or_set(
     generation_keys = keys.dedupe(_dependency_generations(models_, tags))
     base = keys.entry_base("key", "get_or_set", key)
     return _fetch("get_or_set", base, generation_keys, loader, timeout)
-
-
-def _argument_default(value: Any) -> Any:
-    if isinstance(value, models.Model):
-        return f"{value._meta.label_lower}:{value.pk}"
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=repr)
-    return repr(value)
-
-
-def arguments_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """A stable key part for a call's arguments."""
-    text = json.dumps(
-        [args, kwargs], default=_argument_default, sort_keys=True, separators=(",", ":")
-    )
-    return text if len(text) <= 64 else keys.digest(text)
 
 
 _unresolved: list[CachedFunction] = []
@@ -114,13 +110,20 @@ class CachedFunction:
     def __init__(
         self,
         func: Callable[..., Any],
-        timeout: float | None,
+        timeout: float | object | None,
         depends_on: Sequence[ModelRef],
         tags: Sequence[str],
+        key: Callable[..., Any] | None = None,
     ) -> None:
+        # @cached() above @classmethod / @staticmethod: bound like them.
+        self.binds_class = isinstance(func, classmethod)
+        self.binds_instance = not isinstance(func, (classmethod, staticmethod))
+        func = getattr(func, "__func__", func) if not self.binds_instance else func
         functools.update_wrapper(self, func)
         self.func = func
         self.timeout = timeout
+        self.key = key
+        self.signature = inspect.signature(func)
         self.namespace = f"{func.__module__}.{func.__qualname__}"
         self._depends_on_refs = tuple(depends_on)
         self._depends_on: tuple[type[models.Model], ...] | None = None
@@ -157,8 +160,15 @@ class CachedFunction:
         return self._keys()[1]
 
     def base(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        """The entry key (before generations) of one call."""
-        return self._keys()[2] + keys.safe_part(arguments_key(args, kwargs))
+        """The entry key (before generations) of one call, however its arguments are spelled.
+
+        Raises ``TypeError`` naming an argument with no stable identity (unless ``key=``).
+        """
+        if self.key is not None:
+            text = arguments.custom_identity(self.key, args, kwargs)
+        else:
+            text = arguments.call_identity(self.signature, args, kwargs)
+        return self._keys()[2] + keys.safe_part(text if len(text) <= 64 else keys.digest(text))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         def load() -> Any:
@@ -179,25 +189,53 @@ class CachedFunction:
         schedule_invalidation(DEFAULT_DB_ALIAS, [keys.function_generation(self.namespace)])
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
-        if instance is None:
+        if self.binds_class:
+            return BoundCachedFunction(self, owner if owner is not None else type(instance))
+        if instance is None or not self.binds_instance:
             return self
-        return functools.partial(self, instance)
+        return BoundCachedFunction(self, instance)
+
+
+class BoundCachedFunction:
+    """A cached method bound to its instance (or class): calls and invalidates with it."""
+
+    def __init__(self, function: CachedFunction, first: Any) -> None:
+        self.function = function
+        self.first = first
+        functools.update_wrapper(self, function.func)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.function(self.first, *args, **kwargs)
+
+    def invalidate(self, *args: Any, **kwargs: Any) -> None:
+        """Drop the entry of one call of this bound method."""
+        self.function.invalidate(self.first, *args, **kwargs)
+
+    def invalidate_all(self) -> None:
+        """Drop every entry of the method."""
+        self.function.invalidate_all()
 
 
 def cached(
-    timeout: float | None = None,
+    timeout: float | object | None = DEFAULT_TIMEOUT,
     *,
     depends_on: Sequence[ModelRef] = (),
     tags: Sequence[str] = (),
+    key: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], CachedFunction]:
     """Cache a function's results per arguments.
 
-    ``depends_on`` models (classes or ``"app.Model"``) and ``tags`` invalidate every
-    entry when they change. ``fn.invalidate(*args, **kwargs)`` drops one entry,
-    ``fn.invalidate_all()`` all of them. A returned queryset is cached as a list.
+    Entries are keyed by the bound signature: ``f(1)``, ``f(x=1)`` and a default are
+    one entry. ``timeout`` follows Django: omitted means DISTCACHE["TIMEOUT"], ``None``
+    never expires. ``depends_on`` models (classes or ``"app.Model"``) and ``tags``
+    invalidate every entry when they change. ``fn.invalidate(*args, **kwargs)`` drops
+    one entry, ``fn.invalidate_all()`` all of them. An argument with no stable identity
+    (an address in its repr, an unsaved model instance, a lambda) raises ``TypeError``
+    unless ``key`` (called with the arguments) gives the key. Put ``@cached()`` above
+    ``@classmethod`` or ``@staticmethod``. A returned queryset is cached as a list.
     """
 
     def decorator(func: Callable[..., Any]) -> CachedFunction:
-        return CachedFunction(func, timeout, depends_on, tags)
+        return CachedFunction(func, timeout, depends_on, tags, key)
 
     return decorator

@@ -41,7 +41,7 @@ def inspect_entry(full_key: str) -> dict[str, Any]:
     pipe = get_redis().pipeline(transaction=False)
     pipe.get(full_key)
     pipe.pttl(full_key)
-    pipe.exists(f"{full_key}:lease")
+    pipe.exists(keys.lease_key(full_key))
     stored, ttl_ms, leased = pipe.execute()
     if stored is None:
         raise NothingCached(f"Nothing is cached under {full_key}.")

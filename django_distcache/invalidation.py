@@ -49,7 +49,7 @@ def apply_invalidation(generations: Iterable[str], entries: Iterable[str]) -> No
     try:
         pipe = get_redis().pipeline(transaction=False)
         if entries:
-            pipe.delete(*entries, *(f"{key}:lease" for key in entries))
+            pipe.delete(*entries, *(keys.lease_key(key) for key in entries))
         if generations:
             script("bump")(keys=generations, args=[], client=pipe)
         pipe.execute()

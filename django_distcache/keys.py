@@ -44,6 +44,16 @@ def entry_base(kind: str, namespace: str, part: str) -> str:
     return f"{prefix()}:v{conf.SCHEMA_VERSION}:{kind}:{safe_part(namespace, 80)}:{safe_part(part)}"
 
 
+# NOTE: "!" is never in an entry key (safe_part replaces it), so no pk or argument can
+# spell another entry's lease. The Lua scripts append the same suffix.
+LEASE_SUFFIX = "!lease"
+
+
+def lease_key(entry: str) -> str:
+    """The key of the lease on ``entry`` (held by the one process loading it)."""
+    return entry + LEASE_SUFFIX
+
+
 def generation_key(name: str) -> str:
     """The Redis key holding the generation counter of one namespace or tag."""
     return f"{prefix()}:gen:{safe_part(name, 120)}"

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
-from contextlib import suppress
 from typing import Any, TypeVar, cast
 
 from django.db import models, router
 from django.db.models.base import ModelState
-from redis.exceptions import RedisError
 
-from django_distcache import hotkeys, readthrough, stats
+from django_distcache import hotkeys, readthrough
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
 from django_distcache.registry import ModelConfig, get_config
 from django_distcache.writebehind.overlay import overlay
 
 M = TypeVar("M", bound=models.Model)
+logger = logging.getLogger("django_distcache")
 
 # The stored form of "no such row".
 MISSING = b"-"
@@ -27,8 +27,14 @@ def _encode_instance(config: ModelConfig, instance: models.Model | None) -> Any:
     conf = get_settings()
     if instance is None:
         return (MISSING, conf.MISSING_TIMEOUT) if conf.CACHE_MISSING else None
-    values = [instance.__dict__[name] for name in config.attnames]
-    return readthrough.serializer().dumps(values), config.effective_timeout
+    try:
+        values = [instance.__dict__[name] for name in config.attnames]
+        return readthrough.serializer().dumps(values), config.effective_timeout
+    except (KeyError, TypeError, ValueError) as error:
+        # A deferred field or a value the codec cannot encode (distcache.W040): the
+        # object is served as loaded, uncached.
+        logger.warning("django_distcache served %s uncached: %r", config.namespace, error)
+        return None
 
 
 def _decode_instance(config: ModelConfig, using: str, data: bytes) -> models.Model | None:
@@ -95,8 +101,9 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
 def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None) -> dict[Any, M]:
     """Many objects by primary key, like ``in_bulk``.
 
-    All hits: one Redis round trip. Misses: one more to take their leases, one query
-    for all of them, one round trip to store them.
+    All hits: one Redis round trip, which also takes the leases of the misses; then one
+    query for the misses leased here and one round trip to store them. Keys whose lease
+    another process holds are waited for, like ``get_object``.
     """
     config = get_config(model)
     using = using or router.db_for_read(model)
@@ -115,54 +122,22 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     clean = [k for k in by_key if k not in dirty]
     if not clean:
         return found
-    try:
-        current = readthrough.read_current(generation_keys, [keys[k] for k in clean])
-    except RedisError:
-        found.update(manager.in_bulk([by_key[k] for k in clean]))
-        return found
-    missed = []
-    for key_pk, data in zip(clean, current, strict=True):
-        if data is None:
-            missed.append(key_pk)
-            continue
-        stats.record_hit(namespace, 0.0)
-        instance = _decode_instance(config, using, data)
-        if instance is not None:
-            found[instance.pk] = instance
-    if not missed:
-        return found
-    token = readthrough.new_token()
-    try:
-        generations, *answers = readthrough.read_or_lease(
-            generation_keys, [keys[k] for k in missed], token
-        )
-    except RedisError:
-        found.update(manager.in_bulk([by_key[k] for k in missed]))
-        return found
-    owned, to_load = [], []
-    for key_pk, answer in zip(missed, answers, strict=True):
-        if isinstance(answer, bytes):
-            instance = _decode_instance(config, using, readthrough.data_of(answer))
-            if instance is not None:
-                found[instance.pk] = instance
-            continue
-        stats.record_miss(namespace, 0.0)
-        to_load.append(key_pk)
-        if answer == readthrough.LEASE_TAKEN:
-            owned.append(key_pk)
-    if not to_load:
-        return found
-    loaded = manager.in_bulk([by_key[k] for k in to_load])
-    loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
-    if config.write_behind:
-        overlay(model, dict(loaded_by_key), using)
-    found.update(loaded)
-    items = []
-    for key_pk in owned:
-        encoded = _encode_instance(config, loaded_by_key.get(key_pk))
-        if encoded is not None:
-            data, timeout = encoded
-            items.append((keys[key_pk], token, data, readthrough.ttl_ms(timeout)))
-    with suppress(RedisError):
-        stats.record_set(namespace, readthrough.store(generation_keys, generations, items))
+    by_base = {keys[k]: k for k in clean}
+
+    def load(bases: list[str]) -> dict[str, Any]:
+        loaded = manager.in_bulk([by_key[by_base[base]] for base in bases])
+        loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
+        if config.write_behind:
+            overlay(model, dict(loaded_by_key), using)
+        return {base: loaded_by_key.get(by_base[base]) for base in bases}
+
+    entries = readthrough.fetch_many(
+        namespace,
+        generation_keys,
+        list(by_base),
+        load,
+        encode=lambda value: _encode_instance(config, value),
+        decode=lambda data: _decode_instance(config, using, data),
+    )
+    found.update((instance.pk, instance) for instance in entries.values() if instance is not None)
     return found

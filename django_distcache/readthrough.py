@@ -4,13 +4,15 @@ An entry is stored at a fixed key as ``b"<generations>|<data>"``: it is current 
 while the generations it was loaded under (its namespace, dependencies and tags) are
 still the current ones, so bumping a generation invalidates a whole group in O(1) and
 the old entries are overwritten by the next load or age out by TTL.
+
+The first round trip of every read is ``lua/read.lua``: it returns the entry if it is
+current and otherwise takes its lease, so a miss costs that round trip, the load and
+one store, and a hit costs one round trip.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -23,18 +25,32 @@ from redis.exceptions import RedisError
 from django_distcache import breaker, stats, wire
 from django_distcache.client import get_redis, script
 from django_distcache.conf import DistcacheSettings, get_settings
+from django_distcache.leases import kept_alive, lease_ms, new_token, release
+
+__all__ = [
+    "HELD_ELSEWHERE",
+    "LEASE_TAKEN",
+    "Encoder",
+    "fetch",
+    "fetch_many",
+    "new_token",
+    "read_or_lease",
+    "release",
+    "serializer",
+    "store",
+    "ttl_ms",
+]
 
 logger = logging.getLogger("django_distcache")
 
-# Turns a loaded value into (bytes, timeout in seconds), or None to store nothing.
-Encoder = Callable[[Any], "tuple[bytes, float] | None"]
+# Turns a loaded value into (bytes, timeout in seconds or None for no expiry), or None
+# to store nothing.
+Encoder = Callable[[Any], "tuple[bytes, float | None] | None"]
 
 HELD_ELSEWHERE = 0
 LEASE_TAKEN = 1
 _FIRST_POLL = 0.001
 _LONGEST_POLL = 0.025
-_token_prefix = os.urandom(6).hex()
-_token_counter = itertools.count()
 
 
 @lru_cache(maxsize=4)
@@ -51,43 +67,21 @@ def serializer() -> Any:
     return _serializer_for(get_settings())
 
 
-def ttl_ms(timeout: float) -> int:
-    """The entry's time to live, with jitter, in milliseconds."""
+def ttl_ms(timeout: float | None) -> int:
+    """The entry's time to live, with jitter, in milliseconds (0: never expires)."""
+    if timeout is None:
+        return 0
     jitter = get_settings().TIMEOUT_JITTER
     return max(1, int(timeout * 1000 * (1 - jitter * random.random())))
 
 
-def new_token() -> str:
-    """A lease token unique across processes (random per process, counted within)."""
-    return f"{_token_prefix}{next(_token_counter)}"
-
-
-def current_data(stored: bytes | None, generations: Sequence[bytes | None]) -> bytes | None:
-    """The data of ``stored`` if it was loaded under ``generations``, else None."""
-    if stored is None or None in generations:
-        return None
-    loaded_under, _, data = stored.partition(b"|")
-    return data if loaded_under == b".".join(generations) else None  # type: ignore[arg-type]
-
-
-def read_current(generation_keys: Sequence[str], keys: Sequence[str]) -> list[bytes | None]:
-    """The current data of each entry in one round trip (a single MGET), None where absent."""
-    breaker.check()
-    try:
-        values: list[Any] = wire.mget(get_redis(), [*keys, *generation_keys])
-    except RedisError as error:
-        breaker.trip(error)
-        raise
-    generations = values[len(keys) :]
-    return [current_data(stored, generations) for stored in values[: len(keys)]]
-
-
 def read_or_lease(generation_keys: Sequence[str], keys: Sequence[str], token: str) -> list[Any]:
     """[generations, r1, r2, ...]: the stored entry, LEASE_TAKEN or HELD_ELSEWHERE per key."""
-    lease_ms = int(get_settings().LEASE_TIMEOUT * 1000)
     breaker.check()
     try:
-        return script("read")(keys=list(generation_keys), args=[lease_ms, token, *keys])
+        return wire.run_script(
+            get_redis(), script("read"), generation_keys, [lease_ms(), token, *keys]
+        )
     except RedisError as error:
         breaker.trip(error)
         raise
@@ -102,24 +96,16 @@ def store(
     generations: bytes,
     items: Sequence[tuple[str, str, bytes, int]],
 ) -> int:
-    """Store (key, token, data, ttl_ms) items if their leases and generations still hold."""
+    """Store (key, token, data, ttl_ms) items if their leases and generations still hold.
+
+    Leases whose store is refused (a generation moved on) are released at once.
+    """
     if not items:
         return 0
     args: list[Any] = [generations]
     for key, token, data, ttl in items:
         args.extend((key, token, data, ttl))
-    return script("store")(keys=list(generation_keys), args=args)
-
-
-def release(leases: Sequence[tuple[str, str]]) -> None:
-    """Give up (key, token) leases so that waiters load at once."""
-    args: list[Any] = []
-    for key, token in leases:
-        args.extend((key, token))
-    try:
-        script("release")(keys=[], args=args)
-    except RedisError:
-        logger.warning("django_distcache could not release %d leases", len(leases))
+    return wire.run_script(get_redis(), script("store"), generation_keys, args)
 
 
 def fetch(
@@ -135,72 +121,131 @@ def fetch(
 
     A hit is one round trip. On a miss the caller that took the lease loads and
     stores; others wait (bounded by MAX_WAIT) for the value, and take the lease
-    themselves if its holder died. A value loaded before a concurrent write
-    committed is never stored (the invalidation deleted the lease).
+    themselves if its holder died or took it under older generations. A value
+    loaded before a concurrent write committed is never stored.
+    """
+    return fetch_many(
+        namespace,
+        generation_keys,
+        [key],
+        lambda _keys: {key: loader()},
+        encode=encode,
+        decode=decode,
+    )[key]
+
+
+def fetch_many(
+    namespace: str,
+    generation_keys: Sequence[str],
+    keys: Sequence[str],
+    load: Callable[[list[str]], dict[str, Any]],
+    *,
+    encode: Encoder,
+    decode: Callable[[bytes], Any],
+) -> dict[str, Any]:
+    """The entries at ``keys``; ``load(missing keys)`` is called for the leases taken here.
+
+    Keys whose lease another process holds are waited for (up to MAX_WAIT), like
+    ``fetch``; leases are released if ``load`` raises.
     """
     started = time.perf_counter()
-    try:
-        (data,) = read_current(generation_keys, [key])
-    except RedisError:
-        return loader()
-    if data is not None:
-        stats.record_hit(namespace, time.perf_counter() - started)
-        return decode(data)
-    # The miss: take the lease and load, or wait for its holder.
     token = new_token()
+    found: dict[str, Any] = {}
+    pending = list(keys)
     deadline = started + get_settings().MAX_WAIT
     pause = _FIRST_POLL
     waited = False
     while True:
         try:
-            generations, answer = read_or_lease(generation_keys, [key], token)
+            _generations, *answers = read_or_lease(generation_keys, pending, token)
         except RedisError:
-            return loader()
-        if isinstance(answer, bytes):
-            # filled by another process meanwhile
-            stats.record_wait(namespace, timed_out=False)
-            return decode(data_of(answer))
-        if not waited:
-            stats.record_miss(namespace, time.perf_counter() - started)
-        if answer == LEASE_TAKEN:
+            found.update(load(pending))
+            return found
+        generations: bytes = _generations
+        elapsed = time.perf_counter() - started
+        owned: list[str] = []
+        held: list[str] = []
+        unreadable: list[str] = []
+        for key, answer in zip(pending, answers, strict=True):
+            if isinstance(answer, bytes):
+                try:
+                    found[key] = decode(data_of(answer))
+                except Exception as error:  # a corrupt or foreign entry: a miss
+                    stats.record_miss(namespace, elapsed)
+                    unreadable.append(key)
+                    logger.warning("django_distcache dropped unreadable entry %s: %r", key, error)
+                    continue
+                if waited:
+                    stats.record_wait(namespace, timed_out=False)
+                else:
+                    stats.record_hit(namespace, elapsed)
+                continue
+            if not waited:
+                stats.record_miss(namespace, elapsed)
+            (owned if answer == LEASE_TAKEN else held).append(key)
+        if owned:
             if waited:
-                stats.record_wait(namespace, timed_out=False)
-            return _load_and_store(
-                namespace, generation_keys, key, token, generations, loader, encode
+                for _key in owned:
+                    stats.record_wait(namespace, timed_out=False)
+            found.update(
+                _load_and_store(namespace, generation_keys, owned, token, generations, load, encode)
             )
+        if unreadable:
+            found.update(_reload_unreadable(unreadable, load))
+        if not held:
+            return found
         if time.perf_counter() >= deadline:
-            stats.record_wait(namespace, timed_out=True)
-            return loader()
+            for _key in held:
+                stats.record_wait(namespace, timed_out=True)
+            found.update(load(held))
+            return found
+        pending = held
         waited = True
         time.sleep(pause)
         pause = min(pause * 2, _LONGEST_POLL)
 
 
+def _reload_unreadable(
+    keys: list[str], load: Callable[[list[str]], dict[str, Any]]
+) -> dict[str, Any]:
+    """Delete unreadable entries and load them uncached (the next read stores them)."""
+    try:
+        get_redis().delete(*keys)
+    except RedisError:
+        logger.warning("django_distcache could not delete %d unreadable entries", len(keys))
+    return load(keys)
+
+
 def _load_and_store(
     namespace: str,
     generation_keys: Sequence[str],
-    key: str,
+    keys: list[str],
     token: str,
     generations: bytes,
-    loader: Callable[[], Any],
+    load: Callable[[list[str]], dict[str, Any]],
     encode: Encoder,
-) -> Any:
+) -> dict[str, Any]:
+    leases = [(key, token) for key in keys]
     load_started = time.perf_counter()
     try:
-        value = loader()
-        encoded = encode(value)
+        with kept_alive(leases):
+            values = load(keys)
+            items: list[tuple[str, str, bytes, int]] = []
+            unstored: list[tuple[str, str]] = []
+            for key in keys:
+                encoded = encode(values.get(key))
+                if encoded is None:
+                    unstored.append((key, token))
+                else:
+                    data, timeout = encoded
+                    items.append((key, token, data, ttl_ms(timeout)))
     except BaseException:
-        release([(key, token)])
+        release(leases)
         raise
     stats.record_load(namespace, time.perf_counter() - load_started)
-    if encoded is None:
-        release([(key, token)])
-        return value
-    data, timeout = encoded
+    release(unstored)
     try:
-        stats.record_set(
-            namespace, store(generation_keys, generations, [(key, token, data, ttl_ms(timeout))])
-        )
+        stats.record_set(namespace, store(generation_keys, generations, items))
     except RedisError:
-        logger.warning("django_distcache could not store %s", key)
-    return value
+        logger.warning("django_distcache could not store %d entries of %s", len(items), namespace)
+    return values

@@ -69,9 +69,10 @@ class ModelConfig:
     @property
     def plain_init(self) -> bool:
         """Whether instances may be built without ``__init__``: no pre/post_init receivers
-        (which ``__init__`` would send) and no ``from_db`` override."""
+        (which ``__init__`` would send), no ``__init__`` or ``from_db`` override."""
         return (
-            not pre_init.has_listeners(self.model)
+            self.model.__init__ is models.Model.__init__
+            and not pre_init.has_listeners(self.model)
             and not post_init.has_listeners(self.model)
             and self.model.from_db.__func__ is models.Model.from_db.__func__  # type: ignore[attr-defined]
         )

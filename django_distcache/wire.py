@@ -6,9 +6,11 @@ machinery; on the hot paths (a cache hit, a buffered write) that costs as much C
 the round trip itself. Here a command is encoded directly and sent over a connection
 each thread keeps for these calls, made with the client pool's own connection class
 and arguments (address, credentials, db, protocol, parser). Replies and error replies
-are read by redis-py's parser, so errors raise their usual exceptions. Nothing is
-retried, and a connection that failed in any way is closed and made anew on the next
-call. The cost: one more Redis connection per thread that reads through the cache.
+are read by redis-py's parser, so errors raise their usual exceptions. A connection
+that failed in any way is closed and made anew on the next call; only commands that
+may safely run twice (reads, the read path's scripts) are sent again at once when a
+connection held from before turns out dead. The cost: one more Redis connection per
+thread that reads through the cache.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+
+if TYPE_CHECKING:
+    from redis.commands.core import Script
 
 
 def bulk(value: Any) -> bytes:
@@ -48,31 +54,62 @@ def can_send_directly(client: Any) -> bool:
 _local = threading.local()
 
 
-def _connection(pool: Any) -> Any:
-    """This thread's connection for ``pool``'s server (made anew after a fork)."""
+def _connection(pool: Any) -> tuple[Any, bool]:
+    """This thread's connection for ``pool``'s server, and whether it was just made
+    (made anew after a fork or a failure)."""
     held = getattr(_local, "held", None)
     if held is not None and held[0] is pool and held[1] == os.getpid():
-        return held[2]
+        return held[2], False
+    if held is not None and held[1] == os.getpid():
+        held[2].disconnect()  # another server now (settings changed)
     connection = pool.connection_class(**pool.connection_kwargs)
     _local.held = (pool, os.getpid(), connection)
-    return connection
+    return connection, True
 
 
-def send(client: Redis, body: bytes) -> Any:
-    """Send one encoded command and return the parsed reply (or raise its error)."""
-    connection = _connection(client.connection_pool)
+def _drop(connection: Any) -> None:
+    # A reply may be half read: never reuse this connection.
+    _local.held = None
+    connection.disconnect()
+
+
+def send(client: Redis, body: bytes, *, idempotent: bool = False) -> Any:
+    """Send one encoded command and return the parsed reply (or raise its error).
+
+    An ``idempotent`` command that fails on a connection held from before (Redis
+    restarted, or closed it while idle) is sent once more on a new connection.
+    """
+    while True:
+        connection, fresh = _connection(client.connection_pool)
+        try:
+            connection.send_packed_command([body], check_health=False)
+            return connection.read_response()
+        except ResponseError:
+            raise  # an error reply: the connection is in step and stays
+        except RedisConnectionError:
+            _drop(connection)
+            if fresh or not idempotent:
+                raise
+        except BaseException:
+            _drop(connection)
+            raise
+
+
+def run_script(client: Redis, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+    """EVALSHA a registered script in one round trip; it must be idempotent (it may be
+    sent twice, see ``send``). A Redis that lost the script gets it from redis-py."""
+    if not can_send_directly(client):
+        return script(keys=keys, args=args, client=client)
+    parts = [_EVALSHA, bulk(script.sha), bulk(len(keys))]
+    parts.extend(bulk(part) for part in keys)
+    parts.extend(bulk(part) for part in args)
     try:
-        connection.send_packed_command([body], check_health=False)
-        return connection.read_response()
-    except ResponseError:
-        raise  # an error reply: the connection is in step and stays
-    except BaseException:
-        # A reply may be half read: never reuse this connection.
-        _local.held = None
-        connection.disconnect()
-        raise
+        return send(client, command(len(parts), b"".join(parts)), idempotent=True)
+    except NoScriptError:
+        return script(keys=keys, args=args, client=client)
 
 
+_EVALSHA = bulk("EVALSHA")
 _MGET = bulk("MGET")
 
 
@@ -81,4 +118,4 @@ def mget(client: Redis, keys: Sequence[bytes | str]) -> list[Any]:
     if not can_send_directly(client):
         return client.mget(keys)
     body = command(len(keys) + 1, _MGET + b"".join(bulk(key) for key in keys))
-    return send(client, body)
+    return send(client, body, idempotent=True)

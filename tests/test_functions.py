@@ -1,8 +1,13 @@
 """get_or_set and @cached: hits are one round trip, arguments key the entries."""
 
+import logging
+
 import pytest
+from django.db.models import F
 
 import django_distcache
+from django_distcache import keys
+from django_distcache.client import get_redis
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
 
@@ -82,8 +87,141 @@ def test_invalidate_rejects_a_dotted_name_that_is_no_model():
         django_distcache.invalidate("shop.Prodcut")
 
 
-def test_unserializable_result_gives_a_clear_error_and_releases_the_lease(settings):
+def test_unserializable_result_is_served_uncached_with_one_log_line(settings, caplog):
     settings.DISTCACHE = {**settings.DISTCACHE, "MAX_WAIT": 10, "LEASE_TIMEOUT": 30}
-    with pytest.raises(TypeError, match="cannot cache a value of type object"):
-        django_distcache.get_or_set("odd", object)
+    odd = object()
+    with caplog.at_level(logging.WARNING, logger="django_distcache"):
+        assert django_distcache.get_or_set("odd", lambda: odd) is odd
+    assert [r.getMessage() for r in caplog.records] == [
+        "django_distcache served get_or_set uncached: django_distcache cannot cache a value "
+        "of type object; return JSON-compatible data, model instances, querysets, dates, "
+        "decimals or UUIDs, or set DISTCACHE['SERIALIZER'] to a codec that handles it."
+    ]
+    assert not get_redis().exists(keys.lease_key(keys.entry_base("key", "get_or_set", "odd")))
     assert django_distcache.get_or_set("odd", lambda: "fine") == "fine"
+
+
+def test_spellings_of_one_call_are_one_entry_and_invalidate_alike():
+    calls = []
+
+    @django_distcache.cached()
+    def price(product_id, currency="EUR", *, rounded=False):
+        calls.append((product_id, currency, rounded))
+        return len(calls)
+
+    assert price(1) == 1
+    assert price(1, "EUR") == 1
+    assert price(product_id=1, currency="EUR", rounded=False) == 1
+    assert price(1, rounded=True) == 2
+    price.invalidate(product_id=1, currency="EUR")
+    assert price(1) == 3
+    assert price(1, rounded=True) == 2
+
+
+class Catalogue:
+    calls = []
+
+    def __init__(self, region):
+        self.region = region
+
+    def __repr__(self):
+        return f"Catalogue({self.region!r})"
+
+    @django_distcache.cached()
+    def count(self, kind):
+        self.calls.append(("count", self.region, kind))
+        return len(self.calls)
+
+    @django_distcache.cached()
+    @classmethod
+    def label(cls, kind):
+        cls.calls.append(("label", kind))
+        return len(cls.calls)
+
+    @django_distcache.cached()
+    @staticmethod
+    def code(kind):
+        Catalogue.calls.append(("code", kind))
+        return len(Catalogue.calls)
+
+
+def test_methods_classmethods_and_staticmethods_are_cached_and_invalidated():
+    Catalogue.calls.clear()
+    eu = Catalogue("eu")
+    assert eu.count("a") == eu.count("a") == Catalogue("eu").count(kind="a") == 1
+    assert Catalogue("us").count("a") == 2
+    assert Catalogue.label("a") == eu.label(kind="a") == 3
+    assert Catalogue.code("a") == eu.code("a") == 4
+    eu.count.invalidate(kind="a")
+    Catalogue.label.invalidate("a")
+    Catalogue.code.invalidate(kind="a")
+    assert (eu.count("a"), Catalogue.label("a"), Catalogue.code("a")) == (5, 6, 7)
+    assert Catalogue("us").count("a") == 2
+
+
+class NoRepr:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("argument", "why"),
+    [
+        (NoRepr(), "its repr shows its address"),
+        (Product(name="unsaved"), "an unsaved model instance"),
+        (lambda: 1, "a lambda or local function"),
+    ],
+)
+def test_arguments_without_a_stable_identity_are_refused_by_name(argument, why):
+    @django_distcache.cached()
+    def use(first, other):
+        return 1
+
+    with pytest.raises(TypeError, match=f"argument 'other' \\({why}"):
+        use(1, argument)
+    with pytest.raises(TypeError, match="argument 'other'"):
+        use.invalidate(1, other=argument)
+
+
+def test_a_key_function_keys_calls_with_unstable_arguments():
+    calls = []
+
+    @django_distcache.cached(key=lambda session, page: page)
+    def render(session, page):
+        calls.append(page)
+        return f"page {page}"
+
+    assert render(NoRepr(), 1) == render(NoRepr(), 1) == "page 1"
+    assert calls == [1]
+    render.invalidate(NoRepr(), 1)
+    assert render(NoRepr(), 1) == "page 1"
+    assert calls == [1, 1]
+
+
+def test_hit_returns_what_the_miss_returned():
+    ProductFactory(name="apple", stock=3)
+
+    @django_distcache.cached()
+    def annotated():
+        return list(Product.objects.annotate(double=F("stock") * 2).defer("attributes"))
+
+    (miss,) = annotated()
+    (hit,) = annotated()
+    for product in (miss, hit):
+        assert (product.name, product.double, product.get_deferred_fields()) == (
+            "apple",
+            6,
+            {"attributes"},
+        )
+
+
+def test_timeout_none_never_expires_and_zero_stores_nothing():
+    assert django_distcache.get_or_set("forever", lambda: 1, timeout=None) == 1
+    forever = keys.entry_base("key", "get_or_set", "forever")
+    assert get_redis().pttl(forever) == -1  # stored, no expiry
+    calls = []
+    assert django_distcache.get_or_set("never", lambda: calls.append(1) or 2, timeout=0) == 2
+    assert django_distcache.get_or_set("never", lambda: calls.append(1) or 2, timeout=0) == 2
+    assert calls == [1, 1]
+    assert django_distcache.get_or_set("default", lambda: 3) == 3
+    default = keys.entry_base("key", "get_or_set", "default")
+    assert 0 < get_redis().pttl(default) <= 300_000

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 
 import django_distcache
+from django_distcache import keys
 from django_distcache.client import get_redis
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
@@ -186,6 +187,8 @@ def test_failing_loader_releases_the_lease_for_waiters(settings):
 
     with pytest.raises(ValueError, match="said no"):
         django_distcache.get_or_set("broken", broken)
+    lease = keys.lease_key(keys.entry_base("key", "get_or_set", "broken"))
+    assert not get_redis().exists(lease)  # given up at once, not left to expire
     started = time.monotonic()
     assert django_distcache.get_or_set("broken", lambda: "ok") == "ok"
     assert time.monotonic() - started < 1

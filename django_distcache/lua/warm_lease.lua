@@ -16,7 +16,8 @@ if #KEYS > 0 then
     gens[i] = value
   end
 end
+local generations = table.concat(gens, '.')
 for i = 3, #ARGV do
-  redis.call('SET', ARGV[i] .. ':lease', ARGV[2], 'PX', ARGV[1])
+  redis.call('SET', ARGV[i] .. '!lease', ARGV[2] .. '|' .. generations, 'PX', ARGV[1])
 end
-return table.concat(gens, '.')
+return generations

@@ -82,7 +82,7 @@ if ARGV[5] ~= '' and #bases > 0 then
   local entries = {}
   for _, pk in ipairs(bases) do
     entries[#entries + 1] = ARGV[5] .. pk
-    entries[#entries + 1] = ARGV[5] .. pk .. ':lease'
+    entries[#entries + 1] = ARGV[5] .. pk .. '!lease'
   end
   each_slice(entries, function(...) redis.call('DEL', ...) end)
 end

@@ -37,7 +37,7 @@ if is_new then
 end
 -- The row's cached entry goes, with its lease: a load that read the database before
 -- this write cannot store what it read.
-if ARGV[4] ~= '' then redis.call('DEL', ARGV[4], ARGV[4] .. ':lease') end
+if ARGV[4] ~= '' then redis.call('DEL', ARGV[4], ARGV[4] .. '!lease') end
 -- Only a new row can take the count past the batch size.
 local trigger = 0
 if count >= batch and redis.call('SET', root .. ':trigger', '1', 'NX', 'PX', trigger_ms) then

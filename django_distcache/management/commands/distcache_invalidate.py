@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from redis.exceptions import RedisError
 
-from django_distcache import operations
+from django_distcache import keys, operations
 from django_distcache.client import get_redis
 from django_distcache.inspection import key_of_get_or_set as entry_key
 from django_distcache.registry import resolve_model
@@ -52,7 +52,7 @@ class Command(BaseCommand):
     def delete_key(self, name: str) -> str:
         full = entry_key(name)
         try:
-            deleted = get_redis().delete(full, f"{full}:lease")
+            deleted = get_redis().delete(full, keys.lease_key(full))
         except RedisError as exc:
             raise operations.OperationFailed(f"Redis is unavailable: {exc}") from exc
         if not deleted:
