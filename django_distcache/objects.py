@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any, TypeVar, cast
@@ -14,6 +13,7 @@ from redis.exceptions import RedisError
 from django_distcache import hotkeys, readthrough, stats
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
+from django_distcache.keys import pk_text
 from django_distcache.registry import ModelConfig, get_config
 from django_distcache.writebehind.overlay import overlay
 
@@ -46,10 +46,9 @@ def _decode_instance(config: ModelConfig, using: str, data: bytes) -> models.Mod
     return config.model.from_db(using, config.attnames, values)
 
 
-def _normalize_pk(model: type[models.Model], pk: Any) -> Any:
-    value = model._meta.pk.to_python(pk)
-    # UUID keys spell the same way however they were given.
-    return value.hex if isinstance(value, uuid.UUID) else value
+def _normalize_pk(model: type[models.Model], pk: Any) -> str:
+    """The one spelling of ``pk`` used in every key (keys.pk_text)."""
+    return pk_text(model, pk)
 
 
 def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
@@ -69,7 +68,7 @@ def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
 
 
 def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> models.Model | None:
-    key = config.object_base(key_pk)
+    key = config.object_base(key_pk, using)
     generation_keys = config.generation_keys
 
     def load() -> models.Model | None:
@@ -104,7 +103,7 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     if not by_key:
         return {}
     generation_keys = config.generation_keys
-    keys = {key_pk: config.object_base(key_pk) for key_pk in by_key}
+    keys = {key_pk: config.object_base(key_pk, using) for key_pk in by_key}
     manager = model._default_manager.db_manager(using)
     namespace = model._meta.label_lower
     hotkeys.record_many(namespace, by_key)
