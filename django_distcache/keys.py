@@ -110,7 +110,13 @@ def pk_text(model: type[models.Model], pk: Any) -> str:
 
 
 def database_part(using: str | None) -> str:
-    """The part of an object key naming the database it was read from ("" for default)."""
+    """The part of an object key naming the database it was read from ("" for default).
+
+    A replica (DISTCACHE['REPLICAS']) is named by its primary: they hold the same rows.
+    """
+    replicas = get_settings().REPLICAS
+    if isinstance(replicas, dict):
+        using = replicas.get(using, using)
     if using is None or using == DEFAULT_DB_ALIAS:
         return ""
     return f"@{safe_part(using, 40)}"

@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from django_distcache import hotkeys, readthrough, stats
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
+from django_distcache.invalidation.replicas import read_alias
 from django_distcache.keys import pk_text
 from django_distcache.registry import ModelConfig, get_config
 from django_distcache.writebehind.overlay import overlay
@@ -72,7 +73,8 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
     generation_keys = config.generation_keys
 
     def load() -> models.Model | None:
-        instance = config.model._default_manager.db_manager(using).filter(pk=pk).first()
+        source = read_alias(using, generation_keys, [key])
+        instance = config.model._default_manager.db_manager(source).filter(pk=pk).first()
         # Buffered writes are laid over the row, unless this transaction saved it.
         if config.write_behind and not pending_touches(using, (), key):
             overlay(config.model, {key_pk: instance}, using)
@@ -151,7 +153,8 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
             owned.append(key_pk)
     if not to_load:
         return found
-    loaded = manager.in_bulk([by_key[k] for k in to_load])
+    source = read_alias(using, generation_keys, [keys[k] for k in to_load])
+    loaded = model._default_manager.db_manager(source).in_bulk([by_key[k] for k in to_load])
     loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
     if config.write_behind:
         overlay(model, dict(loaded_by_key), using)

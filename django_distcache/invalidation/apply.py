@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from redis.exceptions import RedisError
 
 from django_distcache.client import get_redis, script
+from django_distcache.invalidation.replicas import mark_recent
 
 logger = logging.getLogger("django_distcache")
 
@@ -51,6 +52,7 @@ def apply_invalidation(generations: Iterable[str], entries: Iterable[str]) -> No
             pipe.delete(*entries, *(f"{key}:lease" for key in entries))
         if generations:
             script("bump")(keys=generations, args=[], client=pipe)
+        mark_recent(pipe, generations, entries)
         pipe.execute()
     except RedisError:
         # NOTE: entries written before this point may be served until their TTL.

@@ -18,9 +18,10 @@ from django.db.models.expressions import Col
 from django.db.models.lookups import Exact, In
 from django.db.models.signals import post_migrate
 from django.db.models.sql import compiler
+from django.db.models.sql.constants import MULTI, ROW_COUNT
 from django.db.models.sql.where import AND
 
-from django_distcache.invalidation import transactions
+from django_distcache.invalidation import rawsql, transactions
 from django_distcache.invalidation.plans import WritePlan, forget_plans, plan_for
 
 __all__ = ["forget_plans", "install"]
@@ -68,7 +69,8 @@ def _inserted_pks(self: Any, rows: list[Any], returning_fields: Any) -> list[Any
 
 def _wrap_insert(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
     def execute_insert(self: Any, returning_fields: Any = None) -> Any:
-        rows = execute_sql(self, returning_fields)
+        with rawsql.orm_write():
+            rows = execute_sql(self, returning_fields)
         plan = plan_for(self.query.model)
         if plan is not None:
             _record(plan, self.using, _inserted_pks(self, rows, returning_fields))
@@ -78,14 +80,16 @@ def _wrap_insert(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _wrap_change(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
-    def execute_change(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def execute_change(self: Any, result_type: Any = MULTI, *args: Any, **kwargs: Any) -> Any:
         plan = plan_for(self.query.model)
         if plan is None:
-            return execute_sql(self, *args, **kwargs)
+            with rawsql.orm_write():
+                return execute_sql(self, result_type, *args, **kwargs)
         # Read before running: the update compiler rewrites the WHERE clause as it runs.
         pks = _where_pks(self.query)
-        result = execute_sql(self, *args, **kwargs)
-        if result != 0:  # 0: no row matched (None: the count was not asked for)
+        with rawsql.orm_write():
+            result = execute_sql(self, result_type, *args, **kwargs)
+        if not (result_type == ROW_COUNT and result == 0):  # a count of 0: no row changed
             _record(plan, self.using, pks)
         return result
 
@@ -108,6 +112,7 @@ def install() -> None:
     if getattr(compiler.SQLInsertCompiler, "_distcache_installed", False):
         return
     transactions.install()
+    rawsql.install()
     insert, delete, update = (
         compiler.SQLInsertCompiler,
         compiler.SQLDeleteCompiler,

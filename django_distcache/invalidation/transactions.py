@@ -16,7 +16,10 @@ _MANUAL = "_distcache_manual_pending"
 
 
 def _in_transaction(connection: Any) -> bool:
-    return connection.in_atomic_block or not connection.get_autocommit()
+    # The attribute, not get_autocommit(): that would open a connection just to ask.
+    return connection.in_atomic_block or (
+        connection.connection is not None and not connection.autocommit
+    )
 
 
 def _pending_for(connection: Any) -> PendingInvalidation:
