@@ -119,7 +119,7 @@ def database_part(using: str | None) -> str:
         using = replicas.get(using, using)
     if using is None or using == DEFAULT_DB_ALIAS:
         return ""
-    return f"@{safe_part(using, 40)}"
+    return f"/{safe_part(using, 40)}"
 
 
 def tag_generation(tag: str) -> str:

@@ -82,6 +82,7 @@ def test_a_family_shares_primary_keys_and_a_proxy_shares_its_model_s_keys(n):
 def test_keys_of_another_database_are_apart(n):
     config = get_config(Product)
     assert config.object_base(n, "other") != config.object_base(n)
+    assert config.object_base(n, "other").endswith(f"/other:{n}")
     assert config.object_base(n, "default") == config.object_base(n)
     assert {config.object_base(n, "other"), config.object_base(n)} <= plan_for(Product).entries([n])
 

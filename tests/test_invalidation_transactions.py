@@ -121,3 +121,11 @@ def test_explicit_invalidations_inside_atomic_wait_for_commit():
         # not yet: another connection still gets the cached value
         assert run_in_thread(menu) == 1
     assert menu() == 2
+
+
+def test_invalidation_reloads_its_script_after_a_script_flush(raw_redis):
+    place = Place.objects.create(name="old")
+    cached_name(place.pk)
+    raw_redis.script_flush()
+    Place.objects.filter(name="old").update(name="new")  # rows unknown: a generation bump
+    assert cached_name(place.pk) == "new"

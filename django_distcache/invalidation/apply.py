@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from django_distcache.client import get_redis, script
 from django_distcache.invalidation.replicas import mark_recent
@@ -47,13 +47,11 @@ def apply_invalidation(generations: Iterable[str], entries: Iterable[str]) -> No
     if not generations and not entries:
         return
     try:
-        pipe = get_redis().pipeline(transaction=False)
-        if entries:
-            pipe.delete(*entries, *(f"{key}:lease" for key in entries))
-        if generations:
-            script("bump")(keys=generations, args=[], client=pipe)
-        mark_recent(pipe, generations, entries)
-        pipe.execute()
+        try:
+            _send(generations, entries)
+        except NoScriptError:
+            script("bump").sha = get_redis().script_load(script("bump").script)
+            _send(generations, entries)
     except RedisError:
         # NOTE: entries written before this point may be served until their TTL.
         logger.exception(
@@ -65,3 +63,15 @@ def apply_invalidation(generations: Iterable[str], entries: Iterable[str]) -> No
     from django_distcache.signals import invalidated
 
     invalidated.send(sender=PendingInvalidation, generations=generations, entries=entries)
+
+
+def _send(generations: list[str], entries: list[str]) -> None:
+    """One round trip: delete, bump (EVALSHA), mark. NOTE: the script is called by its SHA
+    directly, as redis-py's pipelined scripts would cost a SCRIPT EXISTS round trip more."""
+    pipe = get_redis().pipeline(transaction=False)
+    if entries:
+        pipe.delete(*entries, *(f"{key}:lease" for key in entries))
+    if generations:
+        pipe.evalsha(script("bump").sha, len(generations), *generations)
+    mark_recent(pipe, generations, entries)
+    pipe.execute()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db.models.constants import OnConflict
 from django.db.models.expressions import Col
 from django.db.models.lookups import Exact, In
@@ -29,10 +30,16 @@ __all__ = ["forget_plans", "install"]
 
 def _record(plan: WritePlan, using: str, pks: list[Any] | None) -> None:
     """Schedule the invalidation of rows ``pks`` (None: rows unknown) written on ``using``."""
-    if pks is None:
+    entries = None
+    if pks is not None:
+        try:
+            entries = plan.entries(pks)
+        except (ValidationError, TypeError, ValueError):
+            entries = None  # a value the pk field cannot read: every row of the family goes
+    if entries is None:
         transactions.schedule_invalidation(using, plan.generations + plan.all_objects)
     else:
-        transactions.schedule_invalidation(using, plan.generations, plan.entries(pks))
+        transactions.schedule_invalidation(using, plan.generations, entries)
 
 
 def _where_pks(query: Any) -> list[Any] | None:
