@@ -644,6 +644,17 @@ def loaddata_overwrites_rows():
 
 
 @scenario
+def flush_empties_every_table():
+    place = Place.objects.create(name="gone after flush")
+    return Case(
+        lambda: call_command("flush", interactive=False, verbosity=0),
+        rows=[(Place, place.pk)],
+        query=place_names,
+        depends_on=(Place,),
+    )
+
+
+@scenario
 def data_migration_with_historical_model():
     restaurant = Restaurant.objects.create(name="old")
 
