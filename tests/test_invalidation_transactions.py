@@ -1,10 +1,14 @@
 """When invalidation runs: first at commit, never skipped, manual transactions, explicit calls."""
 
+import subprocess
+import sys
+
 import pytest
 from django.db import connection, transaction
 
 import django_distcache
-from tests.shapes.models import Place
+from tests.shapes.models import Place, Restaurant
+from tests.test_races import ROOT, child_env
 from tests.threads import run_in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -129,3 +133,24 @@ def test_invalidation_reloads_its_script_after_a_script_flush(raw_redis):
     raw_redis.script_flush()
     Place.objects.filter(name="old").update(name="new")  # rows unknown: a generation bump
     assert cached_name(place.pk) == "new"
+
+
+CHILD_WRITE = """
+import django
+django.setup()
+from django.db import transaction
+from tests.shapes.models import Place
+with transaction.atomic():
+    Place._base_manager.filter(city="elsewhere").update(name="written by another process")
+"""
+
+
+def test_a_write_in_another_process_invalidates_what_this_one_cached():
+    restaurant = Restaurant.objects.create(name="old", city="elsewhere")
+    assert django_distcache.get_object(Restaurant, restaurant.pk).name == "old"
+    subprocess.run(
+        [sys.executable, "-c", CHILD_WRITE], cwd=ROOT, env=child_env(), check=True, timeout=120
+    )
+    assert (
+        django_distcache.get_object(Restaurant, restaurant.pk).name == "written by another process"
+    )
