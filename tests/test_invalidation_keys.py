@@ -125,3 +125,13 @@ def test_text_key_rows_are_invalidated(code):
     assert django_distcache.get_object(Code, code).meaning == "old"
     Code.objects.filter(code=code).update(meaning="new")
     assert django_distcache.get_object(Code, code).meaning == "new"
+
+
+@pytestmark_db
+def test_writes_follow_a_changed_key_prefix(settings):
+    place = Place.objects.create(name="old")
+    django_distcache.get_object(Place, place.pk)
+    settings.DISTCACHE = {**settings.DISTCACHE, "KEY_PREFIX": "dcother"}
+    assert django_distcache.get_object(Place, place.pk).name == "old"
+    Place.objects.filter(name="old").update(name="new")  # rows unknown: generations only
+    assert django_distcache.get_object(Place, place.pk).name == "new"

@@ -10,6 +10,7 @@ from django.apps import apps
 from django.db import connections, models
 
 from django_distcache import keys
+from django_distcache.conf import get_settings
 from django_distcache.registry import ModelConfig, find_config, registered_models, tracked_models
 
 
@@ -36,7 +37,9 @@ class WritePlan:
         }
 
 
+# Plans by model, valid for the settings object they were built under (keys hold KEY_PREFIX).
 _plans: dict[Any, WritePlan | None] = {}
+_built_under: list[Any] = [None]
 
 
 def forget_plans() -> None:
@@ -46,6 +49,10 @@ def forget_plans() -> None:
 
 def plan_for(model: type[models.Model]) -> WritePlan | None:
     """The plan of writes to ``model`` (None: nothing of it is cached). A dict lookup."""
+    conf = get_settings()
+    if _built_under[0] is not conf:
+        _plans.clear()
+        _built_under[0] = conf
     try:
         return _plans[model]
     except KeyError:
