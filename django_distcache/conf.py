@@ -42,6 +42,14 @@ DEFAULTS: dict[str, Any] = {
     "COMPRESS_MIN_BYTES": 4096,
     # Longest key the app writes; longer parts are hashed.
     "MAX_KEY_LENGTH": 200,
+    # Invalidate the tables that raw cursor.execute() INSERT/UPDATE/DELETE/TRUNCATE
+    # statements name (whole models: the rows are unknown). Off: call invalidate().
+    "RAW_SQL_INVALIDATION": False,
+    # Read replicas: {"replica_alias": "primary_alias"}. Their reads share the primary's
+    # keys, and a miss within REPLICA_LAG seconds of an invalidation of what it reads
+    # is loaded from the primary (0: always from the replica).
+    "REPLICAS": {},
+    "REPLICA_LAG": 0,
     # Import a `distcache` module from every installed app at start-up.
     "AUTODISCOVER": True,
     # Write-behind: the django-redis alias whose Redis holds the buffer of pending

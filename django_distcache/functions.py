@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from django.apps import apps
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import connections, models
 from django.db.models.query import QuerySet
 
 from django_distcache import arguments, keys, readthrough
@@ -182,11 +182,11 @@ class CachedFunction:
 
     def invalidate(self, *args: Any, **kwargs: Any) -> None:
         """Drop the entry of one call (when the current transaction commits)."""
-        schedule_invalidation(DEFAULT_DB_ALIAS, (), [self.base(args, kwargs)])
+        schedule_invalidation(None, (), [self.base(args, kwargs)])
 
     def invalidate_all(self) -> None:
         """Drop every entry of this function."""
-        schedule_invalidation(DEFAULT_DB_ALIAS, [keys.function_generation(self.namespace)])
+        schedule_invalidation(None, [keys.function_generation(self.namespace)])
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if self.binds_class:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Iterable
+from functools import cache
+from typing import Any
 
-from django.db import models
+from django.apps import apps
+from django.db import DEFAULT_DB_ALIAS, models
 
 from django_distcache.conf import get_settings
 
@@ -60,17 +64,72 @@ def generation_key(name: str) -> str:
 
 
 def model_label(model: type[models.Model]) -> str:
-    return model._meta.label_lower
+    """The label of the table-owning model: a proxy reads and writes its concrete model's."""
+    return model._meta.concrete_model._meta.label_lower  # type: ignore[union-attr]
+
+
+@cache
+def _family_of(label: str) -> str:
+    """The name of the multi-table inheritance family holding ``label``.
+
+    Parents, children and every model linked to them by inheritance share a family: a
+    write through any of them can change a row the others read. Named by the smallest
+    label of its members, so historical models (migrations) find the same name.
+    """
+    links: dict[str, set[str]] = {}
+    for model in apps.get_models():
+        own = model._meta.label_lower
+        for parent in model._meta.parents:
+            links.setdefault(own, set()).add(parent._meta.label_lower)
+            links.setdefault(parent._meta.label_lower, set()).add(own)
+    seen, todo = {label}, [label]
+    while todo:
+        for other in links.get(todo.pop(), ()):
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return min(seen)
+
+
+def family_label(model: type[models.Model]) -> str:
+    """The namespace shared by ``model``, its proxies, parents and children."""
+    return _family_of(model_label(model))
 
 
 def model_generation(model: type[models.Model]) -> str:
-    """Bumped on every change to ``model``: invalidates what depends on it."""
-    return generation_key(f"model:{model_label(model)}")
+    """Bumped on every change to ``model``'s family: invalidates what depends on it."""
+    return generation_key(f"model:{family_label(model)}")
 
 
 def objects_generation(model: type[models.Model]) -> str:
-    """Bumped when every cached object of ``model`` must go (bulk paths, invalidate(Model))."""
-    return generation_key(f"objects:{model_label(model)}")
+    """Bumped when every cached object of ``model``'s family must go (writes whose rows
+    are unknown, invalidate(Model))."""
+    return generation_key(f"objects:{family_label(model)}")
+
+
+def pk_text(model: type[models.Model], pk: Any) -> str:
+    """The one spelling of a primary key in keys, however the caller spelled it.
+
+    The pk field's ``to_python`` turns "5", 5.0 and Decimal(5) into 5 and a UUID's
+    hyphenated, hex or ``urn:`` forms into one UUID, which is written as hex.
+    """
+    value = model._meta.pk.to_python(pk)  # type: ignore[union-attr]
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    return str(value)
+
+
+def database_part(using: str | None) -> str:
+    """The part of an object key naming the database it was read from ("" for default).
+
+    A replica (DISTCACHE['REPLICAS']) is named by its primary: they hold the same rows.
+    """
+    replicas = get_settings().REPLICAS
+    if isinstance(replicas, dict):
+        using = replicas.get(using, using)
+    if using is None or using == DEFAULT_DB_ALIAS:
+        return ""
+    return f"/{safe_part(using, 40)}"
 
 
 def tag_generation(tag: str) -> str:
@@ -87,9 +146,21 @@ def field_fingerprint(model: type[models.Model]) -> str:
     return digest(",".join(parts))[:8]
 
 
-def object_base(model: type[models.Model], pk: object) -> str:
-    label = model_label(model)
-    return entry_base("obj", f"{label}.{field_fingerprint(model)}", str(pk))
+def object_prefix(model: type[models.Model], using: str | None = None) -> str:
+    """What the keys of ``model``'s rows read from ``using`` begin with."""
+    namespace = f"{model_label(model)}.{field_fingerprint(model)}{database_part(using)}"
+    return entry_base("obj", namespace, "")
+
+
+def pk_part(model: type[models.Model], pk: object) -> str:
+    """The last part of a row's key: its primary key in the one spelling, made key-safe."""
+    text = pk_text(model, pk)
+    return text if text.isascii() and text.isdigit() else safe_part(text)
+
+
+def object_base(model: type[models.Model], pk: object, using: str | None = None) -> str:
+    """The key of one cached row (before generations); ``pk`` in any spelling."""
+    return object_prefix(model, using) + pk_part(model, pk)
 
 
 def dedupe(keys: Iterable[str]) -> list[str]:

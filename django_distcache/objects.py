@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
@@ -13,6 +12,8 @@ from django.db.models.base import ModelState
 from django_distcache import hotkeys, readthrough
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
+from django_distcache.invalidation.replicas import read_alias
+from django_distcache.keys import pk_text
 from django_distcache.registry import ModelConfig, get_config
 from django_distcache.writebehind.overlay import overlay
 
@@ -52,10 +53,9 @@ def _decode_instance(config: ModelConfig, using: str, data: bytes) -> models.Mod
     return config.model.from_db(using, config.attnames, values)
 
 
-def _normalize_pk(model: type[models.Model], pk: Any) -> Any:
-    value = model._meta.pk.to_python(pk)
-    # UUID keys spell the same way however they were given.
-    return value.hex if isinstance(value, uuid.UUID) else value
+def _normalize_pk(model: type[models.Model], pk: Any) -> str:
+    """The one spelling of ``pk`` used in every key (keys.pk_text)."""
+    return pk_text(model, pk)
 
 
 def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
@@ -75,11 +75,12 @@ def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
 
 
 def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> models.Model | None:
-    key = config.object_base(key_pk)
+    key = config.object_base(key_pk, using)
     generation_keys = config.generation_keys
 
     def load() -> models.Model | None:
-        instance = config.model._default_manager.db_manager(using).filter(pk=pk).first()
+        source = read_alias(using, generation_keys, [key])
+        instance = config.model._default_manager.db_manager(source).filter(pk=pk).first()
         # Buffered writes are laid over the row, unless this transaction saved it.
         if config.write_behind and not pending_touches(using, (), key):
             overlay(config.model, {key_pk: instance}, using)
@@ -111,7 +112,7 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     if not by_key:
         return {}
     generation_keys = config.generation_keys
-    keys = {key_pk: config.object_base(key_pk) for key_pk in by_key}
+    keys = {key_pk: config.object_base(key_pk, using) for key_pk in by_key}
     manager = model._default_manager.db_manager(using)
     namespace = model._meta.label_lower
     hotkeys.record_many(namespace, by_key)
@@ -125,7 +126,9 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     by_base = {keys[k]: k for k in clean}
 
     def load(bases: list[str]) -> dict[str, Any]:
-        loaded = manager.in_bulk([by_key[by_base[base]] for base in bases])
+        source = read_alias(using, generation_keys, bases)
+        source_manager = model._default_manager.db_manager(source)
+        loaded = source_manager.in_bulk([by_key[by_base[base]] for base in bases])
         loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
         if config.write_behind:
             overlay(model, dict(loaded_by_key), using)

@@ -1,20 +1,19 @@
-"""A queryset mixin that invalidates on the bulk paths Django sends no signals for."""
+"""DistcacheManager: a queryset that keeps write-behind ordered against update()."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
 
-from django_distcache.invalidation import invalidate_model, invalidate_objects
-
 
 class DistcacheQuerySetMixin:
-    """Invalidate after ``update()``, ``delete()``, ``bulk_create()`` and ``bulk_update()``.
+    """Keeps write-behind ordered against ``update()``; a convenience, not needed for
+    invalidation.
 
-    Mix into a model's queryset (or use ``DistcacheManager``) so these paths leave
-    nothing stale. Like every invalidation, it takes effect when the transaction commits.
+    Every ORM write is invalidated where Django turns it into SQL (see
+    ``invalidation.capture``), through any manager. What this mixin adds: an
+    ``update()`` of a write-behind model drops the deferred writes it overwrote.
     """
 
     model: Any
@@ -23,34 +22,10 @@ class DistcacheQuerySetMixin:
     def update(self, **kwargs: Any) -> int:
         superseded = _write_behind_rows(self, kwargs)
         rows = super().update(**kwargs)  # type: ignore[misc]
-        # NOTE: which rows changed is unknown without another query, so every cached
-        # object of the model goes (one generation bump).
-        invalidate_model(self.model, using=self.db)
         if superseded:
             from django_distcache.writebehind.ordering import supersede_on_commit
 
             supersede_on_commit(self.model, superseded[0], superseded[1], using=self.db)
-        return rows
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        result = super().delete()  # type: ignore[misc]
-        invalidate_model(self.model, using=self.db)
-        return result
-
-    def bulk_create(self, objs: Iterable[models.Model], *args: Any, **kwargs: Any) -> Any:
-        created = super().bulk_create(objs, *args, **kwargs)  # type: ignore[misc]
-        pks = [obj.pk for obj in created]
-        if pks and all(pk is not None for pk in pks) and not kwargs.get("update_conflicts"):
-            # New rows: drop any cached "does not exist" for their keys.
-            invalidate_objects(self.model, pks, using=self.db)
-        else:
-            invalidate_model(self.model, using=self.db)
-        return created
-
-    def bulk_update(self, objs: Iterable[models.Model], *args: Any, **kwargs: Any) -> int:
-        objs = list(objs)
-        rows = super().bulk_update(objs, *args, **kwargs)  # type: ignore[misc]
-        invalidate_objects(self.model, [obj.pk for obj in objs], using=self.db)
         return rows
 
 
@@ -75,8 +50,10 @@ def _write_behind_rows(queryset: Any, values: dict[str, Any]) -> tuple[list, lis
 
 
 class DistcacheQuerySet(DistcacheQuerySetMixin, models.QuerySet):
-    """A QuerySet with the bulk-path invalidation of ``DistcacheQuerySetMixin``."""
+    """A QuerySet with ``DistcacheQuerySetMixin``."""
 
 
 DistcacheManager = models.Manager.from_queryset(DistcacheQuerySet)
-DistcacheManager.__doc__ = "A manager whose querysets invalidate on bulk writes."
+DistcacheManager.__doc__ = (
+    "A manager whose update() keeps write-behind ordered (see DistcacheQuerySetMixin)."
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.apps import apps
@@ -54,7 +54,7 @@ class ModelConfig:
                     + [keys.model_generation(m) for m in self.depends_on]
                 )
             )
-            base = keys.object_base(self.model, "")
+            base: dict[str | None, str] = {}
             attnames = tuple(f.attname for f in self.model._meta.concrete_fields)
             from django_distcache.readthrough import serializer
 
@@ -90,12 +90,22 @@ class ModelConfig:
     def attnames(self) -> tuple[str, ...]:
         return self._keys()[3]
 
-    def object_base(self, pk: object) -> str:
-        base_prefix = self._keys()[2]
-        text = str(pk)
-        if isinstance(pk, int):
-            return base_prefix + text
-        return base_prefix + keys.safe_part(text)
+    def object_prefix(self, using: str | None = None) -> str:
+        """What the keys of rows read from ``using`` begin with."""
+        prefixes = self._keys()[2]
+        prefix = prefixes.get(using)
+        if prefix is None:
+            prefix = prefixes[using] = keys.object_prefix(self.model, using)
+        return prefix
+
+    def object_base(self, pk: object, using: str | None = None) -> str:
+        """The key of row ``pk`` (in any spelling) read from ``using`` (see keys.object_base).
+
+        ``pk=""``: the prefix of every key (the key of no row).
+        """
+        if pk == "":
+            return self.object_prefix(using)
+        return self.object_prefix(using) + keys.pk_part(self.model, pk)
 
     @property
     def effective_timeout(self) -> float:
@@ -103,6 +113,8 @@ class ModelConfig:
 
 
 _configs: dict[type[models.Model], ModelConfig] = {}
+# Proxies of registered models read through their concrete model's registration.
+_proxy_configs: dict[type[models.Model], ModelConfig | None] = {}
 _tracked: set[type[models.Model]] = set()
 
 
@@ -127,6 +139,10 @@ def register(
         write_behind=write_behind,
     )
     _configs[model_cls] = config
+    _proxy_configs.clear()
+    from django_distcache.invalidation import capture
+
+    capture.forget_plans()
     for tracked in (model_cls, *config.depends_on):
         track(tracked)
     if write_behind:
@@ -137,18 +153,25 @@ def register(
 
 
 def track(model: type[models.Model]) -> None:
-    """Connect the invalidation receivers of ``model`` (once)."""
+    """Invalidate what is cached of ``model`` on every write to it (once)."""
     if model in _tracked:
         return
-    from django_distcache.invalidation import connect_receivers
+    from django_distcache.invalidation import capture
 
-    connect_receivers(model)
     _tracked.add(model)
+    capture.install()
+    capture.forget_plans()
 
 
 def find_config(model: type[models.Model]) -> ModelConfig | None:
-    """The registration of ``model``, or None."""
-    return _configs.get(model)
+    """The registration of ``model`` (or, for a proxy, of its concrete model), or None."""
+    config = _configs.get(model)
+    if config is not None or not model._meta.proxy:
+        return config
+    if model not in _proxy_configs:
+        concrete = _configs.get(model._meta.concrete_model)  # type: ignore[arg-type]
+        _proxy_configs[model] = None if concrete is None else replace(concrete, model=model)
+    return _proxy_configs[model]
 
 
 def write_behind_models() -> list[type[models.Model]]:
@@ -157,14 +180,14 @@ def write_behind_models() -> list[type[models.Model]]:
 
 
 def get_config(model: type[models.Model]) -> ModelConfig:
-    try:
-        return _configs[model]
-    except KeyError:
+    config = find_config(model)
+    if config is None:
         raise NotRegistered(
             f"{model._meta.label} is not registered with django_distcache; call "
             "django_distcache.register() in the app's distcache.py or list it in "
             "DISTCACHE['MODELS']."
-        ) from None
+        )
+    return config
 
 
 def registered_models() -> list[type[models.Model]]:

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_distcache",
     "tests.testapp",
+    "tests.shapes",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +73,11 @@ if os.environ.get("DISTCACHE_TEST_DATABASE", "postgresql") == "postgresql":
             "TEST": {"NAME": f"test_distcache{_SUFFIX}"},
         }
     }
+    # A second database, for the several-databases tests (created by the tests that ask).
+    DATABASES["other"] = {
+        **DATABASES["default"],
+        "TEST": {"NAME": f"test_distcache_other{_SUFFIX}"},
+    }
 else:
     DATABASES = {
         "default": {
@@ -85,6 +91,11 @@ else:
             },
             "TEST": {"NAME": str(BASE_DIR / f"test_distcache{_SUFFIX}.sqlite3")},
         }
+    }
+    DATABASES["other"] = {
+        **DATABASES["default"],
+        "NAME": str(BASE_DIR / f"distcache_other{_SUFFIX}.sqlite3"),
+        "TEST": {"NAME": str(BASE_DIR / f"test_distcache_other{_SUFFIX}.sqlite3")},
     }
 
 CACHES = {

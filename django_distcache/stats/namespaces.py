@@ -55,6 +55,15 @@ def _entry_keys(entries: Iterable[str] | dict[Any, Iterable[str]]) -> Iterable[s
     return entries
 
 
+def _without_database(key: str) -> str:
+    """An object key without its database part (``label.fingerprint/alias``)."""
+    start = key.find(":obj:") + len(":obj:")
+    end = key.find(":", start)
+    if start < len(":obj:") or end < 0:
+        return key
+    return key[:start] + key[start:end].partition("/")[0] + key[end:]
+
+
 def count_invalidated(
     sender: Any,
     generations: list[str],
@@ -66,7 +75,8 @@ def count_invalidated(
     if not recorder.enabled():
         return
     dropped: dict[str, int] = {}
-    for key in _entry_keys(entries):
+    # A row's copies read from several databases (key part "/alias") count once.
+    for key in {_without_database(key) for key in _entry_keys(entries)}:
         namespace = namespace_of_base(key)
         dropped[namespace] = dropped.get(namespace, 0) + 1
     bumped = {namespace_of_generation(g) for g in generations} - set(dropped)
