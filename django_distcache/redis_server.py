@@ -140,7 +140,7 @@ def entries_per_namespace(client: Redis) -> dict[str, Any]:
     scanned = 0
     for key in client.scan_iter(match=f"{keys.prefix()}:*", count=SCAN_COUNT):
         name = key.decode(errors="replace") if isinstance(key, bytes) else key
-        if name.endswith(":lease"):
+        if name.endswith(keys.LEASE_SUFFIX):
             continue
         namespace = namespace_of_base(name)
         counts[namespace] = counts.get(namespace, 0) + 1
