@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 services: $(STAMP)
 	$(PY) scripts/ensure_services.py
 
+# tests/settings.py reads .services.env itself, letting DISTCACHE_TEST_* in the environment win
 test: services
-	$(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -120,13 +120,20 @@ class RedisProcess:
                     if probe.ping():
                         return
                 except redis.RedisError:
+                    if self.process.poll() is not None:
+                        break
                     time.sleep(0.02)
+        self.stop()  # a server that did not answer in time must not outlive the test
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -164,8 +171,8 @@ def start_worker(tmp_path: Path, celery_broker: None) -> Iterator[object]:
 
     def start(name: str = "w1", overrides: dict | None = None, db_port: int | None = None):
         worker = Worker(name, tmp_path, worker_env(overrides, db_port))
+        started.append(worker)  # stopped after the test even if it never becomes ready
         worker.start()
-        started.append(worker)
         return worker
 
     yield start

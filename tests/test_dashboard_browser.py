@@ -6,7 +6,6 @@ import os
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -17,7 +16,6 @@ from django_distcache.models import StatsSnapshot
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # Without the background-networking switches Chromium tries to reach the internet.
 CHROMIUM_ARGS = [
     "--headless",
@@ -92,8 +90,8 @@ def _log_in(page, live_server) -> None:
     page.wait_for_selector("#site-name")
 
 
-def test_dashboard_in_a_real_browser(browser, live_server, django_assert_num_queries):
-    ARTIFACTS.mkdir(exist_ok=True)
+def test_dashboard_in_a_real_browser(browser, live_server, django_assert_num_queries, tmp_path):
+    # Screenshots for a human to look at go to pytest's temporary directory, not the checkout.
     product = ProductFactory(name="Lamp")
     for _ in range(4):
         django_distcache.get_object(Product, product.pk)  # 1 miss, 3 hits
@@ -116,14 +114,14 @@ def test_dashboard_in_a_real_browser(browser, live_server, django_assert_num_que
     assert row.locator("td.misses").inner_text() == "4"
     assert row.locator("td.loads").inner_text() == "4"
     assert page.locator("svg.distcache-chart").count() == 3
-    page.screenshot(path=str(ARTIFACTS / "dashboard-light.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "dashboard-light.png"), full_page=True)
 
     dark = browser.new_context(viewport={"width": 1280, "height": 1500}, color_scheme="dark")
     dark.add_cookies(context.cookies())
     dark_page = dark.new_page()
     dark_page.goto(page.url)
     dark_page.wait_for_selector("#overall-hit-rate")
-    dark_page.screenshot(path=str(ARTIFACTS / "dashboard-dark.png"), full_page=True)
+    dark_page.screenshot(path=str(tmp_path / "dashboard-dark.png"), full_page=True)
     dark.close()
 
     page.select_option("#invalidate-namespace", "testapp.product")
@@ -132,7 +130,7 @@ def test_dashboard_in_a_real_browser(browser, live_server, django_assert_num_que
     assert page.inner_text(".messagelist .success") == (
         "Invalidated: every cached entry of testapp.product and of what depends on it."
     )
-    page.screenshot(path=str(ARTIFACTS / "dashboard-after-invalidate.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "dashboard-after-invalidate.png"), full_page=True)
     context.close()
     with django_assert_num_queries(1):
         django_distcache.get_object(Product, product.pk)
