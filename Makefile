@@ -20,6 +20,12 @@ services: $(STAMP)
 test: services
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Mutation testing of the modules and tests listed in pyproject's [tool.mutation] (not in CI:
+# it takes a while). e.g. make mutation MUTATION_ARGS="--target invalidation --limit 20"
+.PHONY: mutation
+mutation: services
+	$(PY) scripts/mutation.py $(MUTATION_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -251,7 +251,7 @@ class Sandbox:
         }
 
     def run_tests(self, tests: list[str], timeout: float) -> tuple[bool, str]:
-        """(passed, last lines of the output)."""
+        """(passed, the failed tests and the last line of the output)."""
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
         try:
             result = subprocess.run(
@@ -266,7 +266,8 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             return False, f"timed out after {timeout:.0f} s"
         lines = (result.stdout + result.stderr).strip().splitlines()
-        return result.returncode == 0, lines[-1] if lines else ""
+        failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
+        return result.returncode == 0, "\n".join([*failed, *lines[-1:]])
 
     def restore(self, module: str) -> None:
         shutil.copy2(ROOT / module, self.path / module)
@@ -303,7 +304,8 @@ def main() -> int:
         for module in target["modules"]:
             if args.module and module not in args.module:
                 continue
-            plan += [(m, target["tests"]) for m in list_mutants(module, args.limit)]
+            tests = [*target["tests"], *(f"--deselect={t}" for t in target.get("deselect", []))]
+            plan += [(m, tests) for m in list_mutants(module, args.limit)]
     if args.list:
         for mutant, _tests in plan:
             print(f"{mutant.module}:{mutant.line}: {mutant.description}")

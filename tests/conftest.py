@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.db.models import signals as model_signals
+from django.dispatch import Signal
 from django_redis.pool import ConnectionFactory
 
-from django_distcache import breaker, client, stats
+from django_distcache import breaker, client, hotkeys, registry, stats
+from django_distcache import signals as distcache_signals
 from tests import roundtrips
 from tests.celery_app import app as celery_app  # noqa: F401  (the current Celery app)
 
@@ -25,11 +28,36 @@ def clean_redis() -> Iterator[redis.Redis]:
     connection = redis.Redis.from_url(f"{settings.REDIS_URL}/{settings.REDIS_DB}")
     # First: it waits for a statistics flush under way, which would land after flushdb.
     stats.reset_local()
+    hotkeys.reset_local()  # reads counted by an earlier test must not reach this one's Redis
     connection.flushdb()
     client.reset()
     breaker.reset()
     yield connection
     connection.close()
+
+
+_SIGNALS = [
+    value
+    for module in (model_signals, distcache_signals)
+    for value in vars(module).values()
+    if isinstance(value, Signal)
+]
+
+
+@pytest.fixture(autouse=True)
+def registrations_restored() -> Iterator[None]:
+    """Models registered and receivers connected by a test are gone after it."""
+    configs, tracked = dict(registry._configs), set(registry._tracked)
+    receivers = {signal: list(signal.receivers) for signal in _SIGNALS}
+    yield
+    registry._configs.clear()
+    registry._configs.update(configs)
+    registry._tracked.clear()
+    registry._tracked.update(tracked)
+    for signal, saved in receivers.items():
+        with signal.lock:
+            signal.receivers[:] = saved
+            signal.sender_receivers_cache.clear()
 
 
 @pytest.fixture
