@@ -211,8 +211,8 @@ def _replace(tree: ast.AST, old: ast.AST, new: ast.AST) -> None:
                 return
 
 
-def list_mutants(module: str, limit: int | None) -> list[Mutant]:
-    tree = ast.parse((ROOT / module).read_text())
+def list_mutants(module: str, limit: int | None, root: Path = ROOT) -> list[Mutant]:
+    tree = ast.parse((root / module).read_text())
     found = [
         Mutant(module, index, getattr(node, "lineno", 0), description)
         for index, (node, description, _change) in enumerate(mutations(tree))
@@ -269,8 +269,8 @@ class Sandbox:
         failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
         return result.returncode == 0, "\n".join([*failed, *lines[-1:]])
 
-    def restore(self, module: str) -> None:
-        shutil.copy2(ROOT / module, self.path / module)
+    def restore(self, module: str, source: str) -> None:
+        (self.path / module).write_text(source)
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -289,6 +289,9 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--report", type=Path, help="write every outcome as JSON here")
+    parser.add_argument(
+        "--redis-db", type=int, help="first Redis db of the jobs (default: the config's)"
+    )
     return parser.parse_args()
 
 
@@ -299,30 +302,38 @@ def main() -> int:
     if not targets:
         names = ", ".join(t["name"] for t in config["targets"])
         sys.exit(f"no such target; the config has: {names}")
-    plan: list[tuple[Mutant, list[str]]] = []
-    for target in targets:
-        for module in target["modules"]:
-            if args.module and module not in args.module:
-                continue
-            tests = [*target["tests"], *(f"--deselect={t}" for t in target.get("deselect", []))]
-            plan += [(m, tests) for m in list_mutants(module, args.limit)]
     if args.list:
+        plan = _plan(targets, args, ROOT)
         for mutant, _tests in plan:
             print(f"{mutant.module}:{mutant.line}: {mutant.description}")
         print(f"{len(plan)} mutants")
         return 0
-
     # Each job uses three Redis dbs from redis_db on: the cache, the broker, the results.
-    base_db = int(config.get("redis_db", 4))
+    base_db = args.redis_db if args.redis_db is not None else int(config.get("redis_db", 4))
     sandboxes: Queue[Sandbox] = Queue()
     created = [Sandbox(n, base_db + 3 * n) for n in range(args.jobs)]
     for sandbox in created:
         sandboxes.put(sandbox)
     try:
-        return _run(plan, sandboxes, created, config, args)
+        # Planned on the sandbox's copy: the checkout may change while this runs.
+        return _run(_plan(targets, args, created[0].path), sandboxes, created, config, args)
     finally:
         for sandbox in created:
             sandbox.remove()
+
+
+def _plan(
+    targets: list[dict], args: argparse.Namespace, root: Path
+) -> list[tuple[Mutant, list[str]]]:
+    plan: list[tuple[Mutant, list[str]]] = []
+    for target in targets:
+        deselect = [f"--deselect={test}" for test in target.get("deselect", [])]
+        for module in target["modules"]:
+            if args.module and module not in args.module:
+                continue
+            tests = [*target["tests"], *deselect]
+            plan += [(m, tests) for m in list_mutants(module, args.limit, root)]
+    return plan
 
 
 def _run(plan, sandboxes, created, config, args) -> int:  # type: ignore[no-untyped-def]
@@ -337,7 +348,9 @@ def _run(plan, sandboxes, created, config, args) -> int:  # type: ignore[no-unty
             return 2
         baseline[tests] = time.monotonic() - started
         print(f"baseline {' '.join(tests)}: {baseline[tests]:.0f} s", flush=True)
-    trees = {m.module: ast.parse((ROOT / m.module).read_text()) for m, _t in plan}
+    # Read once: edits to the checkout while this runs do not leak into the sandboxes.
+    sources = {m.module: (created[0].path / m.module).read_text() for m, _t in plan}
+    trees = {module: ast.parse(source) for module, source in sources.items()}
 
     def one(item: tuple[Mutant, list[str]]) -> Outcome:
         mutant, tests = item
@@ -349,7 +362,7 @@ def _run(plan, sandboxes, created, config, args) -> int:  # type: ignore[no-unty
             passed, detail = sandbox.run_tests(tests, timeout)
             outcome = Outcome(mutant, not passed, time.monotonic() - started, detail)
         finally:
-            sandbox.restore(mutant.module)
+            sandbox.restore(mutant.module, sources[mutant.module])
             sandboxes.put(sandbox)
         state = "killed  " if outcome.killed else "SURVIVED"
         print(
