@@ -50,3 +50,20 @@ def test_what_a_rolled_back_transaction_read_is_not_cached(django_assert_num_que
         transaction.set_rollback(True)
     with django_assert_num_queries(0):
         assert product_names() == ["kept"]
+
+
+def test_a_write_after_a_rolled_back_savepoint_is_invalidated_at_commit():
+    kept, changed = ProductFactory(name="kept"), ProductFactory(name="old")
+    for product in (kept, changed):
+        django_distcache.get_object(Product, product.pk)
+    with transaction.atomic():
+        transaction.on_commit(lambda: None)  # some other callback of the application
+        try:
+            with transaction.atomic():
+                Product.objects.filter(pk=kept.pk).update(name="rolled back")
+                raise RuntimeError("the savepoint rolls back")
+        except RuntimeError:
+            pass
+        Product.objects.filter(pk=changed.pk).update(name="new")
+    assert django_distcache.get_object(Product, changed.pk).name == "new"
+    assert django_distcache.get_object(Product, kept.pk).name == "kept"
