@@ -52,12 +52,13 @@ def test_counts_of_two_processes_add_up():
 
 
 def test_a_running_process_flushes_within_seconds_without_being_asked():
-    process = _workload("idle", 10, 3, "--stay", "20")
+    process = _workload("idle", 10, 3, "--stay", "120")
     try:
         assert process.stdout.readline().strip() == "done"
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # guards against a hang only
         while _flushed_counts("get_or_set").get("hits") != 20 and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert process.poll() is None, "the workload exited: its exit flush proves nothing"
         assert _flushed_counts("get_or_set") == {
             "hits": 20,
             "misses": 10,
