@@ -81,3 +81,19 @@ def test_plain_bulk_create_drops_only_the_new_rows_cached_misses(django_assert_n
     assert django_distcache.get_object(Product, 424_243).name == "created"
     with django_assert_num_queries(0):  # other rows' entries stay
         assert django_distcache.get_object(Product, kept.pk).name == "kept"
+
+
+def test_the_manager_returns_what_django_returns(django_assert_num_queries):
+    category = CategoryFactory()
+    products = ProductFactory.create_batch(3, category=category)
+    for product in products:
+        django_distcache.get_object(Product, product.pk)
+    assert Product.objects.filter(pk=products[0].pk).update(name="renamed") == 1
+    products[1].name = "bulk renamed"
+    assert Product.objects.bulk_update([products[1]], ["name"]) == 1
+    deleted, per_model = Product.objects.filter(pk=products[2].pk).delete()
+    assert (deleted, per_model["testapp.Product"]) == (1, 1)
+    assert django_distcache.get_object(Product, products[0].pk).name == "renamed"
+    assert django_distcache.get_object(Product, products[1].pk).name == "bulk renamed"
+    with pytest.raises(Product.DoesNotExist):
+        django_distcache.get_object(Product, products[2].pk)
