@@ -76,7 +76,8 @@ def test_plain_bulk_create_drops_only_the_new_rows_cached_misses(django_assert_n
     with pytest.raises(Product.DoesNotExist):
         django_distcache.get_object(Product, 424_243)
 
-    Product.objects.bulk_create([Product(pk=424_243, name="created")])
+    (created,) = Product.objects.bulk_create([Product(pk=424_243, name="created")])
+    assert created.pk == 424_243
 
     assert django_distcache.get_object(Product, 424_243).name == "created"
     with django_assert_num_queries(0):  # other rows' entries stay
