@@ -22,6 +22,7 @@ import copy
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -253,21 +254,27 @@ class Sandbox:
     def run_tests(self, tests: list[str], timeout: float) -> tuple[bool, str]:
         """(passed, the failed tests and the last line of the output)."""
         command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+        # Its own process group: a timeout or an interrupt stops the tests' workers too.
+        process = subprocess.Popen(
+            [*command, "--reuse-db", *tests],
+            cwd=self.path,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         try:
-            result = subprocess.run(
-                [*command, "--reuse-db", *tests],
-                cwd=self.path,
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
+            output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             return False, f"timed out after {timeout:.0f} s"
-        lines = (result.stdout + result.stderr).strip().splitlines()
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        lines = output.strip().splitlines()
         failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
-        return result.returncode == 0, "\n".join([*failed, *lines[-1:]])
+        return process.returncode == 0, "\n".join([*failed, *lines[-1:]])
 
     def restore(self, module: str, source: str) -> None:
         (self.path / module).write_text(source)
@@ -295,7 +302,12 @@ def _parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # unwinds: test groups killed, copies removed
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     args = _parse_args()
     config = load_config()
     targets = [t for t in config["targets"] if not args.target or t["name"] in args.target]
@@ -372,8 +384,11 @@ def _run(plan, sandboxes, created, config, args) -> int:  # type: ignore[no-unty
         )
         return outcome
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        outcomes = list(pool.map(one, plan))
+    if args.jobs == 1:  # in this thread, so that an interrupt stops the tests at once
+        outcomes = [one(item) for item in plan]
+    else:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            outcomes = list(pool.map(one, plan))
     _summary(outcomes)
     if args.report:
         args.report.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
@@ -399,4 +414,7 @@ def _summary(outcomes: list[Outcome]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted: the running tests were stopped and the copies removed")
