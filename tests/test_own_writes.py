@@ -67,3 +67,21 @@ def test_a_write_after_a_rolled_back_savepoint_is_invalidated_at_commit():
         Product.objects.filter(pk=changed.pk).update(name="new")
     assert django_distcache.get_object(Product, changed.pk).name == "new"
     assert django_distcache.get_object(Product, kept.pk).name == "kept"
+
+
+def test_get_objects_inside_a_transaction_reads_the_rows_it_wrote(django_assert_num_queries):
+    written, untouched = ProductFactory(name="old"), ProductFactory(name="same")
+    django_distcache.get_objects(Product, [written.pk, untouched.pk])
+    with transaction.atomic():
+        written.name = "new"
+        written.save()
+        found = django_distcache.get_objects(Product, [written.pk, untouched.pk])
+    assert {pk: p.name for pk, p in found.items()} == {written.pk: "new", untouched.pk: "same"}
+
+
+def test_get_objects_shows_buffered_write_behind_writes():
+    product = ProductFactory(stock=1)
+    django_distcache.get_objects(Product, [product.pk])
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=4)
+    assert django_distcache.get_objects(Product, [product.pk])[product.pk].stock == 5
+    assert Product.objects.get(pk=product.pk).stock == 1  # not flushed yet

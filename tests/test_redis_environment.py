@@ -59,6 +59,25 @@ def test_everything_works_for_an_acl_user_limited_to_the_prefix(settings, redis_
     assert executed.isdisjoint({"keys", "flushdb", "flushall"})
 
 
+def test_a_redis_that_refuses_scripts_still_serves_reads_from_the_database(settings, redis_process):
+    # Plain reads (MGET) pass; taking a lease (EVALSHA) is refused, as on some managed Redis.
+    server = redis_process()
+    redis.Redis(port=server.port).acl_setuser(
+        "app",
+        enabled=True,
+        passwords=["+app-secret"],
+        keys=["*"],
+        commands=["+@all", "-@scripting"],
+    )
+    use_redis(settings, f"redis://app:app-secret@127.0.0.1:{server.port}/0")
+    products = [ProductFactory(name="one"), ProductFactory(name="two")]
+    pks = [product.pk for product in products]
+    found = django_distcache.get_objects(Product, pks)
+    assert {pk: p.name for pk, p in found.items()} == {pks[0]: "one", pks[1]: "two"}
+    assert django_distcache.get_object(Product, pks[0]).name == "one"
+    assert django_distcache.get_or_set("k", lambda: "loaded") == "loaded"
+
+
 def test_reads_fall_back_to_the_database_when_redis_is_down(
     settings, redis_process, django_assert_num_queries, caplog
 ):
