@@ -7,7 +7,7 @@ import pytest
 import django_distcache
 from django_distcache import DistcacheQuerySet
 from tests.factories import CategoryFactory, ProductFactory, TagFactory
-from tests.testapp.models import Product, Tag
+from tests.testapp.models import Product, Tag, Uncached
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,3 +98,10 @@ def test_the_manager_returns_what_django_returns(django_assert_num_queries):
     assert django_distcache.get_object(Product, products[1].pk).name == "bulk renamed"
     with pytest.raises(Product.DoesNotExist):
         django_distcache.get_object(Product, products[2].pk)
+
+
+def test_the_queryset_works_on_a_model_that_is_not_registered():
+    # DistcacheQuerySet on a model only other entries depend on: no write-behind lookups.
+    row = Uncached.objects.create(name="a")
+    assert DistcacheQuerySet(model=Uncached).filter(pk=row.pk).update(name="b") == 1
+    assert Uncached.objects.get(pk=row.pk).name == "b"

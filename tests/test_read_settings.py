@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import django_distcache
+from django_distcache.serializers import JSONSerializer
 from django_distcache.stats import recorder
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
@@ -174,3 +175,11 @@ def test_a_wait_past_max_wait_loads_itself_and_counts_a_timeout(settings, holder
     counts = _totals("get_or_set")
     assert counts.get("wait_timeouts") == 1
     assert "waits" not in counts
+
+
+def test_the_serializer_compresses_from_4_kib_by_default():
+    codec = JSONSerializer()
+    text = "z" * 4094  # with its two quotes: 4096 bytes of JSON
+    assert codec.dumps(text).startswith(b"Z")
+    assert codec.dumps(text[:-1]).startswith(b"J")
+    assert codec.loads(codec.dumps(text)) == text
