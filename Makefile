@@ -18,8 +18,15 @@ $(STAMP): pyproject.toml
 services: $(STAMP)
 	$(PY) scripts/ensure_services.py
 
+# tests/settings.py reads .services.env itself, letting DISTCACHE_TEST_* in the environment win
 test: services
-	$(WITH_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Mutation testing of the modules and tests listed in pyproject's [tool.mutation] (not in CI:
+# it takes a while). e.g. make mutation MUTATION_ARGS="--target invalidation --limit 20"
+.PHONY: mutation
+mutation: services
+	$(PY) scripts/mutation.py $(MUTATION_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.db.models import signals as model_signals
+from django.dispatch import Signal
 from django_redis.pool import ConnectionFactory
 
-from django_distcache import breaker, client, stats
+from django_distcache import breaker, client, hotkeys, registry, stats
+from django_distcache import signals as distcache_signals
 from tests import roundtrips
 from tests.celery_app import app as celery_app  # noqa: F401  (the current Celery app)
 from tests.cluster import redis_cluster  # noqa: F401  (the session's Redis Cluster)
@@ -26,11 +29,36 @@ def clean_redis() -> Iterator[redis.Redis]:
     connection = redis.Redis.from_url(f"{settings.REDIS_URL}/{settings.REDIS_DB}")
     # First: it waits for a statistics flush under way, which would land after flushdb.
     stats.reset_local()
+    hotkeys.reset_local()  # reads counted by an earlier test must not reach this one's Redis
     connection.flushdb()
     client.reset()
     breaker.reset()
     yield connection
     connection.close()
+
+
+_SIGNALS = [
+    value
+    for module in (model_signals, distcache_signals)
+    for value in vars(module).values()
+    if isinstance(value, Signal)
+]
+
+
+@pytest.fixture(autouse=True)
+def registrations_restored() -> Iterator[None]:
+    """Models registered and receivers connected by a test are gone after it."""
+    configs, tracked = dict(registry._configs), set(registry._tracked)
+    receivers = {signal: list(signal.receivers) for signal in _SIGNALS}
+    yield
+    registry._configs.clear()
+    registry._configs.update(configs)
+    registry._tracked.clear()
+    registry._tracked.update(tracked)
+    for signal, saved in receivers.items():
+        with signal.lock:
+            signal.receivers[:] = saved
+            signal.sender_receivers_cache.clear()
 
 
 @pytest.fixture
@@ -121,13 +149,20 @@ class RedisProcess:
                     if probe.ping():
                         return
                 except redis.RedisError:
+                    if self.process.poll() is not None:
+                        break
                     time.sleep(0.02)
+        self.stop()  # a server that did not answer in time must not outlive the test
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -165,8 +200,8 @@ def start_worker(tmp_path: Path, celery_broker: None) -> Iterator[object]:
 
     def start(name: str = "w1", overrides: dict | None = None, db_port: int | None = None):
         worker = Worker(name, tmp_path, worker_env(overrides, db_port))
+        started.append(worker)  # stopped after the test even if it never becomes ready
         worker.start()
-        started.append(worker)
         return worker
 
     yield start

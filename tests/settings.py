@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from django_distcache.beat import BEAT_SCHEDULE, TASK_ROUTES
+from django_distcache.beat import TASK_ROUTES, beat_schedule
 
 BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = "tests-only-not-secret"
@@ -121,4 +121,5 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ROUTES = TASK_ROUTES
-CELERY_BEAT_SCHEDULE = {**BEAT_SCHEDULE}
+# The ready schedule (BEAT_SCHEDULE), or beat_schedule(**kwargs) for a test's beat process.
+CELERY_BEAT_SCHEDULE = beat_schedule(**json.loads(os.environ.get("DISTCACHE_TEST_BEAT", "{}")))

@@ -2,7 +2,8 @@
 
 The writer bumps each row's ``stock`` in committed transactions and then publishes the
 committed value; a reader notes the published value before reading through the cache,
-so any answer below it is a stale read after commit.
+so any answer below it is a stale read after commit. Each process runs SECONDS, and
+longer on a busy machine until it has done its MINIMUM_OPERATIONS (at most LONGEST s).
 """
 
 import os
@@ -11,6 +12,9 @@ import sys
 import time
 
 import django
+
+MINIMUM_OPERATIONS = {"writer": 30, "reader": 100}
+LONGEST = 90.0
 
 
 def main() -> None:
@@ -27,9 +31,14 @@ def main() -> None:
     rng = random.Random(seed)
     redis = get_redis()
     pks = sorted(Product.objects.values_list("pk", flat=True))
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
     operations = stale = 0
-    while time.monotonic() < deadline:
+
+    def going_on() -> bool:
+        elapsed = time.monotonic() - started
+        return elapsed < seconds or (operations < MINIMUM_OPERATIONS[role] and elapsed < LONGEST)
+
+    while going_on():
         pk = rng.choice(pks)
         marker = f"stress:committed:{pk}"
         if role == "writer":

@@ -1,5 +1,11 @@
 """Each system check fires on the bad setting it names, and only then."""
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.checks import run_checks
 from django.test import override_settings
@@ -92,3 +98,30 @@ def test_check_error_messages_name_the_setting():
     with override_settings(DISTCACHE={"TIMEOUT": -1}):
         (error,) = [e for e in run_checks() if e.id == "distcache.E004"]
     assert "DISTCACHE['TIMEOUT']" in error.msg
+
+
+def _manage_check(database: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parent / "manage.py"), "check"],
+        env={**os.environ, "DISTCACHE_TEST_DATABASE": database},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_w011_write_behind_models_off_postgresql_are_warned_about():
+    on_sqlite = _manage_check("sqlite")
+    assert on_sqlite.returncode == 0, on_sqlite.stderr  # a warning, not an error
+    warned = sorted(set(re.findall(r"\?: \((distcache\.W011)\) (testapp\.\w+)", on_sqlite.stderr)))
+    # the write-behind models of tests/testapp/distcache.py, not Category
+    assert [label for _id, label in warned] == [
+        "testapp.Document",
+        "testapp.Product",
+        "testapp.Tag",
+    ]
+    assert "Exactly-once increments need PostgreSQL" in on_sqlite.stderr
+    on_postgresql = _manage_check("postgresql")
+    assert on_postgresql.returncode == 0, on_postgresql.stderr
+    assert "distcache.W011" not in on_postgresql.stderr

@@ -4,7 +4,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connections
 
 import django_distcache
 from django_distcache import NotRegistered
@@ -133,10 +133,15 @@ def test_schema_version_bump_misses_everything(settings, django_assert_num_queri
         django_distcache.get_object(Product, product.pk)
 
 
-def test_reads_inside_connection_use_the_database_alias():
+def test_instances_belong_to_the_database_alias_they_were_read_from(django_assert_num_queries):
     product = ProductFactory()
-    assert django_distcache.get_object(Product, product.pk, using="default").pk == product.pk
-    assert connection.alias == "default"
+    with django_assert_num_queries(1, connection=connections["default"]):
+        loaded = django_distcache.get_object(Product, product.pk, using="default")
+    with django_assert_num_queries(0):
+        cached = django_distcache.get_object(Product, product.pk, using="default")
+        found = django_distcache.get_objects(Product, [product.pk], using="default")
+    assert loaded._state.db == cached._state.db == found[product.pk]._state.db == "default"
+    assert cached.pk == found[product.pk].pk == product.pk
 
 
 def test_cached_instances_send_post_init_when_someone_listens():

@@ -46,7 +46,7 @@ def test_every_eviction_is_counted_under_its_namespace(redis_process):
         listener = threading.Thread(target=evictions.listen, args=(stop,))
         listener.start()
         try:
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 30  # guards against a hang only
             while not evictions.listener_status()["running"] and time.monotonic() < deadline:
                 time.sleep(0.05)
             status = evictions.listener_status()
@@ -55,7 +55,7 @@ def test_every_eviction_is_counted_under_its_namespace(redis_process):
                 # Random, so that compression keeps it about 10 kB.
                 django_distcache.get_or_set(f"big-{index}", lambda: secrets.token_hex(10_000))
             # Counting writes to Redis too, which may evict more: wait until both agree.
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 30  # guards against a hang only
             while time.monotonic() < deadline:
                 by_namespace = _evictions()
                 evicted = get_redis().info("stats")["evicted_keys"]
@@ -64,7 +64,7 @@ def test_every_eviction_is_counted_under_its_namespace(redis_process):
                 time.sleep(0.05)
         finally:
             stop.set()
-            listener.join(timeout=5)
+            listener.join(timeout=30)
         assert evictions.listener_status() == {"running": False}
     assert evicted > 100
     assert sum(by_namespace.values()) == evicted

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 import pytest
+import redis
 from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
@@ -14,6 +16,7 @@ from django_distcache.charts import line_chart
 from django_distcache.models import StatsSnapshot
 from django_distcache.stats import history
 from django_distcache.stats_tasks import record_stats_snapshot
+from tests.cache_override import cache_on
 
 pytestmark = pytest.mark.django_db
 
@@ -59,17 +62,35 @@ def test_series_are_per_interval_and_survive_counter_resets():
     assert [v for _, v in series["memory"]] == [1000, 1000, 1000]
 
 
-def test_an_evictions_trend_compares_with_the_last_stored_snapshot(raw_redis):
+def _evict_some(client: redis.Redis, start: int) -> int:
+    """Write entries with a TTL into a full Redis until some are evicted; evicted_keys after."""
+    before = client.info("stats")["evicted_keys"]
+    index = start
+    while client.info("stats")["evicted_keys"] == before:
+        client.set(f"dctest:filler:{index}", secrets.token_bytes(50_000), ex=600)
+        index += 1
+    return client.info("stats")["evicted_keys"]
+
+
+def test_an_evictions_trend_counts_only_evictions_since_the_last_stored_snapshot(
+    redis_process,
+):
     from django_distcache.stats.snapshot import snapshot
 
-    evicted_now = raw_redis.info("stats")["evicted_keys"]
+    server = redis_process("--maxmemory", "2mb", "--maxmemory-policy", "volatile-lru")
+    client = redis.Redis(port=server.port)
+    evicted_before = _evict_some(client, 0)
     StatsSnapshot.objects.create(
         taken_at=timezone.now() - timedelta(seconds=60),
-        data=_data(0, 0, evicted=evicted_now),
+        data=_data(0, 0, evicted=evicted_before),
     )
-    trend = snapshot()["evictions_trend"]
-    assert trend["evicted"] == raw_redis.info("stats")["evicted_keys"] - evicted_now
-    assert 59 <= trend["seconds"] < 120
+    _evict_some(client, 10_000)
+    with cache_on(server.url):
+        snap = snapshot()  # its own writes (statistics) may evict a few more
+    trend, evicted_total = snap["evictions_trend"], snap["redis"]["total"]["evicted_keys"]
+    assert evicted_before > 0
+    assert trend["evicted"] == evicted_total - evicted_before
+    assert 59 <= trend["seconds"] < 600
 
 
 def test_charts_are_svg_drawn_on_the_server():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
@@ -23,10 +25,13 @@ def _flushed_counts(namespace: str) -> dict[str, int]:
     return recorder.read_flushed()["counts"].get(namespace, {})
 
 
-def _workload(name: str, keys: int, reads: int, *extra: str) -> subprocess.Popen[str]:
+def _workload(
+    name: str, keys: int, reads: int, *extra: str, overrides: str = "{}"
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.stats_workload", name, str(keys), str(reads), *extra],
         cwd=ROOT,
+        env={**os.environ, "DISTCACHE_TEST_OVERRIDES": overrides},
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -47,12 +52,13 @@ def test_counts_of_two_processes_add_up():
 
 
 def test_a_running_process_flushes_within_seconds_without_being_asked():
-    process = _workload("idle", 10, 3, "--stay", "20")
+    process = _workload("idle", 10, 3, "--stay", "120")
     try:
         assert process.stdout.readline().strip() == "done"
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # guards against a hang only
         while _flushed_counts("get_or_set").get("hits") != 20 and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert process.poll() is None, "the workload exited: its exit flush proves nothing"
         assert _flushed_counts("get_or_set") == {
             "hits": 20,
             "misses": 10,
@@ -78,15 +84,21 @@ def test_recording_costs_no_round_trip_until_a_flush(raw_redis):
 
 
 def test_many_events_wake_the_flusher_early():
-    conf = {**settings.DISTCACHE, "STATS_FLUSH_EVERY": 10, "STATS_FLUSH_INTERVAL": 60}
-    with override_settings(DISTCACHE=conf):
-        recorder.flush()  # the flusher is started and waits
-        for _ in range(10):
-            stats.record_hit("ns", 0.0001)
-        deadline = time.monotonic() + 3
-        while _flushed_counts("ns").get("hits") != 10 and time.monotonic() < deadline:
+    # The flusher's first wait is an hour long: only the wake-up after
+    # STATS_FLUSH_EVERY (7 in the workload) events can flush while the process stays.
+    hour = json.dumps({"STATS_FLUSH_INTERVAL": 3600})
+    process = _workload("woken", 10, 3, "--stay", "60", overrides=hour)
+    try:
+        assert process.stdout.readline().strip() == "done"
+        deadline = time.monotonic() + 30  # guards against a hang only
+        while not _flushed_counts("get_or_set").get("hits") and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _flushed_counts("ns") == {"hits": 10}
+        assert process.poll() is None, "the workload exited: its exit flush proves nothing"
+        flushed = _flushed_counts("get_or_set")
+        assert 0 < flushed["hits"] <= 20
+    finally:
+        process.kill()
+        process.communicate()
 
 
 def test_counts_wait_in_the_process_while_redis_is_down(redis_process):
@@ -126,8 +138,6 @@ def test_invalidations_are_counted_per_namespace():
 
 
 def test_a_forked_child_does_not_count_its_parents_events_again():
-    import os
-
     with recorder._flush_lock:  # the background flusher waits meanwhile
         stats.record_hit("ns", 0.0)
         pid = os.fork()

@@ -97,3 +97,16 @@ def test_write_behind_and_warming_panels_say_when_they_are_missing(monkeypatch):
     assert snap["write_behind"]["available"] is False
     assert snap["warming"]["available"] is False
     assert "not installed" in snap["warming"]["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batch_reads_count_hits_and_misses_without_latency_samples():
+    from tests.factories import ProductFactory
+    from tests.testapp.models import Product
+
+    pks = [product.pk for product in ProductFactory.create_batch(3)]
+    django_distcache.get_objects(Product, pks)  # three misses
+    django_distcache.get_objects(Product, pks)  # three hits
+    row = _row(snapshot(), "testapp.product")
+    assert (row["hits"], row["misses"]) == (3, 3)
+    assert row["read_latency"]["p50"] is None

@@ -59,6 +59,7 @@ class Worker:
             if self.process.poll() is not None:
                 break
             time.sleep(0.05)
+        self.kill()  # a worker that never became ready must not consume the test's tasks later
         raise RuntimeError(f"worker {self.name} did not start:\n{self.output()}")
 
     def _spawn(self, log: Any) -> subprocess.Popen[bytes]:
