@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django_distcache import keys, readthrough
+from django_distcache import arguments, keys, readthrough
 from django_distcache.conf import get_settings
-from django_distcache.functions import (
-    _dependency_generations,
-    _touched_by_open_transaction,
-    arguments_key,
-)
+from django_distcache.functions import _dependency_generations, _touched_by_open_transaction
 from django_distcache.registry import ModelRef, resolve_model, track
 
 NOT_CACHEABLE = object()
@@ -32,7 +28,8 @@ def generation_keys(
 
 def entry_key(kind: str, namespace: str, vary: Iterable[Any]) -> str:
     """The entry key of one variant of a page or fragment."""
-    return keys.entry_base(kind, namespace, keys.safe_part(arguments_key(tuple(vary), {})))
+    text = arguments.identity(tuple(vary), "vary_on")
+    return keys.entry_base(kind, namespace, text if len(text) <= 64 else keys.digest(text))
 
 
 def fetch_rendered(
