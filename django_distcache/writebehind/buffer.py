@@ -164,4 +164,9 @@ def apply_record(instance: models.Model, record: Record) -> None:
     for name, value in record.values.items():
         instance.__dict__[name] = value
     for name, amount in record.increments.items():
-        instance.__dict__[name] = (instance.__dict__.get(name) or 0) + amount
+        instance.__dict__[name] = add_to(instance.__dict__.get(name), amount)
+
+
+def add_to(value: Any, amount: int) -> Any:
+    """``value`` + ``amount``, NULL counting as 0: the one rule of the overlay and the flush."""
+    return (0 if value is None else value) + amount

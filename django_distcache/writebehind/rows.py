@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, ProgrammingError, models, transaction
 
-from django_distcache.writebehind.buffer import Record
+from django_distcache.writebehind.buffer import Record, add_to
 from django_distcache.writebehind.sql import Columns, update_rows
 
 # Errors of one row's values: the row is retried, then dead-lettered; the rest of
@@ -53,7 +53,7 @@ def _bulk_write(model: type[models.Model], using: str, items: Iterable[tuple[Any
             if name in record.values:
                 value = record.values[name]
                 columns.append((name, "set"))
-                row.append(value + amount if amount else value)
+                row.append(add_to(value, amount) if amount else value)
             else:
                 columns.append((name, "add"))
                 row.append(amount)
