@@ -264,3 +264,23 @@ def test_beat_schedule_flushes_on_its_interval(start_worker, tmp_path):
     finally:
         beat.terminate()
         beat.wait(timeout=10)
+
+
+def test_commit_whose_answer_is_lost_is_not_applied_again(start_worker):
+    """The connection drops after COMMIT reached PostgreSQL, before its answer came back."""
+    proxy = TcpProxy(int(connection.settings_dict["PORT"] or 5432))
+    proxy.start()
+    start_worker("commit-lost", db_port=proxy.port)
+    products = ProductFactory.create_batch(5, stock=0)
+    pks = [p.pk for p in products]
+    for pk in pks:
+        django_distcache.write_behind_incr(Product, pk, "stock", by=3)
+    proxy.cut_after_commit()
+    queue_flush()
+    wait_until(lambda: backlog() == [], message="the batch settled")
+    assert proxy.commits_cut == 1
+    assert stocks(pks) == {pk: 3 for pk in pks}
+    # Later flushes find nothing to apply again.
+    assert queue_flush().get(timeout=30)["rows"] == 0
+    assert stocks(pks) == {pk: 3 for pk in pks}
+    proxy.cut()

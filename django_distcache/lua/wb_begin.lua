@@ -2,12 +2,14 @@
 -- the database whether it committed) and re-read the batch's rows, now locked.
 -- KEYS: batches zset, batch hash. ARGV: batch id, txid ('' if unknown), lease expiry,
 -- claimed prefix, fence prefix, pks... Returns nil when the batch was recovered by
--- another flush. A row fenced by a direct write whose commit has not yet dropped the
--- deferred writes it replaced comes back with a field count of -1 (not to be written now).
+-- another flush (or taken over before it began: its txid is set). A row fenced by a
+-- direct write whose commit has not yet dropped the deferred writes it replaced comes
+-- back with a field count of -1 (not to be written now).
 -- NOTE: the rows come back as one string of length-prefixed items (pk, field count,
 -- then field and value pairs): parsing one bulk string is far cheaper for the client
 -- than thousands of nested replies.
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return nil end
+if redis.call('HEXISTS', KEYS[2], 'txid') == 1 then return nil end
 redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], 'txid', ARGV[2])
 local out = {}

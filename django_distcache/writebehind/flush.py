@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, models, router, transaction
+from django.db import InterfaceError, OperationalError, connections, models, router, transaction
 
 from django_distcache import keys
 from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
@@ -35,7 +36,7 @@ from django_distcache.writebehind.buffer import (
 from django_distcache.writebehind.outcome import acknowledge, dead_letter, record_decisions
 from django_distcache.writebehind.recovery import recover_stale_batches
 from django_distcache.writebehind.rows import apply_rows
-from django_distcache.writebehind.transactions import begin_flush_transaction
+from django_distcache.writebehind.transactions import begin_flush_transaction, commit_status
 
 logger = logging.getLogger("django_distcache")
 
@@ -132,19 +133,57 @@ def flush_batch(
         return None
     batch_id, pks = claimed
     bkeys = buffer_keys(model)
+    outcome = BatchOutcome()
     try:
-        outcome = apply_batch(model, using, bkeys, batch_id, pks)
+        apply_batch(model, using, bkeys, batch_id, pks, outcome)
     except DATABASE_DOWN:
-        # NOTE: nothing was committed; the rows go back untouched and wait for the
-        # database (not counted as attempts of the rows).
-        acknowledge(model, batch_id, retry=[(pk, now_ms(), 0, "") for pk in pks])
-        raise
+        if not settle_lost_connection(model, using, batch_id, pks, outcome):
+            raise
     except BatchLost:
         return Counter()
-    done, retry, dead, counts = outcome
-    acknowledge(model, batch_id, done=done, retry=retry, dead=dead, writes=counts["writes"])
-    counts["batches"] += 1
-    return counts
+    else:
+        outcome.acknowledge(model, batch_id)
+    outcome.counts["batches"] += 1
+    return outcome.counts
+
+
+def settle_lost_connection(
+    model: type[models.Model], using: str, batch_id: str, pks: list[str], outcome: BatchOutcome
+) -> bool:
+    """The database connection failed while the batch was applied: settle the batch by
+    what its transaction really did. True if it committed (and is now acknowledged).
+
+    The COMMIT may have reached the database with only its answer lost, so a batch
+    whose transaction began is never put back on a guess: its status is asked on a
+    fresh connection, and if that cannot tell, the batch is left to recovery.
+    """
+    if not outcome.txid:
+        # NOTE: nothing was written; the rows go back untouched and wait for the
+        # database (not counted as attempts of the rows).
+        acknowledge(model, batch_id, retry=[(pk, now_ms(), 0, "") for pk in pks])
+        return False
+    connections[using].close()
+    try:
+        status = commit_status(using, outcome.txid)
+    except DATABASE_DOWN:
+        status = "unknown"
+    finally:
+        connections[using].close()
+    if status == "committed":
+        logger.warning(
+            "django_distcache: the commit of batch %s of %s lost its answer; it had committed",
+            batch_id,
+            model._meta.label,
+        )
+        invalidate_objects(
+            model, [model._meta.pk.to_python(pk) for pk in outcome.done], using=using
+        )
+        outcome.acknowledge(model, batch_id)
+        return True
+    if status == "aborted":
+        acknowledge(model, batch_id, retry=[(pk, now_ms(), 0, "") for pk in pks])
+    # "in progress" or unknown: recovery asks again once the batch's lease runs out.
+    return False
 
 
 def claim_batch(
@@ -172,15 +211,44 @@ def claim_batch(
     return batch_id, [pk.decode() for pk in claimed]
 
 
+@dataclass
+class BatchOutcome:
+    """What a flush decided about a batch, filled in as it is applied: its transaction
+    id, then each row done, to retry (pk, due ms, attempts added, error) or dead."""
+
+    txid: str = ""
+    done: list[str] = field(default_factory=list)
+    retry: list[tuple[str, int, int, str]] = field(default_factory=list)
+    dead: list[tuple[str, bytes]] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def acknowledge(self, model: type[models.Model], batch_id: str) -> bool:
+        """Finish the batch in Redis with these decisions (once)."""
+        return acknowledge(
+            model,
+            batch_id,
+            done=self.done,
+            retry=self.retry,
+            dead=self.dead,
+            writes=self.counts["writes"],
+        )
+
+
 def apply_batch(
-    model: type[models.Model], using: str, bkeys: BufferKeys, batch_id: str, pks: list[str]
-) -> tuple[list[str], list[tuple[str, int, int, str]], list[tuple[str, bytes]], Counter[str]]:
+    model: type[models.Model],
+    using: str,
+    bkeys: BufferKeys,
+    batch_id: str,
+    pks: list[str],
+    outcome: BatchOutcome | None = None,
+) -> BatchOutcome:
     """Write a claimed batch in one transaction (committed on return); what becomes of
-    each row: (done, retry, dead, counts). The caller acknowledges it."""
+    each row goes into ``outcome``. The caller acknowledges it."""
     conf = get_settings()
     pk_field = model._meta.pk
     values = {pk: pk_field.to_python(pk) for pk in pks}
-    counts: Counter[str] = Counter()
+    outcome = outcome if outcome is not None else BatchOutcome()
+    counts, done, dead, retry = outcome.counts, outcome.done, outcome.dead, outcome.retry
     with transaction.atomic(using=using):
         manager = model._base_manager.using(using)
         existing = {
@@ -205,14 +273,11 @@ def apply_batch(
         )
         if flat is None:
             raise BatchLost(batch_id)
+        outcome.txid = txid
         records, fenced = _records(flat)
-        done: list[str] = []
-        dead: list[tuple[str, bytes]] = []
         # A direct write to these rows committed (we hold their locks now) but has not
         # yet dropped the deferred writes it replaced: they wait for the next flush.
-        retry: list[tuple[str, int, int, str]] = [
-            (pk, now_ms() + FENCE_RETRY_MS, 0, "") for pk in fenced
-        ]
+        retry.extend((pk, now_ms() + FENCE_RETRY_MS, 0, "") for pk in fenced)
         to_apply: dict[str, Record] = {}
         for pk, record in records.items():
             if record.empty:
@@ -249,7 +314,7 @@ def apply_batch(
         if retry or dead:
             record_decisions(bkeys, batch_id, retry, dead)
     counts["dead_lettered"] += len(dead)
-    return done, retry, dead, counts
+    return outcome
 
 
 def _key_form(pk: Any) -> Any:
