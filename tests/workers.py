@@ -157,7 +157,9 @@ class TcpProxy:
                     target=self._pipe, args=(source, sink, committing), daemon=True
                 ).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket, committing: threading.Event) -> None:
+    def _pipe(
+        self, source: socket.socket, sink: socket.socket, committing: threading.Event
+    ) -> None:
         try:
             while data := source.recv(65536):
                 if committing.is_set():
