@@ -192,8 +192,9 @@ def test_sigterm_during_a_flush_finishes_the_batch(start_worker):
         user=settings_dict["USER"],
         dbname=settings_dict["NAME"],
     ) as blocker:
-        # Hold the row lock so the flush waits inside its transaction.
-        blocker.execute("SELECT 1 FROM testapp_product WHERE id = %s FOR UPDATE", [product.pk])
+        # Lock the table so the flush waits inside its transaction (a held row lock
+        # alone would only make it skip the row).
+        blocker.execute("LOCK TABLE testapp_product IN EXCLUSIVE MODE")
         queue_flush()
         wait_until(lambda: backlog() and backlog()[0]["in_flight"] == 1, message="claimed")
         worker.process.send_signal(15)

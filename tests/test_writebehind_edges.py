@@ -145,3 +145,116 @@ def wait_until(condition, timeout: float = 30.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("timed out")
+
+
+def _buffer_raw(raw_redis, model_label: str, pk, fields: dict) -> None:
+    """A row's record put in the buffer as it is stored, past the checks of write_behind()
+    (as a record buffered by an older release would be)."""
+    from django_distcache import readthrough
+
+    codec = readthrough.serializer()
+    now = int(time.time() * 1000)
+    root = f"dctest:wb:{model_label}"
+    mapping = {f"v:{name}": codec.dumps(value) for name, value in fields.items()}
+    raw_redis.hset(f"{root}:r:{pk}", mapping={**mapping, "n": 1, "since": now})
+    raw_redis.zadd(f"{root}:pending", {str(pk): now})
+    raw_redis.sadd("dctest:wb:models", model_label)
+
+
+ONE_RETRY = {
+    "KEY_PREFIX": "dctest",
+    "WRITE_BEHIND_MAX_ATTEMPTS": 2,
+    "WRITE_BEHIND_RETRY_BACKOFF": 0,
+}
+
+
+@override_settings(DISTCACHE=ONE_RETRY)
+def test_any_exception_of_a_row_isolates_it_counts_an_attempt_and_dead_letters_it(raw_redis):
+    bad, good = ProductFactory.create_batch(2, stock=0)
+    _buffer_raw(raw_redis, "testapp.product", bad.pk, {"stock": float("inf")})  # OverflowError
+    django_distcache.write_behind_incr(Product, good.pk, "stock", by=2)
+    first = flush_write_behind(Product)
+    assert (first["rows"], first["retried"]) == (1, 1)
+    assert stock_in_db(good.pk) == 2
+    second = flush_write_behind(Product)
+    assert second["dead_lettered"] == 1
+    [letter] = dead_letters(Product)
+    assert letter["pk"] == str(bad.pk)
+    assert letter["attempts"] == 2
+    assert "OverflowError" in letter["error"]
+    assert [entry["pending"] for entry in backlog()] == [0]
+
+
+@pytest.fixture
+def failing_tag_updates():
+    """Updates of tags named 'timeout' or 'locked' fail as a statement or lock timeout would."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE OR REPLACE FUNCTION distcache_test_fail() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.name = 'timeout' THEN RAISE EXCEPTION 'canceling statement due to "
+            "statement timeout' USING ERRCODE = 'query_canceled'; END IF; "
+            "IF NEW.name = 'locked' THEN RAISE EXCEPTION 'could not obtain lock' "
+            "USING ERRCODE = 'lock_not_available'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER distcache_test_fail BEFORE UPDATE ON testapp_tag "
+            "FOR EACH ROW EXECUTE FUNCTION distcache_test_fail()"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS distcache_test_fail ON testapp_tag")
+
+
+@override_settings(DISTCACHE=ONE_RETRY)
+def test_statement_and_lock_timeouts_are_errors_of_their_row(failing_tag_updates):
+    slow, locked, good = TagFactory(name="a"), TagFactory(name="b"), TagFactory(name="c")
+    for tag, name in ((slow, "timeout"), (locked, "locked"), (good, "fine")):
+        tag.name = name
+        django_distcache.write_behind(tag, fields=["name"])
+    first = flush_write_behind(Tag)
+    assert (first["rows"], first["retried"]) == (1, 2)
+    assert Tag.objects.get(pk=good.pk).name == "fine"
+    flush_write_behind(Tag)
+    letters = {letter["pk"]: letter["error"] for letter in dead_letters(Tag)}
+    assert "QueryCanceled" in letters[str(slow.pk)] or "timeout" in letters[str(slow.pk)]
+    assert "lock" in letters[str(locked.pk)]
+    assert Tag.objects.get(pk=slow.pk).name == "a"
+
+
+def test_a_row_locked_by_a_long_transaction_does_not_stall_the_flush():
+    held, free = ProductFactory.create_batch(2, stock=0)
+    for product in (held, free):
+        django_distcache.write_behind_incr(Product, product.pk, "stock", by=4)
+    results = {}
+
+    def flush() -> None:
+        try:
+            results["counts"] = flush_write_behind(Product)
+        finally:
+            connection.close()
+
+    with _session() as blocker:
+        blocker.execute("SELECT 1 FROM testapp_product WHERE id = %s FOR UPDATE", [held.pk])
+        flusher = threading.Thread(target=flush)
+        flusher.start()
+        flusher.join(timeout=20)
+        stalled = flusher.is_alive()
+        blocker.rollback()
+    flusher.join(timeout=30)
+    assert not stalled, "the flush waited for the row lock"
+    assert (stock_in_db(held.pk), stock_in_db(free.pk)) == (0, 4)
+    assert results["counts"]["dead_lettered"] == 0
+    wait_until(lambda: flush_write_behind(Product)["rows"] == 1)
+    assert stock_in_db(held.pk) == 4
+    assert backlog() == []
+
+
+def test_backlog_age_counts_rows_in_flight(raw_redis):
+    product = ProductFactory(stock=0)
+    django_distcache.write_behind_incr(Product, product.pk, "stock")
+    claim_batch(Product)  # and its flush died
+    time.sleep(0.05)
+    [entry] = backlog()
+    assert entry["in_flight"] == 1
+    assert entry["oldest_age"] is not None
+    assert entry["oldest_age"] >= 0.05

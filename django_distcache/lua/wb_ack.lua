@@ -1,18 +1,26 @@
 -- Finish batch B once: forget rows written to the database, put rows to retry back
 -- in front of newer writes, move dead rows to the dead-letter list, drop the rows'
 -- cached entries. A second ack of the same batch does nothing.
--- KEYS: batches, claimed, batch hash, pending, dead list, stats hash.
+-- KEYS: batches, claimed, batch hash, pending, dead list, stats hash, since zset.
 -- ARGV: batch id, claimed prefix, record prefix, writes (buffered writes of the done
 --       rows), entry key prefix ('' when the entries live in another Redis), n_done, done pks..., n_retry,
 --       (pk, score, attempts_added, error)..., n_dead, (pk, dead-letter item)...
 -- The rows of a batch still listed in `batches` are claimed by it alone, so they are
 -- released without checking their owner.
-local batches, claimed, batch, pending, dead, stats = unpack(KEYS, 1, 6)
+local batches, claimed, batch, pending, dead, stats, since = unpack(KEYS, 1, 7)
 local id, held_prefix, rec_prefix = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('ZREM', batches, id) == 0 then return 0 end
 
 local function each_slice(list, call)
   for i = 1, #list, 2000 do call(unpack(list, i, math.min(i + 1999, #list))) end
+end
+
+local function has_writes(key)
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    local kind = string.sub(f, 1, 2)
+    if kind == 'v:' or kind == 'i:' then return true end
+  end
+  return false
 end
 
 local function merge_back(pk, score, added, err)
@@ -45,6 +53,13 @@ local function merge_back(pk, score, added, err)
   end
   if tonumber(added) > 0 then redis.call('HINCRBY', rec, 'attempts', added) end
   if err ~= '' then redis.call('HSET', rec, 'error', err) end
+  if not has_writes(rec) then
+    -- A direct write superseded all of it meanwhile.
+    redis.call('DEL', rec)
+    redis.call('ZREM', pending, pk)
+    redis.call('ZREM', since, pk)
+    return
+  end
   redis.call('ZADD', pending, score, pk)
 end
 
@@ -78,6 +93,11 @@ if n_done > 0 then
   redis.call('HINCRBY', stats, 'rows', n_done)
 end
 if n_dead > 0 then redis.call('HINCRBY', stats, 'dead_lettered', n_dead) end
+-- The backlog's age: a row written now may still have newer writes waiting.
+for _, pk in ipairs(bases) do
+  local first = redis.call('HGET', rec_prefix .. pk, 'since')
+  if first then redis.call('ZADD', since, first, pk) else redis.call('ZREM', since, pk) end
+end
 if ARGV[5] ~= '' and #bases > 0 then
   local entries = {}
   for _, pk in ipairs(bases) do

@@ -1,7 +1,7 @@
 -- A direct save or update() of rows wrote these fields: drop the deferred writes to
 -- them made before it, pending or held by a batch not yet written.
 -- The rows' fences (set while the direct write was in progress) come down.
--- KEYS: pending zset, claimed hash. ARGV: record prefix, claimed prefix, fence prefix,
+-- KEYS: pending zset, claimed hash, since zset. ARGV: record prefix, claimed prefix, fence prefix,
 -- n_fields, fields..., pks...
 local n = tonumber(ARGV[4])
 for p = 5 + n, #ARGV do
@@ -23,6 +23,7 @@ for p = 5 + n, #ARGV do
       if not left then
         redis.call('DEL', key)
         redis.call('ZREM', KEYS[1], pk)
+        if not id then redis.call('ZREM', KEYS[3], pk) end
       end
     end
   end

@@ -31,6 +31,8 @@ if is_new then
   local now = t[1] * 1000 + math.floor(t[2] / 1000)
   redis.call('HSET', rec, 'since', now)
   redis.call('ZADD', pending, now, pk)
+  -- NX: a batch may hold older writes of the row.
+  redis.call('ZADD', root .. ':since', 'NX', now, pk)
   local prefix, label = string.match(root, '^(.*):wb:(.*)$')
   redis.call('SADD', prefix .. ':wb:models', label)
   count = count + 1

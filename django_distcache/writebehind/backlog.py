@@ -24,7 +24,8 @@ def backlog() -> list[dict[str, Any]]:
     """One dict per model with pending writes or dead letters.
 
     Keys: model, pending (rows waiting, including rows of batches in flight),
-    oldest_age (seconds the oldest waiting row has waited, or None), dead_letters,
+    oldest_age (seconds since the oldest write not yet in the database was made,
+    whether its row waits, is in flight, retried or stranded; or None), dead_letters,
     in_flight, rows and writes (flushed so far; writes / rows is the coalescing ratio).
     """
     labels = _labels()
@@ -38,18 +39,20 @@ def backlog() -> list[dict[str, Any]]:
         pipe.hlen(bkeys.claimed)
         pipe.llen(bkeys.dead)
         pipe.hmget(bkeys.stats, ["rows", "writes"])
+        pipe.zrange(bkeys.since, 0, 0, withscores=True)
     answers = pipe.execute()
     now = time.time()
     result = []
     for index, label in enumerate(labels):
-        waiting, oldest, in_flight, dead, (rows, writes) = answers[5 * index : 5 * index + 5]
+        waiting, due, in_flight, dead, (rows, writes), since = answers[6 * index : 6 * index + 6]
+        firsts = [row[0][1] for row in (due, since) if row]
         if not (waiting or in_flight or dead):
             continue
         result.append(
             {
                 "model": label,
                 "pending": waiting + in_flight,
-                "oldest_age": max(0.0, now - oldest[0][1] / 1000) if oldest else None,
+                "oldest_age": max(0.0, now - min(firsts) / 1000) if firsts else None,
                 "dead_letters": dead,
                 "in_flight": in_flight,
                 "rows": int(rows or 0),

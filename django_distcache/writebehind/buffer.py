@@ -14,6 +14,8 @@ from django_distcache.registry import ModelConfig, get_config
 
 # Layout, per model (W = "<prefix>:wb:<app_label.model>"):
 #   W:pending       zset   pk -> when the row is due (ms): first write, or retry time
+#   W:since         zset   pk -> when its oldest write not yet in the database was made
+#                          (ms), pending, in flight or retried: the backlog's age
 #   W:r:<pk>        hash   the row's deferred writes: v:<attname> (encoded value),
 #                          i:<attname> (summed increment), n (writes), since, attempts, error
 #   W:claimed       hash   pk -> id of the batch holding the row (one batch per row)
@@ -55,6 +57,10 @@ class BufferKeys:
     @property
     def record_prefix(self) -> str:
         return f"{self.root}:r:"
+
+    @property
+    def since(self) -> str:
+        return f"{self.root}:since"
 
     @property
     def claimed(self) -> str:

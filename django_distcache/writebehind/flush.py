@@ -42,6 +42,8 @@ logger = logging.getLogger("django_distcache")
 
 # How long (ms) a row fenced by a direct write waits before the next try.
 FENCE_RETRY_MS = 100
+# How long (ms) a row locked by another transaction waits before the next try.
+LOCKED_RETRY_MS = 1000
 # Errors of the database itself: the whole batch waits and is tried again.
 DATABASE_DOWN = (OperationalError, InterfaceError)
 
@@ -55,7 +57,8 @@ def flush_write_behind(model: ModelRef | None = None) -> dict[str, int]:
 
     Runs in this process; returns counts: batches, rows (written to the database),
     writes (buffered writes those rows held), coalesced (writes saved by
-    coalescing), dead_lettered, retried, superseded, recovered.
+    coalescing), dead_lettered, retried (including rows left for later because another
+    transaction held their lock), superseded, recovered.
     """
     targets = [resolve_model(model)] if model is not None else write_behind_models()
     totals: Counter[str] = Counter()
@@ -136,52 +139,65 @@ def flush_batch(
     outcome = BatchOutcome()
     try:
         apply_batch(model, using, bkeys, batch_id, pks, outcome)
-    except DATABASE_DOWN:
-        if not settle_lost_connection(model, using, batch_id, pks, outcome):
-            raise
     except BatchLost:
         return Counter()
+    except DATABASE_DOWN:
+        # NOTE: a lost connection is no fault of the rows: no attempt is counted.
+        if not settle_failed_batch(model, using, batch_id, pks, outcome, attempts=0):
+            raise
+    except Exception as exc:
+        # Not an error of one row (those are set aside in apply_rows): every row goes
+        # back with an attempt counted and the error; rows at WRITE_BEHIND_MAX_ATTEMPTS
+        # are dead-lettered by the next flush.
+        error = f"{type(exc).__name__}: {exc}".strip()[:500]
+        settle_failed_batch(model, using, batch_id, pks, outcome, attempts=1, error=error)
+        raise
     else:
         outcome.acknowledge(model, batch_id)
     outcome.counts["batches"] += 1
     return outcome.counts
 
 
-def settle_lost_connection(
-    model: type[models.Model], using: str, batch_id: str, pks: list[str], outcome: BatchOutcome
+def settle_failed_batch(
+    model: type[models.Model],
+    using: str,
+    batch_id: str,
+    pks: list[str],
+    outcome: BatchOutcome,
+    *,
+    attempts: int,
+    error: str = "",
 ) -> bool:
-    """The database connection failed while the batch was applied: settle the batch by
-    what its transaction really did. True if it committed (and is now acknowledged).
+    """A flush failed while it applied the batch: settle the batch by what its
+    transaction really did. True if it committed (and is now acknowledged).
 
     The COMMIT may have reached the database with only its answer lost, so a batch
     whose transaction began is never put back on a guess: its status is asked on a
     fresh connection, and if that cannot tell, the batch is left to recovery.
     """
-    if not outcome.txid:
-        # NOTE: nothing was written; the rows go back untouched and wait for the
-        # database (not counted as attempts of the rows).
-        acknowledge(model, batch_id, retry=[(pk, now_ms(), 0, "") for pk in pks])
-        return False
-    connections[using].close()
-    try:
-        status = commit_status(using, outcome.txid)
-    except DATABASE_DOWN:
-        status = "unknown"
-    finally:
+    status = "aborted"  # no transaction id yet: nothing was written
+    if outcome.txid:
         connections[using].close()
+        try:
+            status = commit_status(using, outcome.txid)
+        except DATABASE_DOWN:
+            status = "unknown"
+        finally:
+            connections[using].close()
     if status == "committed":
         logger.warning(
-            "django_distcache: the commit of batch %s of %s lost its answer; it had committed",
+            "django_distcache: batch %s of %s committed, but its flush failed after that",
             batch_id,
             model._meta.label,
         )
-        invalidate_objects(
-            model, [model._meta.pk.to_python(pk) for pk in outcome.done], using=using
-        )
+        pk_field = model._meta.pk
+        invalidate_objects(model, [pk_field.to_python(pk) for pk in outcome.done], using=using)
         outcome.acknowledge(model, batch_id)
         return True
     if status == "aborted":
-        acknowledge(model, batch_id, retry=[(pk, now_ms(), 0, "") for pk in pks])
+        delay = int(get_settings().WRITE_BEHIND_RETRY_BACKOFF * 1000) if attempts else 0
+        retry = [(pk, now_ms() + delay, attempts, error) for pk in pks]
+        acknowledge(model, batch_id, retry=retry)
     # "in progress" or unknown: recovery asks again once the batch's lease runs out.
     return False
 
@@ -250,14 +266,7 @@ def apply_batch(
     outcome = outcome if outcome is not None else BatchOutcome()
     counts, done, dead, retry = outcome.counts, outcome.done, outcome.dead, outcome.retry
     with transaction.atomic(using=using):
-        manager = model._base_manager.using(using)
-        existing = {
-            str(_key_form(pk))
-            for pk in manager.select_for_update()
-            .filter(pk__in=list(values.values()))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        }
+        existing, busy = _lock_rows(model, using, values)
         txid = begin_flush_transaction(using)
         flat = script("wb_begin")(
             keys=[bkeys.batches, bkeys.batch(batch_id)],
@@ -283,8 +292,15 @@ def apply_batch(
             if record.empty:
                 counts["superseded"] += 1
                 done.append(pk)
+            elif pk in busy:
+                # Another transaction holds the row: waiting for it would stall the batch.
+                retry.append((pk, now_ms() + LOCKED_RETRY_MS, 0, ""))
+                counts["retried"] += 1
             elif pk not in existing:
                 dead.append((pk, dead_letter(model, pk, record, "the row no longer exists")))
+            elif record.attempts >= conf.WRITE_BEHIND_MAX_ATTEMPTS:
+                # Its earlier flushes failed as a whole (see flush_batch).
+                dead.append((pk, dead_letter(model, pk, record, record.error)))
             else:
                 to_apply[pk] = record
         failures = apply_rows(model, using, {values[pk]: r for pk, r in to_apply.items()})
@@ -315,6 +331,27 @@ def apply_batch(
             record_decisions(bkeys, batch_id, retry, dead)
     counts["dead_lettered"] += len(dead)
     return outcome
+
+
+def _lock_rows(
+    model: type[models.Model], using: str, values: dict[str, Any]
+) -> tuple[set[str], set[str]]:
+    """Lock the batch's rows, skipping rows another transaction holds: (locked, busy).
+    A row in neither no longer exists. NOTE: one more query when a row was skipped."""
+    manager = model._base_manager.using(using)
+    wanted = list(values.values())
+    locked = {
+        str(_key_form(pk))
+        for pk in manager.select_for_update(skip_locked=True)
+        .filter(pk__in=wanted)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    }
+    if len(locked) == len(values):
+        return locked, set()
+    others = [values[pk] for pk in values if pk not in locked]
+    busy = {str(_key_form(pk)) for pk in manager.filter(pk__in=others).values_list("pk", flat=True)}
+    return locked, busy
 
 
 def _key_form(pk: Any) -> Any:

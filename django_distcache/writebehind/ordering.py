@@ -29,7 +29,7 @@ def supersede(model: type[models.Model], pks: Iterable[Any], attnames: Iterable[
     args: list[Any] = [bkeys.record_prefix, bkeys.held_root, bkeys.fence_prefix, len(attnames)]
     try:
         script("wb_supersede")(
-            keys=[bkeys.pending, bkeys.claimed],
+            keys=[bkeys.pending, bkeys.claimed, bkeys.since],
             args=[*args, *attnames, *pks],
             client=get_buffer_redis(),
         )

@@ -70,6 +70,7 @@ def acknowledge(
         bkeys.pending,
         bkeys.dead,
         bkeys.stats,
+        bkeys.since,
     ]
     args: list[Any] = [
         batch_id,
