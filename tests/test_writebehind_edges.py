@@ -50,10 +50,9 @@ def test_increment_of_a_null_column_reads_and_flushes_as_null_plus_n_is_n(nullab
     assert dead_letters(Product) == []
 
 
-def test_increment_after_a_deferred_null_value_is_n(nullable_stock):
+def test_increment_after_a_deferred_null_value_is_n(nullable_stock, raw_redis):
     product = ProductFactory(stock=7)
-    product.stock = None
-    django_distcache.write_behind(product, fields=["stock"])
+    _buffer_raw(raw_redis, "testapp.product", product.pk, {"stock": None})
     django_distcache.write_behind_incr(Product, product.pk, "stock", by=4)
     assert django_distcache.get_object(Product, product.pk).stock == 4
     flush_write_behind(Product)
@@ -258,3 +257,66 @@ def test_backlog_age_counts_rows_in_flight(raw_redis):
     assert entry["in_flight"] == 1
     assert entry["oldest_age"] is not None
     assert entry["oldest_age"] >= 0.05
+
+
+def _nothing_buffered(raw_redis) -> bool:
+    return not raw_redis.keys("dctest:wb:*:r:*")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("stock", "many", "stock"),
+        ("stock", None, "stock"),
+        ("stock", 2**40, "stock"),
+        ("price", "cheap", "price"),
+        ("name", "x" * 201, "name"),
+    ],
+)
+def test_a_value_the_column_refuses_is_an_error_at_the_call(raw_redis, field, value, message):
+    product = ProductFactory(stock=1, name="a")
+    setattr(product, field, value)
+    with pytest.raises(ValueError, match=message):
+        django_distcache.write_behind(product, fields=[field])
+    assert _nothing_buffered(raw_redis)
+    assert django_distcache.get_object(Product, product.pk).stock == 1
+
+
+def test_values_are_buffered_as_the_field_prepares_them():
+    product = ProductFactory(stock=1)
+    product.stock = "7"
+    django_distcache.write_behind(product, fields=["stock"])
+    assert django_distcache.get_object(Product, product.pk).stock == 7
+    flush_write_behind(Product)
+    assert stock_in_db(product.pk) == 7
+
+
+def test_unknown_field_or_unsaved_instance_is_an_error_at_the_call(raw_redis):
+    from django.core.exceptions import FieldDoesNotExist
+
+    product = ProductFactory()
+    with pytest.raises(FieldDoesNotExist):
+        django_distcache.write_behind(product, fields=["colour"])
+    with pytest.raises(ValueError, match="saved"):
+        django_distcache.write_behind(Product(name="new"), fields=["name"])
+    with pytest.raises(ValueError, match="primary key"):
+        django_distcache.write_behind_incr(Product, None, "stock")
+    with pytest.raises(ValueError, match="primary key"):
+        django_distcache.write_behind_incr(Product, "not-a-number", "stock")
+    assert _nothing_buffered(raw_redis)
+
+
+@pytest.mark.parametrize("field", ["name", "category", "attributes", "id"])
+def test_increment_of_a_column_that_is_not_a_number_is_an_error_at_the_call(raw_redis, field):
+    product = ProductFactory()
+    with pytest.raises(ValueError, match=field):
+        django_distcache.write_behind_incr(Product, product.pk, field)
+    assert _nothing_buffered(raw_redis)
+
+
+def test_increment_of_a_decimal_column_is_accepted():
+    product = ProductFactory(price="1.50")
+    django_distcache.write_behind_incr(Product, product.pk, "price", by=2)
+    assert str(django_distcache.get_object(Product, product.pk).price) == "3.50"
+    flush_write_behind(Product)
+    assert str(Product.objects.get(pk=product.pk).price) == "3.50"

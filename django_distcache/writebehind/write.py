@@ -19,6 +19,12 @@ from django_distcache.writebehind.buffer import (
     write_behind_config,
 )
 from django_distcache.writebehind.packed import PackedCall
+from django_distcache.writebehind.values import (
+    checked_pk,
+    checked_value,
+    numeric_field,
+    writable_field,
+)
 
 # A model whose buffer reached the batch size triggers at most one flush per this long.
 TRIGGER_MS = 1000
@@ -124,30 +130,35 @@ def write_behind(instance: models.Model, fields: Iterable[str]) -> None:
     returns; its errors (out of memory, read-only replica) are raised here.
     """
     model = type(instance)
+    pk = checked_pk(model, instance.pk if not instance._state.adding else None)
     codec = readthrough.serializer()
     ops = []
     for name in fields:
-        field = model._meta.get_field(name)
-        if not field.concrete or field.primary_key:
-            raise ValueError(f"{model._meta.label}.{name} is not a writable column.")
-        ops.append(("v", field.attname, codec.dumps(getattr(instance, field.attname))))
+        field = writable_field(model, name)
+        value = checked_value(model, field, getattr(instance, field.attname))
+        ops.append(("v", field.attname, codec.dumps(value)))
     if not ops:
         raise ValueError("write_behind() needs at least one field name.")
-    if not _buffer(model, instance.pk, ops):
+    if not _buffer(model, pk, ops):
         _overflow(model, lambda: instance.save(update_fields=[op[1] for op in ops]))
 
 
 def write_behind_incr(model: type[models.Model], pk: Any, field: str, by: int = 1) -> None:
-    """Add ``by`` to an integer column later; increments between flushes add up."""
+    """Add ``by`` to a number column later; increments between flushes add up, and an
+    increment of a NULL column counts it as 0."""
     if not isinstance(by, int) or isinstance(by, bool):
         raise TypeError(f"write_behind_incr() adds whole numbers, got {by!r}.")
-    attname = model._meta.get_field(field).attname  # type: ignore[union-attr]
+    pk = checked_pk(model, pk)
+    attname = numeric_field(model, field).attname
     if not _buffer(model, pk, [("i", attname, by)]):
 
         def save() -> None:
-            from django.db.models import F
+            from django.db.models import F, Value
+            from django.db.models.functions import Coalesce
 
-            model._default_manager.filter(pk=pk).update(**{attname: F(attname) + by})
+            model._default_manager.filter(pk=pk).update(
+                **{attname: Coalesce(F(attname), Value(0)) + by}
+            )
 
         _overflow(model, save)
 
