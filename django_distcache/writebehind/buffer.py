@@ -22,7 +22,10 @@ from django_distcache.registry import ModelConfig, get_config
 #   W:batches       zset   batch id -> lease expiry (ms)
 #   W:b:<id>        hash   txid of the database transaction applying it, p:<pk> per row
 #   W:c:<id>:<pk>   hash   a row's deferred writes while its batch is applied
-#   W:fence:<pk>    string set while a direct save/update() of the row is in progress
+#   W:m:<pk>:<tok>  hash   deferred writes a direct write in progress set aside (mark),
+#                          with txid (its transaction) and at (ms); see ordering.py
+#   W:mk:<pk>       set    the row's marks (tokens)
+#   W:marks         zset   "<token>:<pk>" -> when marked (ms): marks not yet settled
 #   W:dead          list   dead letters (encoded dicts), never trimmed
 #   W:stats         hash   writes, rows, dead_lettered
 # and "<prefix>:wb:models", the set of labels that ever buffered a write.
@@ -81,8 +84,8 @@ class BufferKeys:
         return f"{self.root}:c:{batch_id}:"
 
     @property
-    def fence_prefix(self) -> str:
-        return f"{self.root}:fence:"
+    def marks(self) -> str:
+        return f"{self.root}:marks"
 
     @property
     def dead(self) -> str:

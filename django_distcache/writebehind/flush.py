@@ -33,6 +33,7 @@ from django_distcache.writebehind.buffer import (
     parse_record,
     write_behind_config,
 )
+from django_distcache.writebehind.marks import settle_marks
 from django_distcache.writebehind.outcome import acknowledge, dead_letter, record_decisions
 from django_distcache.writebehind.recovery import recover_stale_batches
 from django_distcache.writebehind.rows import apply_rows
@@ -40,8 +41,6 @@ from django_distcache.writebehind.transactions import begin_flush_transaction, c
 
 logger = logging.getLogger("django_distcache")
 
-# How long (ms) a row fenced by a direct write waits before the next try.
-FENCE_RETRY_MS = 100
 # How long (ms) a row locked by another transaction waits before the next try.
 LOCKED_RETRY_MS = 1000
 # Errors of the database itself: the whole batch waits and is tried again.
@@ -87,6 +86,7 @@ def flush_model(model: type[models.Model], *, time_limit: float | None = None) -
     conf = get_settings()
     using = router.db_for_write(model)
     counts: Counter[str] = Counter()
+    settle_marks(model, using)
     counts["recovered"] += recover_stale_batches(model, using)
     due_by = now_ms()
     deadline = time.monotonic() + (time_limit or conf.WRITE_BEHIND_LEASE_TIMEOUT / 2)
@@ -110,20 +110,15 @@ def _items(data: bytes) -> list[bytes]:
     return items
 
 
-def _records(data: bytes) -> tuple[dict[str, Record], list[str]]:
-    """The rows returned by wb_begin (pk, field count, then field and value pairs), and
-    the fenced pks (count -1)."""
+def _records(data: bytes) -> dict[str, Record]:
+    """The rows returned by wb_begin (pk, field count, then field and value pairs)."""
     items = _items(data)
-    records, fenced, index = {}, [], 0
+    records, index = {}, 0
     while index < len(items):
         pk, count = items[index].decode(), int(items[index + 1])
-        if count < 0:
-            fenced.append(pk)
-            index += 2
-            continue
         records[pk] = parse_record(items[index + 2 : index + 2 + count])
         index += 2 + count
-    return records, fenced
+    return records
 
 
 def flush_batch(
@@ -275,7 +270,6 @@ def apply_batch(
                 txid,
                 lease_expiry(),
                 bkeys.held_prefix(batch_id),
-                bkeys.fence_prefix,
                 *pks,
             ],
             client=get_buffer_redis(),
@@ -283,10 +277,7 @@ def apply_batch(
         if flat is None:
             raise BatchLost(batch_id)
         outcome.txid = txid
-        records, fenced = _records(flat)
-        # A direct write to these rows committed (we hold their locks now) but has not
-        # yet dropped the deferred writes it replaced: they wait for the next flush.
-        retry.extend((pk, now_ms() + FENCE_RETRY_MS, 0, "") for pk in fenced)
+        records = _records(flat)
         to_apply: dict[str, Record] = {}
         for pk, record in records.items():
             if record.empty:

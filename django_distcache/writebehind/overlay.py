@@ -22,10 +22,11 @@ def overlay(
 ) -> None:
     """Apply the buffered writes of each row to its instance (key pk -> instance), in place.
 
-    One round trip. A row held by a batch gets that batch's writes first, then the newer
-    pending ones. A batch whose transaction has committed (its flush may have died before
-    acknowledging it) is already in the database: the row is read again and the batch
-    skipped. NOTE: that costs one query more, only for rows in such a batch.
+    One round trip. A row held by a batch gets that batch's writes first, then those a
+    direct write in progress set aside, then the newer pending ones. A batch whose
+    transaction has committed (its flush may have died before acknowledging it) is
+    already in the database: the row is read again and the batch skipped. NOTE: that
+    costs one query more, only for rows in such a batch.
     """
     present = {str(pk): obj for pk, obj in instances.items() if obj is not None}
     if not present:
@@ -34,7 +35,7 @@ def overlay(
     try:
         answer = script("wb_peek")(
             keys=[bkeys.claimed],
-            args=[bkeys.record_prefix, bkeys.held_root, f"{bkeys.root}:b:", *present],
+            args=[bkeys.root, *present],
             client=get_buffer_redis(),
         )
     except RedisError:
@@ -45,7 +46,7 @@ def overlay(
     using = using or router.db_for_read(model)
     statuses: dict[bytes, str] = {}
     for index, instance in enumerate(present.values()):
-        held, txid, pending = answer[3 * index : 3 * index + 3]
+        held, txid, marks, pending = answer[4 * index : 4 * index + 4]
         if held and txid:
             if txid not in statuses:
                 statuses[txid] = commit_status(using, txid.decode())
@@ -54,6 +55,8 @@ def overlay(
                 held = None
         if held:
             apply_record(instance, parse_record(held))
+        for marked in marks:
+            apply_record(instance, parse_record(marked))
         if pending:
             apply_record(instance, parse_record(pending))
 
