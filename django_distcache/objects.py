@@ -74,9 +74,10 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
 
     def load() -> models.Model | None:
         instance = config.model._default_manager.db_manager(using).filter(pk=pk).first()
-        # Buffered writes are laid over the row, unless this transaction saved it.
-        if config.write_behind and not pending_touches(using, (), key):
-            overlay(config.model, {key_pk: instance}, using)
+        if config.write_behind:
+            # A transaction that saved the row does not see the writes its save set aside.
+            marks = not pending_touches(using, (), key)
+            overlay(config.model, {key_pk: instance}, using, marks=marks)
         return instance
 
     hotkeys.record(config.namespace, key_pk)
@@ -111,7 +112,15 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     found: dict[Any, Any] = {}
     dirty = [k for k, key in keys.items() if pending_touches(using, generation_keys, key)]
     if dirty:
-        found.update(manager.in_bulk([by_key[k] for k in dirty]))
+        rows = manager.in_bulk([by_key[k] for k in dirty])
+        if config.write_behind:
+            overlay(
+                model,
+                {_normalize_pk(model, pk): obj for pk, obj in rows.items()},
+                using,
+                marks=False,
+            )
+        found.update(rows)
     clean = [k for k in by_key if k not in dirty]
     if not clean:
         return found

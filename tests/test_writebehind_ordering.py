@@ -115,3 +115,25 @@ def test_delete_supersedes_the_earlier_writes():
     counts = flush_write_behind(Product)
     assert counts["rows"] == 1
     assert stock_in_db(kept.pk) == 1
+
+
+def test_a_transaction_that_saved_other_columns_reads_the_rows_deferred_writes():
+    product = ProductFactory(stock=10, name="a")
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=5)
+    with transaction.atomic():
+        product.name = "b"
+        product.save(update_fields=["name"])
+        read = django_distcache.get_object(Product, product.pk)
+        assert (read.name, read.stock) == ("b", 15)
+        assert django_distcache.get_objects(Product, [product.pk])[product.pk].stock == 15
+
+
+def test_a_transaction_that_saved_the_column_reads_only_the_writes_made_after():
+    product = ProductFactory(stock=10)
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=5)
+    with transaction.atomic():
+        product.stock = 1
+        product.save()
+        increment_elsewhere(product.pk, 2)
+        assert django_distcache.get_object(Product, product.pk).stock == 3
+        assert django_distcache.get_objects(Product, [product.pk])[product.pk].stock == 3

@@ -19,6 +19,8 @@ def overlay(
     model: type[models.Model],
     instances: dict[Any, models.Model | None],
     using: str | None = None,
+    *,
+    marks: bool = True,
 ) -> None:
     """Apply the buffered writes of each row to its instance (key pk -> instance), in place.
 
@@ -26,7 +28,8 @@ def overlay(
     direct write in progress set aside, then the newer pending ones. A batch whose
     transaction has committed (its flush may have died before acknowledging it) is
     already in the database: the row is read again and the batch skipped. NOTE: that
-    costs one query more, only for rows in such a batch.
+    costs one query more, only for rows in such a batch. ``marks=False`` leaves out
+    the writes set aside by direct writes (for the transaction that made one).
     """
     present = {str(pk): obj for pk, obj in instances.items() if obj is not None}
     if not present:
@@ -46,7 +49,7 @@ def overlay(
     using = using or router.db_for_read(model)
     statuses: dict[bytes, str] = {}
     for index, instance in enumerate(present.values()):
-        held, txid, marks, pending = answer[4 * index : 4 * index + 4]
+        held, txid, marked, pending = answer[4 * index : 4 * index + 4]
         if held and txid:
             if txid not in statuses:
                 statuses[txid] = commit_status(using, txid.decode())
@@ -55,8 +58,8 @@ def overlay(
                 held = None
         if held:
             apply_record(instance, parse_record(held))
-        for marked in marks:
-            apply_record(instance, parse_record(marked))
+        for record in marked if marks else ():
+            apply_record(instance, parse_record(record))
         if pending:
             apply_record(instance, parse_record(pending))
 
