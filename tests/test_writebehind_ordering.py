@@ -137,3 +137,40 @@ def test_a_transaction_that_saved_the_column_reads_only_the_writes_made_after():
         increment_elsewhere(product.pk, 2)
         assert django_distcache.get_object(Product, product.pk).stock == 3
         assert django_distcache.get_objects(Product, [product.pk])[product.pk].stock == 3
+
+
+def test_deferred_writes_in_an_atomic_block_take_effect_when_it_commits():
+    product = ProductFactory(stock=10, name="a")
+    with transaction.atomic():
+        django_distcache.write_behind_incr(Product, product.pk, "stock", by=2)
+        product.name = "b"
+        django_distcache.write_behind(product, fields=["name"])
+        # The transaction reads its own deferred writes; nobody else does yet.
+        read = django_distcache.get_object(Product, product.pk)
+        assert (read.stock, read.name) == (12, "b")
+        assert backlog() == []
+    read = django_distcache.get_object(Product, product.pk)
+    assert (read.stock, read.name) == (12, "b")
+    flush_write_behind(Product)
+    assert stock_in_db(product.pk) == 12
+
+
+def increment_then_fail(pk: int, by: int) -> None:
+    with transaction.atomic():
+        django_distcache.write_behind_incr(Product, pk, "stock", by=by)
+        raise RuntimeError("rolled back")
+
+
+def test_deferred_writes_in_an_atomic_block_that_rolls_back_vanish():
+    product = ProductFactory(stock=10)
+    django_distcache.get_object(Product, product.pk)  # cached
+    with pytest.raises(RuntimeError, match="rolled back"):
+        increment_then_fail(product.pk, 2)
+    with transaction.atomic():
+        with pytest.raises(RuntimeError, match="rolled back"):
+            increment_then_fail(product.pk, 3)  # in a savepoint
+        assert django_distcache.get_object(Product, product.pk).stock == 10
+    assert django_distcache.get_object(Product, product.pk).stock == 10
+    assert flush_write_behind(Product)["rows"] == 0
+    assert stock_in_db(product.pk) == 10
+    assert backlog() == []

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from django_distcache.client import get_buffer_redis, script
 from django_distcache.writebehind.buffer import apply_record, buffer_keys, parse_record
+from django_distcache.writebehind.own import own_record
 from django_distcache.writebehind.transactions import commit_status
 
 logger = logging.getLogger("django_distcache")
@@ -48,7 +49,7 @@ def overlay(
         return
     using = using or router.db_for_read(model)
     statuses: dict[bytes, str] = {}
-    for index, instance in enumerate(present.values()):
+    for index, (key_pk, instance) in enumerate(present.items()):
         held, txid, marked, pending = answer[4 * index : 4 * index + 4]
         if held and txid:
             if txid not in statuses:
@@ -62,6 +63,9 @@ def overlay(
             apply_record(instance, parse_record(record))
         if pending:
             apply_record(instance, parse_record(pending))
+        own = own_record(model, key_pk)
+        if own is not None:
+            apply_record(instance, own)
 
 
 def _reload(model: type[models.Model], instance: models.Model, using: str) -> None:

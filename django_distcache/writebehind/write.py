@@ -18,6 +18,7 @@ from django_distcache.writebehind.buffer import (
     buffer_keys,
     write_behind_config,
 )
+from django_distcache.writebehind.own import defer_to_commit
 from django_distcache.writebehind.packed import PackedCall
 from django_distcache.writebehind.values import (
     checked_pk,
@@ -127,7 +128,9 @@ def write_behind(instance: models.Model, fields: Iterable[str]) -> None:
     """Set ``fields`` of ``instance``'s row later, in a batched flush.
 
     ``get_object`` sees the new values at once. The write is in Redis when this
-    returns; its errors (out of memory, read-only replica) are raised here.
+    returns; its errors (out of memory, read-only replica) are raised here. Inside an
+    atomic block it is buffered when the block's transaction commits (its errors are
+    raised there) and vanishes if it rolls back; the transaction reads it meanwhile.
     """
     model = type(instance)
     pk = checked_pk(model, instance.pk if not instance._state.adding else None)
@@ -139,8 +142,7 @@ def write_behind(instance: models.Model, fields: Iterable[str]) -> None:
         ops.append(("v", field.attname, codec.dumps(value)))
     if not ops:
         raise ValueError("write_behind() needs at least one field name.")
-    if not _buffer(model, pk, ops):
-        _overflow(model, lambda: instance.save(update_fields=[op[1] for op in ops]))
+    _write(model, pk, ops, lambda: instance.save(update_fields=[op[1] for op in ops]))
 
 
 def write_behind_incr(model: type[models.Model], pk: Any, field: str, by: int = 1) -> None:
@@ -150,17 +152,32 @@ def write_behind_incr(model: type[models.Model], pk: Any, field: str, by: int = 
         raise TypeError(f"write_behind_incr() adds whole numbers, got {by!r}.")
     pk = checked_pk(model, pk)
     attname = numeric_field(model, field).attname
-    if not _buffer(model, pk, [("i", attname, by)]):
 
-        def save() -> None:
-            from django.db.models import F, Value
-            from django.db.models.functions import Coalesce
+    def save() -> None:
+        from django.db.models import F, Value
+        from django.db.models.functions import Coalesce
 
-            model._default_manager.filter(pk=pk).update(
-                **{attname: Coalesce(F(attname), Value(0)) + by}
-            )
+        model._default_manager.filter(pk=pk).update(
+            **{attname: Coalesce(F(attname), Value(0)) + by}
+        )
 
-        _overflow(model, save)
+    _write(model, pk, [("i", attname, by)], save)
+
+
+def _write(model: type[models.Model], pk: Any, ops: list[Any], save: Any) -> None:
+    """Buffer ``ops`` now, or when the open transaction commits (nothing if it rolls
+    back); ``save`` writes them through when the buffer is full."""
+
+    def buffer() -> None:
+        if not _buffer(model, pk, ops):
+            _overflow(model, save)
+
+    using = router.db_for_write(model)
+    if not transaction.get_connection(using).in_atomic_block:
+        buffer()
+        return
+    key_pk = _objects._normalize_pk(model, pk)
+    defer_to_commit(using, model, key_pk, get_config(model).object_base(key_pk), ops, buffer)
 
 
 def write_through(instance: models.Model, *, using: str | None = None) -> None:
