@@ -64,6 +64,8 @@ DEFAULTS: dict[str, Any] = {
     "WRITE_BEHIND_MAX_ATTEMPTS": 5,
     # Seconds before the first retry of a failed row; doubled on each attempt.
     "WRITE_BEHIND_RETRY_BACKOFF": 1.0,
+    # Dead letters kept per model, the newest (0: all of them).
+    "WRITE_BEHIND_DEAD_LETTERS_KEPT": 10_000,
     # Strict mode: replicas that must acknowledge each buffered write (Redis WAIT)
     # before write_behind() returns, and how long to wait for them (seconds).
     "WRITE_BEHIND_WAIT_REPLICAS": 0,

@@ -4,7 +4,8 @@
 -- KEYS: batches, claimed, batch hash, pending, dead list, stats hash, since zset.
 -- ARGV: batch id, claimed prefix, record prefix, writes (buffered writes of the done
 --       rows), entry key prefix ('' when the entries live in another Redis), n_done, done pks..., n_retry,
---       (pk, score, attempts_added, error)..., n_dead, (pk, dead-letter item)...
+--       (pk, score, attempts_added, error)..., n_dead, (pk, dead-letter item)...,
+--       dead letters kept (the newest; 0: all)
 -- The rows of a batch still listed in `batches` are claimed by it alone, so they are
 -- released without checking their owner.
 local batches, claimed, batch, pending, dead, stats, since = unpack(KEYS, 1, 7)
@@ -92,7 +93,11 @@ if n_done > 0 then
   redis.call('HINCRBY', stats, 'writes', ARGV[4])
   redis.call('HINCRBY', stats, 'rows', n_done)
 end
-if n_dead > 0 then redis.call('HINCRBY', stats, 'dead_lettered', n_dead) end
+if n_dead > 0 then
+  redis.call('HINCRBY', stats, 'dead_lettered', n_dead)
+  local kept = tonumber(ARGV[#ARGV])
+  if kept > 0 then redis.call('LTRIM', dead, -kept, -1) end
+end
 -- The backlog's age: a row written now may still have newer writes waiting.
 for _, pk in ipairs(bases) do
   local first = redis.call('HGET', rec_prefix .. pk, 'since')

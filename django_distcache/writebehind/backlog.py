@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django_distcache import readthrough
 from django_distcache.client import get_buffer_redis
-from django_distcache.registry import ModelRef, resolve_model
-from django_distcache.writebehind.buffer import BufferKeys, buffer_keys, models_key
+from django_distcache.writebehind.buffer import BufferKeys, models_key
 
 
 def _labels() -> list[str]:
@@ -60,11 +58,3 @@ def backlog() -> list[dict[str, Any]]:
             }
         )
     return result
-
-
-def dead_letters(model: ModelRef, limit: int = 100) -> list[dict[str, Any]]:
-    """The first ``limit`` dead letters of ``model``: model, pk, values, increments,
-    writes, attempts, error, failed_at."""
-    bkeys = buffer_keys(resolve_model(model))
-    codec = readthrough.serializer()
-    return [codec.loads(raw) for raw in get_buffer_redis().lrange(bkeys.dead, 0, limit - 1)]

@@ -10,6 +10,7 @@ from django.db import models
 
 from django_distcache import readthrough
 from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
+from django_distcache.conf import get_settings
 from django_distcache.writebehind.buffer import (
     BufferKeys,
     Record,
@@ -87,4 +88,5 @@ def acknowledge(
     args.append(len(dead))
     for pk, letter in dead:
         args.extend((pk, letter))
+    args.append(int(get_settings().WRITE_BEHIND_DEAD_LETTERS_KEPT))
     return bool(script("wb_ack")(keys=keys_, args=args, client=get_buffer_redis()))
