@@ -320,3 +320,53 @@ def test_increment_of_a_decimal_column_is_accepted():
     assert str(django_distcache.get_object(Product, product.pk).price) == "3.50"
     flush_write_behind(Product)
     assert str(Product.objects.get(pk=product.pk).price) == "3.50"
+
+
+def _unreachable_buffer(redis_process) -> dict:
+    from django.conf import settings
+
+    server = redis_process()
+    server.stop()
+    caches = {
+        **settings.CACHES,
+        "buffer": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": server.url},
+    }
+    return {
+        "CACHES": caches,
+        "DISTCACHE": {"KEY_PREFIX": "dctest", "WRITE_BEHIND_CACHE_ALIAS": "buffer"},
+    }
+
+
+def test_distcache_flush_with_the_buffer_down_is_a_command_error(redis_process):
+    from django.core.management import CommandError, call_command
+
+    with (
+        override_settings(**_unreachable_buffer(redis_process)),
+        pytest.raises(CommandError, match="Redis"),
+    ):
+        call_command("distcache_flush", "--model", "testapp.Product")
+
+
+def test_distcache_flush_with_the_database_down_is_a_command_error(monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    product = ProductFactory(stock=0)
+    django_distcache.write_behind_incr(Product, product.pk, "stock")
+    settings_dict = connection.settings_dict
+    monkeypatch.setitem(settings_dict, "PORT", _closed_port())
+    connection.close()
+    try:
+        with pytest.raises(CommandError, match="database is unavailable"):
+            call_command("distcache_flush", "--model", "testapp.Product")
+    finally:
+        monkeypatch.undo()
+        connection.close()
+    assert backlog()[0]["pending"] == 1
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
