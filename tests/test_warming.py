@@ -139,3 +139,17 @@ def test_get_objects_reads_count_as_hot():
     hotkeys.flush()
     hottest = hotkeys.hottest("testapp.product")
     assert hottest == [(str(products[1].pk), 3.0), (str(products[0].pk), 1.0)]
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WARM_BATCH_SIZE": 2})
+def test_progress_is_reported_per_chunk():
+    ProductFactory.create_batch(5)
+    reports = []
+    warm(["products"], progress=lambda *report: reports.append(report))
+    assert reports == [
+        (0, 1, "products", 0),
+        (0, 1, "products", 2),
+        (0, 1, "products", 4),
+        (0, 1, "products", 5),
+        (1, 1, "", 5),
+    ]

@@ -41,7 +41,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued warm_cache task {result.id}.")
             return
         bar = ProgressBar(self.stderr, len(names or known), enabled=options["verbosity"] > 0)
-        results = warm(selected, progress=lambda done, total, name: bar.update(done, name))
+        results = warm(
+            selected,
+            progress=lambda done, total, name, entries: bar.update(
+                done, f"{name} ({entries} entries)" if name else ""
+            ),
+        )
         bar.finish()
         self.stdout.write(render_table(results, ["name", "entries", "duration", "errors"]))
         failed = [r["name"] for r in results if r["errors"]]
