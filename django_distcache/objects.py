@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 from contextlib import suppress
@@ -12,9 +13,11 @@ from django.db.models.base import ModelState
 from redis.exceptions import RedisError
 
 from django_distcache import hotkeys, readthrough, stats
+from django_distcache.client import buffer_shares_cache
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
 from django_distcache.registry import ModelConfig, get_config
+from django_distcache.writebehind.buffer import buffer_keys
 from django_distcache.writebehind.overlay import overlay
 
 M = TypeVar("M", bound=models.Model)
@@ -73,24 +76,59 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
     generation_keys = config.generation_keys
 
     def load() -> models.Model | None:
-        instance = config.model._default_manager.db_manager(using).filter(pk=pk).first()
-        if config.write_behind:
-            # A transaction that saved the row does not see the writes its save set aside.
-            marks = not pending_touches(using, (), key)
-            overlay(config.model, {key_pk: instance}, using, marks=marks)
-        return instance
+        return config.model._default_manager.db_manager(using).filter(pk=pk).first()
 
     hotkeys.record(config.namespace, key_pk)
+    hit, instance, flagged = False, None, True
     if pending_touches(using, generation_keys, key):
-        return load()
-    return readthrough.fetch(
-        config.namespace,
-        generation_keys,
-        key,
-        load,
-        encode=lambda value: _encode_instance(config, value),
-        decode=lambda data: _decode_instance(config, using, data),
-    )
+        instance = load()
+    else:
+        if config.write_behind and buffer_shares_cache():
+            hit, instance, flagged = _read_hit(config, key_pk, key, using)
+        if not hit:
+            instance = readthrough.fetch(
+                config.namespace,
+                generation_keys,
+                key,
+                load,
+                encode=lambda value: _encode_instance(config, value),
+                decode=lambda data: _decode_instance(config, using, data),
+            )
+    if config.write_behind and flagged:
+        # Entries hold the database's row; deferred writes are laid over it on each
+        # read, so a deferred write never costs the next read a database load.
+        _lay_deferred_writes(config, {key_pk: instance}, using)
+    return instance
+
+
+def _read_hit(config: ModelConfig, key_pk: Any, key: str, using: str) -> tuple[bool, Any, bool]:
+    """A write-behind model's hit: (hit, instance, whether the row has deferred writes),
+    the entry and the row's flag read in one MGET."""
+    started = time.perf_counter()
+    flag = buffer_keys(config.model).flag(key_pk)
+    try:
+        data, flagged = readthrough.read_current(config.generation_keys, [key], [flag])
+    except RedisError:
+        return False, None, True
+    if data is None:
+        return False, None, True
+    stats.record_hit(config.namespace, time.perf_counter() - started)
+    return True, _decode_instance(config, using, data), flagged is not None
+
+
+def _lay_deferred_writes(config: ModelConfig, instances: dict[Any, Any], using: str) -> None:
+    """Lay the buffered writes over ``instances`` (key pk -> instance or None). A
+    transaction that saved a row does not see the writes its save set aside.
+    NOTE: one Redis round trip more per read of a write-behind model."""
+    saved = {
+        key_pk: instance
+        for key_pk, instance in instances.items()
+        if pending_touches(using, (), config.object_base(key_pk))
+    }
+    others = {key_pk: obj for key_pk, obj in instances.items() if key_pk not in saved}
+    overlay(config.model, others, using)
+    if saved:
+        overlay(config.model, saved, using, marks=False)
 
 
 def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None) -> dict[Any, M]:
@@ -101,6 +139,21 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     """
     config = get_config(model)
     using = using or router.db_for_read(model)
+    settled: set[Any] = set()
+    found = _read_objects(config, model, pks, using, settled)
+    if config.write_behind and found:
+        by_key = {_normalize_pk(model, pk): obj for pk, obj in found.items()}
+        unsettled = {k: obj for k, obj in by_key.items() if k not in settled}
+        if unsettled:
+            _lay_deferred_writes(config, unsettled, using)
+    return found
+
+
+def _read_objects(
+    config: ModelConfig, model: type[M], pks: Iterable[Any], using: str, settled: set[Any]
+) -> Any:
+    """get_objects without the deferred writes; ``settled`` gets the keys of hits whose
+    rows have none (read with the entries, for a write-behind model)."""
     by_key = {_normalize_pk(model, pk): model._meta.pk.to_python(pk) for pk in pks}
     if not by_key:
         return {}
@@ -112,28 +165,26 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     found: dict[Any, Any] = {}
     dirty = [k for k, key in keys.items() if pending_touches(using, generation_keys, key)]
     if dirty:
-        rows = manager.in_bulk([by_key[k] for k in dirty])
-        if config.write_behind:
-            overlay(
-                model,
-                {_normalize_pk(model, pk): obj for pk, obj in rows.items()},
-                using,
-                marks=False,
-            )
-        found.update(rows)
+        found.update(manager.in_bulk([by_key[k] for k in dirty]))
     clean = [k for k in by_key if k not in dirty]
     if not clean:
         return found
+    flags = []
+    if config.write_behind and buffer_shares_cache():
+        flags = [buffer_keys(model).flag(k) for k in clean]
     try:
-        current = readthrough.read_current(generation_keys, [keys[k] for k in clean])
+        current = readthrough.read_current(generation_keys, [keys[k] for k in clean], flags)
     except RedisError:
         found.update(manager.in_bulk([by_key[k] for k in clean]))
         return found
     missed = []
-    for key_pk, data in zip(clean, current, strict=True):
+    flagged: list[Any] = current[len(clean) :] or [True] * len(clean)
+    for key_pk, data, flag in zip(clean, current, flagged, strict=False):
         if data is None:
             missed.append(key_pk)
             continue
+        if flag is None:
+            settled.add(key_pk)
         stats.record_hit(namespace, 0.0)
         instance = _decode_instance(config, using, data)
         if instance is not None:
@@ -163,8 +214,6 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
         return found
     loaded = manager.in_bulk([by_key[k] for k in to_load])
     loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
-    if config.write_behind:
-        overlay(model, dict(loaded_by_key), using)
     found.update(loaded)
     items = []
     for key_pk in owned:

@@ -70,16 +70,20 @@ def current_data(stored: bytes | None, generations: Sequence[bytes | None]) -> b
     return data if loaded_under == b".".join(generations) else None  # type: ignore[arg-type]
 
 
-def read_current(generation_keys: Sequence[str], keys: Sequence[str]) -> list[bytes | None]:
-    """The current data of each entry in one round trip (a single MGET), None where absent."""
+def read_current(
+    generation_keys: Sequence[str], keys: Sequence[str], also: Sequence[str] = ()
+) -> list[bytes | None]:
+    """The current data of each entry in one round trip (a single MGET), None where
+    absent; then the raw values of the keys ``also`` read in the same MGET."""
     breaker.check()
     try:
-        values: list[Any] = wire.mget(get_redis(), [*keys, *generation_keys])
+        values: list[Any] = wire.mget(get_redis(), [*keys, *also, *generation_keys])
     except RedisError as error:
         breaker.trip(error)
         raise
-    generations = values[len(keys) :]
-    return [current_data(stored, generations) for stored in values[: len(keys)]]
+    generations = values[len(keys) + len(also) :]
+    entries = [current_data(stored, generations) for stored in values[: len(keys)]]
+    return entries + values[len(keys) : len(keys) + len(also)]
 
 
 def read_or_lease(generation_keys: Sequence[str], keys: Sequence[str], token: str) -> list[Any]:

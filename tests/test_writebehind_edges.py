@@ -370,3 +370,45 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_a_deferred_write_keeps_the_cached_row(django_assert_num_queries):
+    product = ProductFactory(stock=10)
+    django_distcache.get_object(Product, product.pk)  # cached
+    django_distcache.write_behind_incr(Product, product.pk, "stock")
+    with django_assert_num_queries(0):
+        assert django_distcache.get_object(Product, product.pk).stock == 11
+        django_distcache.write_behind_incr(Product, product.pk, "stock")
+        assert django_distcache.get_object(Product, product.pk).stock == 12
+        assert django_distcache.get_objects(Product, [product.pk])[product.pk].stock == 12
+    flush_write_behind(Product)
+    # The flush stored the row's entry afresh: still a hit.
+    with django_assert_num_queries(0):
+        assert django_distcache.get_object(Product, product.pk).stock == 12
+
+
+def test_a_cached_row_read_before_a_deferred_write_is_not_counted_twice():
+    product = ProductFactory(stock=10)
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=5)
+    assert django_distcache.get_object(Product, product.pk).stock == 15  # a miss, stored
+    assert django_distcache.get_object(Product, product.pk).stock == 15  # a hit
+    assert django_distcache.get_objects(Product, [product.pk])[product.pk].stock == 15
+    flush_write_behind(Product)
+    assert django_distcache.get_object(Product, product.pk).stock == 15
+
+
+def test_a_hit_reads_the_buffer_only_for_rows_with_deferred_writes(round_trips):
+    written, untouched = ProductFactory.create_batch(2, stock=1)
+    for product in (written, untouched):
+        django_distcache.get_object(Product, product.pk)
+    django_distcache.write_behind_incr(Product, written.pk, "stock")
+    round_trips.reset()
+    assert django_distcache.get_object(Product, untouched.pk).stock == 1
+    assert round_trips.count == 1
+    round_trips.reset()
+    assert django_distcache.get_object(Product, written.pk).stock == 2
+    assert round_trips.count == 2
+    flush_write_behind(Product)
+    round_trips.reset()
+    assert django_distcache.get_object(Product, written.pk).stock == 2
+    assert round_trips.count == 1

@@ -1,6 +1,6 @@
 -- Finish batch B once: forget rows written to the database, put rows to retry back
 -- in front of newer writes, move dead rows to the dead-letter list, drop the rows'
--- cached entries. A second ack of the same batch does nothing.
+-- cached entries. A second ack of the same batch does nothing (returns 0).
 -- KEYS: batches, claimed, batch hash, pending, dead list, stats hash, since zset.
 -- ARGV: batch id, claimed prefix, record prefix, writes (buffered writes of the done
 --       rows), entry key prefix ('' when the entries live in another Redis), n_done, done pks..., n_retry,
@@ -10,6 +10,15 @@
 -- released without checking their owner.
 local batches, claimed, batch, pending, dead, stats, since = unpack(KEYS, 1, 7)
 local id, held_prefix, rec_prefix = ARGV[1], ARGV[2], ARGV[3]
+local root = string.sub(rec_prefix, 1, -4)
+
+-- The row has no deferred writes left: its backlog age and its flag (read with its
+-- cached entry) go, unless a direct write in progress set some aside.
+local function forget(pk)
+  if redis.call('EXISTS', root .. ':mk:' .. pk) == 1 then return end
+  redis.call('ZREM', since, pk)
+  redis.call('DEL', root .. ':f:' .. pk)
+end
 if redis.call('ZREM', batches, id) == 0 then return 0 end
 
 local function each_slice(list, call)
@@ -58,7 +67,7 @@ local function merge_back(pk, score, added, err)
     -- A direct write superseded all of it meanwhile.
     redis.call('DEL', rec)
     redis.call('ZREM', pending, pk)
-    redis.call('ZREM', since, pk)
+    forget(pk)
     return
   end
   redis.call('ZADD', pending, score, pk)
@@ -101,14 +110,18 @@ end
 -- The backlog's age: a row written now may still have newer writes waiting.
 for _, pk in ipairs(bases) do
   local first = redis.call('HGET', rec_prefix .. pk, 'since')
-  if first then redis.call('ZADD', since, first, pk) else redis.call('ZREM', since, pk) end
+  if first then redis.call('ZADD', since, first, pk) else forget(pk) end
 end
+-- The written rows' entries go (with their leases); the rows that had one are
+-- returned, for the flush to store them afresh.
+local cached = {}
 if ARGV[5] ~= '' and #bases > 0 then
   local entries = {}
   for _, pk in ipairs(bases) do
+    if redis.call('EXISTS', ARGV[5] .. pk) == 1 then cached[#cached + 1] = pk end
     entries[#entries + 1] = ARGV[5] .. pk
     entries[#entries + 1] = ARGV[5] .. pk .. ':lease'
   end
   each_slice(entries, function(...) redis.call('DEL', ...) end)
 end
-return 1
+return {1, cached}

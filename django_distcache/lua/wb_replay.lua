@@ -26,6 +26,7 @@ redis.call('HINCRBY', rec, 'n', 1)
 redis.call('HSETNX', rec, 'since', now)
 redis.call('ZADD', root .. ':pending', 'NX', now, pk)
 redis.call('ZADD', root .. ':since', 'NX', now, pk)
+redis.call('SET', root .. ':f:' .. pk, '1')
 local prefix, label = string.match(root, '^(.*):wb:(.*)$')
 redis.call('SADD', prefix .. ':wb:models', label)
 return 1

@@ -29,6 +29,7 @@ for p = 5, #ARGV do
       redis.call('HSETNX', rec, 'since', now)
       redis.call('ZADD', root .. ':pending', 'NX', now, pk)
       redis.call('ZADD', root .. ':since', 'NX', now, pk)
+      redis.call('SET', root .. ':f:' .. pk, '1')
     end
     redis.call('DEL', mark)
     redis.call('SREM', root .. ':mk:' .. pk, token)
@@ -38,6 +39,7 @@ for p = 5, #ARGV do
       if redis.call('EXISTS', rec) == 0 and redis.call('HEXISTS', KEYS[1], pk) == 0
           and redis.call('EXISTS', root .. ':mk:' .. pk) == 0 then
         redis.call('ZREM', root .. ':since', pk)
+        redis.call('DEL', root .. ':f:' .. pk)
       end
     end
   end

@@ -14,6 +14,8 @@ from django_distcache.registry import ModelConfig, get_config
 
 # Layout, per model (W = "<prefix>:wb:<app_label.model>"):
 #   W:pending       zset   pk -> when the row is due (ms): first write, or retry time
+#   W:f:<pk>        string set while the row has deferred writes not in the database
+#                          (read in the MGET of a hit: only then is the buffer read)
 #   W:since         zset   pk -> when its oldest write not yet in the database was made
 #                          (ms), pending, in flight or retried: the backlog's age
 #   W:r:<pk>        hash   the row's deferred writes: v:<attname> (encoded value),
@@ -60,6 +62,9 @@ class BufferKeys:
     @property
     def record_prefix(self) -> str:
         return f"{self.root}:r:"
+
+    def flag(self, key_pk: Any) -> str:
+        return f"{self.root}:f:{key_pk}"
 
     @property
     def since(self) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connections, models, router, transaction
+from redis.exceptions import RedisError
 
 from django_distcache import keys
 from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
@@ -148,9 +149,24 @@ def flush_batch(
         settle_failed_batch(model, using, batch_id, pks, outcome, attempts=1, error=error)
         raise
     else:
-        outcome.acknowledge(model, batch_id)
+        refresh_entries(model, using, outcome.acknowledge(model, batch_id))
     outcome.counts["batches"] += 1
     return outcome.counts
+
+
+def refresh_entries(model: type[models.Model], using: str, pks: list[str] | None) -> None:
+    """Store afresh the entries a flush dropped, so that reading a row whose deferred
+    writes were just written stays a hit. NOTE: one query and three round trips per
+    batch, only for rows that were cached."""
+    if not pks:
+        return
+    from django_distcache.warming.objects import refresh_objects
+
+    try:
+        refresh_objects(model, [model._meta.pk.to_python(pk) for pk in pks], using=using)
+    except (RedisError, *DATABASE_DOWN):
+        # NOTE: the entries are gone; the next reads load the rows.
+        logger.warning("django_distcache could not refresh %d entries of %s", len(pks), model)
 
 
 def settle_failed_batch(
@@ -233,7 +249,7 @@ class BatchOutcome:
     dead: list[tuple[str, bytes]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
-    def acknowledge(self, model: type[models.Model], batch_id: str) -> bool:
+    def acknowledge(self, model: type[models.Model], batch_id: str) -> list[str] | None:
         """Finish the batch in Redis with these decisions (once)."""
         return acknowledge(
             model,

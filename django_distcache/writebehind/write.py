@@ -11,7 +11,7 @@ from django.db import models, router, transaction
 
 from django_distcache import objects as _objects
 from django_distcache import readthrough
-from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
+from django_distcache.client import get_buffer_redis, script
 from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.registry import get_config
 from django_distcache.writebehind.buffer import (
@@ -41,7 +41,6 @@ class _WritePlan:
 
     label: str
     call: PackedCall
-    shared: bool
     wait_replicas: int
 
 
@@ -49,12 +48,10 @@ class _WritePlan:
 def _plan(model: type[models.Model], conf: DistcacheSettings) -> _WritePlan:
     write_behind_config(model)
     bkeys = buffer_keys(model)
-    shared = buffer_shares_cache()
     limits = f"{int(conf.WRITE_BEHIND_MAX_PENDING)},{int(conf.WRITE_BEHIND_BATCH_SIZE)},"
     return _WritePlan(
         label=bkeys.label,
         call=PackedCall(script("wb_write"), [], [bkeys.root, limits + str(TRIGGER_MS)]),
-        shared=shared,
         wait_replicas=conf.WRITE_BEHIND_WAIT_REPLICAS,
     )
 
@@ -64,9 +61,7 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
     conf = get_settings()
     plan = _plan(model, conf)
     key_pk = _objects._normalize_pk(model, pk)
-    config = get_config(model)
-    base = config.object_base(key_pk)
-    args: list[Any] = [str(key_pk), base if plan.shared else ""]
+    args: list[Any] = [str(key_pk)]
     for op in ops:
         args.extend(op)
     buffer = get_buffer_redis()
@@ -80,10 +75,6 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
         return False
     if plan.wait_replicas:
         _check_replicas(acked, conf)
-    if not plan.shared:
-        from django_distcache.invalidation import apply_invalidation
-
-        apply_invalidation((), [base])
     if trigger == 1:
         from django_distcache.writebehind.dispatch import enqueue_flush
 
