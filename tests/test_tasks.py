@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -285,3 +288,71 @@ def test_commit_whose_answer_is_lost_is_not_applied_again(start_worker):
     assert queue_flush().get(timeout=30)["rows"] == 0
     assert stocks(pks) == {pk: 3 for pk in pks}
     proxy.cut()
+
+
+RABBITMQ_URL = os.environ.get(
+    "DISTCACHE_TEST_RABBITMQ_URL",
+    f"amqp://guest:guest@127.0.0.1:5672/distcache{os.environ.get('DISTCACHE_TEST_SUFFIX', '')}",
+)
+
+
+@pytest.fixture
+def rabbitmq():
+    """A Celery app that sends to RabbitMQ (its own vhost; results in the tests' Redis)."""
+    from celery import Celery
+    from django.conf import settings
+    from kombu import Connection
+
+    vhost = RABBITMQ_URL.rsplit("/", 1)[1]
+    if shutil.which("rabbitmqctl"):  # the tests' own vhost, created once
+        for command in (
+            ["add_vhost", vhost],
+            ["set_permissions", "-p", vhost, "guest"] + [".*"] * 3,
+        ):
+            subprocess.run(["rabbitmqctl", *command], capture_output=True, timeout=60)
+    try:
+        with Connection(RABBITMQ_URL, connect_timeout=3) as probe:
+            probe.ensure_connection(max_retries=1)
+            with contextlib.suppress(Exception):
+                probe.default_channel.queue_purge("distcache")
+    except Exception as exc:  # any way of not answering
+        pytest.skip(f"RabbitMQ not reachable at {RABBITMQ_URL}: {exc}")
+    sender = Celery("rabbitmq-sender", broker=RABBITMQ_URL, backend=settings.CELERY_RESULT_BACKEND)
+    yield sender
+    sender.close()
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", **FAST})
+def test_killed_worker_on_rabbitmq_loses_no_write_and_doubles_no_increment(
+    start_worker, rabbitmq, slow_updates, raw_redis
+):
+    rng = random.Random(5)
+    claimed = "dctest:wb:testapp.product:claimed"
+    products = ProductFactory.create_batch(60, stock=0)
+    pks = [p.pk for p in products]
+    expected: Counter[int] = Counter()
+    worker = start_worker("rabbit", FAST, broker_url=RABBITMQ_URL)
+    for _round in range(4):
+        for _ in range(150):
+            pk = rng.choice(pks)
+            django_distcache.write_behind_incr(Product, pk, "stock", by=1)
+            expected[pk] += 1
+        rabbitmq.send_task(
+            "django_distcache.flush_write_behind", args=["testapp.product"], queue="distcache"
+        )
+        wait_until(lambda: raw_redis.hlen(claimed) > 0, timeout=20, message="a claimed batch")
+        time.sleep(rng.uniform(0, 0.05))
+        worker.kill()
+        worker.start()  # RabbitMQ delivers the unacknowledged flush again
+    final = rabbitmq.send_task(
+        "django_distcache.flush_write_behind", args=["testapp.product"], queue="distcache"
+    )
+    final.get(timeout=60)
+
+    def settled() -> bool:
+        flush_write_behind(Product)  # recovers what the kills left, once leases ran out
+        return stocks(pks) == {pk: expected[pk] for pk in pks} and backlog() == []
+
+    wait_until(settled, timeout=60, message="every write applied once")
+    assert stocks(pks) == {pk: expected[pk] for pk in pks}
+    assert "flush_write_behind" in worker.output()
