@@ -412,3 +412,17 @@ def test_a_hit_reads_the_buffer_only_for_rows_with_deferred_writes(round_trips):
     round_trips.reset()
     assert django_distcache.get_object(Product, written.pk).stock == 2
     assert round_trips.count == 1
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WRITE_BEHIND_MAX_PENDING": 1})
+def test_an_overflow_drops_only_the_row_it_wrote_through(django_assert_num_queries):
+    waiting, overflowing, bystander = ProductFactory.create_batch(3, stock=0)
+    for product in (waiting, overflowing, bystander):
+        django_distcache.get_object(Product, product.pk)
+    django_distcache.write_behind_incr(Product, waiting.pk, "stock")  # fills the buffer
+    django_distcache.write_behind_incr(Product, overflowing.pk, "stock", by=4)  # through
+    assert stock_in_db(overflowing.pk) == 4
+    assert django_distcache.get_object(Product, overflowing.pk).stock == 4
+    with django_assert_num_queries(0):
+        assert django_distcache.get_object(Product, bystander.pk).stock == 0
+        assert django_distcache.get_object(Product, waiting.pk).stock == 1

@@ -148,9 +148,12 @@ def write_behind_incr(model: type[models.Model], pk: Any, field: str, by: int = 
         from django.db.models import F, Value
         from django.db.models.functions import Coalesce
 
-        model._default_manager.filter(pk=pk).update(
-            **{attname: Coalesce(F(attname), Value(0)) + by}
-        )
+        from django_distcache.invalidation import invalidate_objects
+
+        # The base manager: a DistcacheManager's update() would drop the whole model's
+        # cache; only this row changed.
+        model._base_manager.filter(pk=pk).update(**{attname: Coalesce(F(attname), Value(0)) + by})
+        invalidate_objects(model, [pk], using=router.db_for_write(model))
 
     _write(model, pk, [("i", attname, by)], save)
 
