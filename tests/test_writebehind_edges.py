@@ -426,3 +426,47 @@ def test_an_overflow_drops_only_the_row_it_wrote_through(django_assert_num_queri
     with django_assert_num_queries(0):
         assert django_distcache.get_object(Product, bystander.pk).stock == 0
         assert django_distcache.get_object(Product, waiting.pk).stock == 1
+
+
+class WorkerDied(BaseException):
+    """The worker process dies: nothing after this runs."""
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WRITE_BEHIND_MAX_ATTEMPTS": 3})
+def test_a_row_that_kills_its_flush_is_dead_lettered_after_a_bounded_number_of_deaths(
+    raw_redis, monkeypatch
+):
+    from django_distcache.writebehind import flush as flush_module
+    from django_distcache.writebehind.recovery import recover_stale_batches
+
+    products = ProductFactory.create_batch(4, stock=0)
+    poison = products[1]
+    for product in products:
+        django_distcache.write_behind_incr(Product, product.pk, "stock", by=2)
+    real_apply_rows = flush_module.apply_rows
+
+    def apply_rows(model, using, records):
+        if poison.pk in records:
+            raise WorkerDied
+        return real_apply_rows(model, using, records)
+
+    monkeypatch.setattr(flush_module, "apply_rows", apply_rows)
+    using, deaths = router.db_for_write(Product), 0
+    for _ in range(30):
+        recover_stale_batches(Product, using)
+        try:
+            counts = flush_module.flush_batch(Product, using)
+        except WorkerDied:
+            deaths += 1
+            for batch_id in raw_redis.zrange("dctest:wb:testapp.product:batches", 0, -1):
+                _expire_lease(raw_redis, "testapp.product", batch_id.decode())
+            continue
+        if counts is None and backlog()[0]["pending"] == 0:
+            break
+    assert deaths == 3
+    [letter] = dead_letters(Product)
+    assert letter["pk"] == str(poison.pk)
+    assert "died" in letter["error"]
+    others = [p.pk for p in products if p.pk != poison.pk]
+    assert [stock_in_db(pk) for pk in others] == [2, 2, 2]
+    assert stock_in_db(poison.pk) == 0

@@ -5,6 +5,7 @@
 -- ARGV: batch id, claimed prefix, record prefix, writes (buffered writes of the done
 --       rows), entry key prefix ('' when the entries live in another Redis), n_done, done pks..., n_retry,
 --       (pk, score, attempts_added, error)..., n_dead, (pk, dead-letter item)...,
+--       attempts_added -1: the row's flush died (its crashes count goes up instead),
 --       dead letters kept (the newest; 0: all)
 -- The rows of a batch still listed in `batches` are claimed by it alone, so they are
 -- released without checking their owner.
@@ -53,7 +54,7 @@ local function merge_back(pk, score, added, err)
         if not newer_values[name] then redis.call('HSET', rec, f, v) end
       elseif kind == 'i:' then
         if not newer_values[name] then redis.call('HINCRBY', rec, f, v) end
-      elseif f == 'n' or f == 'attempts' then
+      elseif f == 'n' or f == 'attempts' or f == 'crashes' then
         redis.call('HINCRBY', rec, f, v)
       elseif f == 'since' then
         redis.call('HSET', rec, f, v)
@@ -62,6 +63,7 @@ local function merge_back(pk, score, added, err)
     redis.call('DEL', held)
   end
   if tonumber(added) > 0 then redis.call('HINCRBY', rec, 'attempts', added) end
+  if tonumber(added) < 0 then redis.call('HINCRBY', rec, 'crashes', 1) end
   if err ~= '' then redis.call('HSET', rec, 'error', err) end
   if not has_writes(rec) then
     -- A direct write superseded all of it meanwhile.

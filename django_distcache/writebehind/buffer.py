@@ -19,7 +19,8 @@ from django_distcache.registry import ModelConfig, get_config
 #   W:since         zset   pk -> when its oldest write not yet in the database was made
 #                          (ms), pending, in flight or retried: the backlog's age
 #   W:r:<pk>        hash   the row's deferred writes: v:<attname> (encoded value),
-#                          i:<attname> (summed increment), n (writes), since, attempts, error
+#                          i:<attname> (summed increment), n (writes), since, attempts, error,
+#                          crashes (its flushes that died)
 #   W:claimed       hash   pk -> id of the batch holding the row (one batch per row)
 #   W:batches       zset   batch id -> lease expiry (ms)
 #   W:b:<id>        hash   txid of the database transaction applying it, p:<pk> per row
@@ -140,6 +141,7 @@ class Record:
     increments: dict[str, int] = field(default_factory=dict)
     writes: int = 0
     attempts: int = 0
+    crashes: int = 0
     since: int = 0
     error: str = ""
 
@@ -166,6 +168,8 @@ def parse_record(flat: list[bytes]) -> Record:
             record.writes = int(value)
         elif text == "attempts":
             record.attempts = int(value)
+        elif text == "crashes":
+            record.crashes = int(value)
         elif text == "since":
             record.since = int(value)
         elif text == "error":

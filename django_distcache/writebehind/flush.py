@@ -308,6 +308,12 @@ def apply_batch(
             elif record.attempts >= conf.WRITE_BEHIND_MAX_ATTEMPTS:
                 # Its earlier flushes failed as a whole (see flush_batch).
                 dead.append((pk, dead_letter(model, pk, record, record.error)))
+            elif record.crashes > conf.WRITE_BEHIND_MAX_ATTEMPTS or (
+                record.crashes >= conf.WRITE_BEHIND_MAX_ATTEMPTS and len(records) == 1
+            ):
+                # Flushed alone since its first death (wb_claim), it died again each time.
+                error = f"{record.error} {record.crashes} times"
+                dead.append((pk, dead_letter(model, pk, record, error)))
             else:
                 to_apply[pk] = record
         failures = apply_rows(model, using, {values[pk]: r for pk, r in to_apply.items()})

@@ -15,6 +15,8 @@ from django_distcache.writebehind.transactions import commit_status
 
 logger = logging.getLogger("django_distcache")
 
+_DIED = "its flush died (worker lost) before it committed"
+
 
 def recover_stale_batches(model: type[models.Model], using: str) -> int:
     """Finish the batches whose flush died: acknowledge them if their transaction
@@ -69,7 +71,10 @@ def settle_batch(
         invalidate_objects(model, [pk_field.to_python(pk) for pk in done], using=using)
         acknowledge(model, batch_id, done=done, retry=retry, dead=dead)
     else:
-        acknowledge(model, batch_id, retry=[(pk, now_ms(), 0, "") for pk in pks])
+        # Its flush died: each row's crashes count goes up; such rows are then
+        # flushed alone, so a row that kills its worker is dead-lettered after
+        # WRITE_BEHIND_MAX_ATTEMPTS deaths and takes no other row with it.
+        acknowledge(model, batch_id, retry=[(pk, now_ms(), -1, _DIED) for pk in pks])
     logger.info("django_distcache recovered batch %s of %s (%s)", batch_id, model, status)
     return True
 
