@@ -103,3 +103,64 @@ def test_negative_retention_is_a_check_error():
 
     errors = [e for e in run_checks() if "WRITE_BEHIND_DEAD_LETTERS_KEPT" in e.msg]
     assert [e.id for e in errors] == ["distcache.E012"]
+
+
+@pytest.fixture
+def operator():
+    from django.contrib.auth.models import Permission, User
+    from django.test import Client
+
+    user = User.objects.create_user("operator", password="pw", is_staff=True)
+    for codename in ("view_dashboard", "change_dashboard"):
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="django_distcache", codename=codename)
+        )
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client
+
+
+def _post_with_csrf(client, url: str, data: dict):
+    import re
+
+    from django.urls import reverse
+
+    page = client.get(reverse("admin:django_distcache_dashboard_changelist")).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    return client.post(url, {**data, "csrfmiddlewaretoken": token}, follow=True)
+
+
+@override_settings(DISTCACHE=NO_RETRY)
+def test_dashboard_replays_and_discards_dead_letters(operator):
+    from django.urls import reverse
+
+    holder, tag, other = TagFactory(name="taken"), TagFactory(name="x"), TagFactory(name="y")
+    dead_letter_a_rename(tag, "taken")
+    page = operator.get(reverse("admin:django_distcache_dashboard_changelist")).content.decode()
+    assert 'id="dead-letters-form"' in page
+    assert '<option value="testapp.tag">' in page
+    holder.name = "free"
+    holder.save()
+    url = reverse("admin:django_distcache_dashboard_dead_letters")
+    response = _post_with_csrf(operator, url, {"model": "testapp.tag", "action": "replay"})
+    [message] = response.context["messages"]
+    assert str(message) == "Replayed the dead letters of testapp.tag: 1."
+    flush_write_behind(Tag)
+    assert Tag.objects.get(pk=tag.pk).name == "taken"
+    dead_letter_a_rename(other, "taken")
+    response = _post_with_csrf(operator, url, {"model": "testapp.tag", "action": "discard"})
+    [message] = response.context["messages"]
+    assert str(message) == "Discarded the dead letters of testapp.tag: 1."
+    assert dead_letters(Tag) == []
+
+
+def test_dashboard_dead_letter_actions_need_the_change_permission():
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import reverse
+
+    viewer = Client()
+    viewer.force_login(User.objects.create_user("v", password="pw", is_staff=True))
+    url = reverse("admin:django_distcache_dashboard_dead_letters")
+    response = viewer.post(url, {"model": "testapp.tag", "action": "discard"})
+    assert response.status_code in (302, 403)
