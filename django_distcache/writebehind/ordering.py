@@ -28,7 +28,7 @@ from django_distcache.writebehind.transactions import current_txid
 logger = logging.getLogger("django_distcache")
 
 # Rows per script call: a QuerySet.update() of many rows never holds Redis long.
-MARK_CHUNK = 500
+MARK_CHUNK = 50
 # The attribute a saved instance keeps its mark in, from pre_save to post_save.
 _MARK_ATTR = "_distcache_write_behind_mark"
 
