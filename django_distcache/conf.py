@@ -80,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
     # often (seconds) each process adds its read counts to Redis.
     "HOT_KEYS_SIZE": 200,
     "HOT_KEYS_FLUSH_INTERVAL": 10.0,
+    # Seconds in which a hot-key count halves, so newly hot keys overtake old ones
+    # (0: counts never decay).
+    "HOT_KEYS_HALF_LIFE": 3600.0,
     # Statistics: counted in each process and flushed to Redis in batches.
     "STATS_ENABLED": True,
     # Flush a process's statistics at least this often (seconds) ...

@@ -29,6 +29,7 @@ _NOT_NEGATIVE = (
     "WRITE_BEHIND_RETRY_BACKOFF",
     "WRITE_BEHIND_DEAD_LETTERS_KEPT",
     "HOT_KEYS_SIZE",
+    "HOT_KEYS_HALF_LIFE",
 )
 _OVERFLOW = ("write_through", "raise")
 
