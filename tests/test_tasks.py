@@ -317,7 +317,12 @@ def rabbitmq():
                 probe.default_channel.queue_purge("distcache")
     except Exception as exc:  # any way of not answering
         pytest.skip(f"RabbitMQ not reachable at {RABBITMQ_URL}: {exc}")
-    sender = Celery("rabbitmq-sender", broker=RABBITMQ_URL, backend=settings.CELERY_RESULT_BACKEND)
+    sender = Celery(
+        "rabbitmq-sender",
+        broker=RABBITMQ_URL,
+        backend=settings.CELERY_RESULT_BACKEND,
+        set_as_current=False,  # the project's app stays the current one
+    )
     yield sender
     sender.close()
 
