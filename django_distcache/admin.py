@@ -69,6 +69,7 @@ class DashboardAdmin(admin.ModelAdmin):
             path("warm/", wrap(self.warm_view), name=f"{name}_warm"),
             path("flush-write-behind/", wrap(self.flush_view), name=f"{name}_flush"),
             path("inspect/", wrap(self.inspect_view), name=f"{name}_inspect"),
+            path("dead-letters/", wrap(self.dead_letters_view), name=f"{name}_dead_letters"),
         ]
 
     def _back(self) -> HttpResponseRedirect:
@@ -172,6 +173,23 @@ class DashboardAdmin(admin.ModelAdmin):
             return f"{len(reports)} warmer(s) run, {entries} entries, {errors} errors", not errors
 
         return self._action(request, f"Warmed {name or 'all warmers'}", run)
+
+    def dead_letters_view(self, request: HttpRequest) -> HttpResponse:
+        return require_POST(self._dead_letters)(request)
+
+    def _dead_letters(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        model, action = request.POST.get("model", ""), request.POST.get("action", "")
+        done = {"replay": "Replayed", "discard": "Discarded"}.get(action)
+        if done is None:
+            self.message_user(request, f"Unknown dead-letter action {action!r}.", messages.ERROR)
+            return self._back()
+        return self._action(
+            request,
+            f"{done} the dead letters of {model}",
+            lambda: (str(operations.settle_dead_letters(model, action)), True),
+        )
 
     def flush_view(self, request: HttpRequest) -> HttpResponse:
         return require_POST(self._flush)(request)

@@ -72,6 +72,8 @@ DEFAULTS: dict[str, Any] = {
     "WRITE_BEHIND_MAX_ATTEMPTS": 5,
     # Seconds before the first retry of a failed row; doubled on each attempt.
     "WRITE_BEHIND_RETRY_BACKOFF": 1.0,
+    # Dead letters kept per model, the newest (0: all of them).
+    "WRITE_BEHIND_DEAD_LETTERS_KEPT": 10_000,
     # Strict mode: replicas that must acknowledge each buffered write (Redis WAIT)
     # before write_behind() returns, and how long to wait for them (seconds).
     "WRITE_BEHIND_WAIT_REPLICAS": 0,
@@ -86,6 +88,9 @@ DEFAULTS: dict[str, Any] = {
     # often (seconds) each process adds its read counts to Redis.
     "HOT_KEYS_SIZE": 200,
     "HOT_KEYS_FLUSH_INTERVAL": 10.0,
+    # Seconds in which a hot-key count halves, so newly hot keys overtake old ones
+    # (0: counts never decay).
+    "HOT_KEYS_HALF_LIFE": 3600.0,
     # Statistics: counted in each process and flushed to Redis in batches.
     "STATS_ENABLED": True,
     # Flush a process's statistics at least this often (seconds) ...

@@ -2,7 +2,8 @@
 
 Each process counts its reads in memory and a background thread adds them to a Redis
 sorted set per model every HOT_KEYS_FLUSH_INTERVAL seconds (one pipelined round trip),
-trimmed to the HOT_KEYS_SIZE most-read keys.
+trimmed to the HOT_KEYS_SIZE most-read keys. Counts halve every HOT_KEYS_HALF_LIFE
+seconds (applied at each flush), so a newly hot key overtakes one that was hot long ago.
 NOTE: a read costs a lock and a dict increment, never a Redis round trip. At most
 8 x HOT_KEYS_SIZE distinct keys are counted between flushes; reads of further keys
 wait for the next interval (a hot key is read again soon enough to be counted).
@@ -113,16 +114,38 @@ def flush() -> None:
     for (namespace, key), count in counts.items():
         by_namespace.setdefault(namespace, {})[key] = count
     try:
+        factors = _decay_factors(list(by_namespace))
         pipe = get_redis().pipeline(transaction=False)
         pipe.sadd(namespaces_key(), *by_namespace)
         for namespace, members in by_namespace.items():
             key = hot_key(namespace)
+            if factors.get(namespace, 1.0) < 1.0:
+                pipe.zunionstore(key, {key: factors[namespace]})
             for member, count in members.items():
                 pipe.zincrby(key, count, member)
             pipe.zremrangebyrank(key, 0, -size - 1)
         pipe.execute()
     except RedisError:
         pass  # NOTE: hot-key counts are a hint; losing some costs nothing else.
+
+
+def _decay_factors(namespaces: list[str]) -> dict[str, float]:
+    """By how much each namespace's counts decayed since the last flush that decayed
+    them (any process's). NOTE: one more round trip per flush when decay is on."""
+    from django_distcache.client import get_redis
+
+    half_life = get_settings().HOT_KEYS_HALF_LIFE
+    if not half_life:
+        return {}
+    now = time.time()
+    pipe = get_redis().pipeline(transaction=False)
+    for namespace in namespaces:
+        pipe.getset(f"{hot_key(namespace)}:decayed_at", now)
+    factors = {}
+    for namespace, last in zip(namespaces, pipe.execute(), strict=True):
+        if last is not None:
+            factors[namespace] = 0.5 ** (max(0.0, now - float(last)) / half_life)
+    return factors
 
 
 def hottest(namespace: str, limit: int | None = None) -> list[tuple[str, float]]:

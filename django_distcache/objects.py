@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
 from django.db import models, router
 from django.db.models.base import ModelState
+from redis.exceptions import RedisError
 
-from django_distcache import hotkeys, readthrough
+from django_distcache import hotkeys, readthrough, stats
+from django_distcache.client import buffer_shares_cache
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
 from django_distcache.invalidation.replicas import read_alias
 from django_distcache.keys import pk_text
 from django_distcache.registry import ModelConfig, get_config
+from django_distcache.writebehind.buffer import buffer_keys
 from django_distcache.writebehind.overlay import overlay
 
 M = TypeVar("M", bound=models.Model)
@@ -80,23 +84,63 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
 
     def load() -> models.Model | None:
         source = read_alias(using, generation_keys, [key])
-        instance = config.model._default_manager.db_manager(source).filter(pk=pk).first()
-        # Buffered writes are laid over the row, unless this transaction saved it.
-        if config.write_behind and not pending_touches(using, (), key):
-            overlay(config.model, {key_pk: instance}, using)
-        return instance
+        return config.model._default_manager.db_manager(source).filter(pk=pk).first()
 
     hotkeys.record(config.namespace, key_pk)
+    hit, instance, flagged = False, None, True
     if pending_touches(using, generation_keys, key):
-        return load()
-    return readthrough.fetch(
-        config.namespace,
-        generation_keys,
-        key,
-        load,
-        encode=lambda value: _encode_instance(config, value),
-        decode=lambda data: _decode_instance(config, using, data),
-    )
+        instance = load()
+    else:
+        if config.write_behind and buffer_shares_cache():
+            hit, instance, flagged = _read_hit(config, key_pk, key, using)
+        if not hit:
+            instance = readthrough.fetch(
+                config.namespace,
+                generation_keys,
+                key,
+                load,
+                encode=lambda value: _encode_instance(config, value),
+                decode=lambda data: _decode_instance(config, using, data),
+            )
+    if config.write_behind and flagged:
+        # Entries hold the database's row; deferred writes are laid over it on each
+        # read, so a deferred write never costs the next read a database load.
+        _lay_deferred_writes(config, {key_pk: instance}, using)
+    return instance
+
+
+def _read_hit(config: ModelConfig, key_pk: Any, key: str, using: str) -> tuple[bool, Any, bool]:
+    """A write-behind model's hit: (hit, instance, whether the row has deferred writes),
+    the entry and the row's flag read in one MGET."""
+    started = time.perf_counter()
+    flag = buffer_keys(config.model).flag(key_pk)
+    try:
+        data, flagged = readthrough.read_current(config.generation_keys, [key], [flag])
+    except RedisError:
+        return False, None, True
+    if data is None:
+        return False, None, True
+    try:
+        instance = _decode_instance(config, using, data)
+    except Exception:  # a corrupt or foreign entry: the read path counts and replaces it
+        return False, None, True
+    stats.record_hit(config.namespace, time.perf_counter() - started)
+    return True, instance, flagged is not None
+
+
+def _lay_deferred_writes(config: ModelConfig, instances: dict[Any, Any], using: str) -> None:
+    """Lay the buffered writes over ``instances`` (key pk -> instance or None). A
+    transaction that saved a row does not see the writes its save set aside.
+    NOTE: one Redis round trip more per read of a write-behind model."""
+    saved = {
+        key_pk: instance
+        for key_pk, instance in instances.items()
+        if pending_touches(using, (), config.object_base(key_pk, using))
+    }
+    others = {key_pk: obj for key_pk, obj in instances.items() if key_pk not in saved}
+    overlay(config.model, others, using)
+    if saved:
+        overlay(config.model, saved, using, marks=False)
 
 
 def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None) -> dict[Any, M]:
@@ -108,6 +152,21 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     """
     config = get_config(model)
     using = using or router.db_for_read(model)
+    settled: set[Any] = set()
+    found = _read_objects(config, model, pks, using, settled)
+    if config.write_behind and found:
+        by_key = {_normalize_pk(model, pk): obj for pk, obj in found.items()}
+        unsettled = {k: obj for k, obj in by_key.items() if k not in settled}
+        if unsettled:
+            _lay_deferred_writes(config, unsettled, using)
+    return found
+
+
+def _read_objects(
+    config: ModelConfig, model: type[M], pks: Iterable[Any], using: str, settled: set[Any]
+) -> Any:
+    """get_objects without the deferred writes; ``settled`` gets the keys of hits whose
+    rows have none (read with the entries, for a write-behind model)."""
     by_key = {_normalize_pk(model, pk): model._meta.pk.to_python(pk) for pk in pks}
     if not by_key:
         return {}
@@ -124,14 +183,17 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     if not clean:
         return found
     by_base = {keys[k]: k for k in clean}
+    if config.write_behind and buffer_shares_cache():
+        by_base = _hits_with_flags(config, using, generation_keys, by_base, found, settled)
+        if not by_base:
+            return found
 
     def load(bases: list[str]) -> dict[str, Any]:
+        # The database's rows: deferred writes are laid over them on every read.
         source = read_alias(using, generation_keys, bases)
         source_manager = model._default_manager.db_manager(source)
         loaded = source_manager.in_bulk([by_key[by_base[base]] for base in bases])
         loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
-        if config.write_behind:
-            overlay(model, dict(loaded_by_key), using)
         return {base: loaded_by_key.get(by_base[base]) for base in bases}
 
     entries = readthrough.fetch_many(
@@ -144,3 +206,39 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
     )
     found.update((instance.pk, instance) for instance in entries.values() if instance is not None)
     return found
+
+
+def _hits_with_flags(
+    config: ModelConfig,
+    using: str,
+    generation_keys: Any,
+    by_base: dict[str, Any],
+    found: dict[Any, Any],
+    settled: set[Any],
+) -> dict[str, Any]:
+    """A write-behind model's hits, read with their rows' deferred-write flags in one MGET;
+    the keys still to read (misses, unreadable entries, or all of them if Redis failed)."""
+    flags = [buffer_keys(config.model).flag(key_pk) for key_pk in by_base.values()]
+    try:
+        current = readthrough.read_current(generation_keys, list(by_base), flags)
+    except RedisError:
+        return by_base
+    count = len(by_base)
+    remaining: dict[str, Any] = {}
+    for (base, key_pk), data, flag in zip(
+        by_base.items(), current[:count], current[count:], strict=True
+    ):
+        if data is None:
+            remaining[base] = key_pk
+            continue
+        try:
+            instance = _decode_instance(config, using, data)
+        except Exception:  # a corrupt or foreign entry: the read path replaces it
+            remaining[base] = key_pk
+            continue
+        if flag is None:
+            settled.add(key_pk)
+        stats.record_hit(config.namespace, 0.0)
+        if instance is not None:
+            found[instance.pk] = instance
+    return remaining

@@ -136,6 +136,18 @@ def run_warmers(name: str | None) -> list[dict[str, Any]]:
         raise OperationFailed(f"Warming failed, Redis is unavailable: {exc}") from exc
 
 
+def settle_dead_letters(model: str, action: str) -> int:
+    """Replay or discard every dead letter of ``model``; how many."""
+    writebehind = _module("writebehind")
+    settle = {"replay": "replay_dead_letters", "discard": "discard_dead_letters"}[action]
+    try:
+        return int(getattr(writebehind, settle)(model))
+    except (LookupError, writebehind.NotWriteBehind) as exc:
+        raise OperationFailed(str(exc)) from exc
+    except RedisError as exc:
+        raise OperationFailed(f"Redis is unavailable: {exc}") from exc
+
+
 def flush_write_behind(model: str | None) -> dict[str, Any]:
     """Write the pending write-behind changes (of one model, or all) now."""
     writebehind = _module("writebehind")

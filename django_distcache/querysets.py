@@ -20,33 +20,28 @@ class DistcacheQuerySetMixin:
     db: Any
 
     def update(self, **kwargs: Any) -> int:
-        superseded = _write_behind_rows(self, kwargs)
+        mark = _write_behind_mark(self, kwargs)
         rows = super().update(**kwargs)  # type: ignore[misc]
-        if superseded:
-            from django_distcache.writebehind.ordering import supersede_on_commit
-
-            supersede_on_commit(self.model, superseded[0], superseded[1], using=self.db)
+        if mark is not None:
+            mark.drop_on_commit(self.db)
         return rows
 
 
-def _write_behind_rows(queryset: Any, values: dict[str, Any]) -> tuple[list, list] | None:
-    """For a write-behind model: the rows and columns an update() overwrites, whose
-    deferred writes it supersedes. NOTE: costs one query for the primary keys."""
+def _write_behind_mark(queryset: Any, values: dict[str, Any]) -> Any:
+    """For a write-behind model: set aside the deferred writes an update() supersedes
+    (see writebehind.ordering). NOTE: costs one query for the primary keys."""
     from django_distcache.registry import find_config
 
     config = find_config(queryset.model)
     if config is None or not config.write_behind:
         return None
-    from django_distcache.writebehind.ordering import plain_update_attnames
+    from django_distcache.writebehind.ordering import mark, plain_update_attnames
 
     attnames = plain_update_attnames(queryset.model, values)
     if not attnames:
         return None
-    from django_distcache.writebehind.ordering import fence
-
     pks = list(queryset.values_list("pk", flat=True))
-    fence(queryset.model, pks)
-    return pks, attnames
+    return mark(queryset.model, pks, attnames, using=queryset.db)
 
 
 class DistcacheQuerySet(DistcacheQuerySetMixin, models.QuerySet):

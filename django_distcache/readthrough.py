@@ -75,6 +75,30 @@ def ttl_ms(timeout: float | None) -> int:
     return max(1, int(timeout * 1000 * (1 - jitter * random.random())))
 
 
+def current_data(stored: bytes | None, generations: Sequence[bytes | None]) -> bytes | None:
+    """The data of ``stored`` if it was loaded under ``generations``, else None."""
+    if stored is None or None in generations:
+        return None
+    loaded_under, _, data = stored.partition(b"|")
+    return data if loaded_under == b".".join(generations) else None  # type: ignore[arg-type]
+
+
+def read_current(
+    generation_keys: Sequence[str], keys: Sequence[str], also: Sequence[str] = ()
+) -> list[bytes | None]:
+    """The current data of each entry in one round trip (a single MGET), None where
+    absent; then the raw values of the keys ``also`` read in the same MGET."""
+    breaker.check()
+    try:
+        values: list[Any] = wire.mget(get_redis(), [*keys, *also, *generation_keys])
+    except RedisError as error:
+        breaker.trip(error)
+        raise
+    generations = values[len(keys) + len(also) :]
+    entries = [current_data(stored, generations) for stored in values[: len(keys)]]
+    return entries + values[len(keys) : len(keys) + len(also)]
+
+
 def read_or_lease(generation_keys: Sequence[str], keys: Sequence[str], token: str) -> list[Any]:
     """[generations, r1, r2, ...]: the stored entry, LEASE_TAKEN or HELD_ELSEWHERE per key."""
     breaker.check()

@@ -46,8 +46,9 @@ def flush_write_behind(self: Any, model: str | None = None) -> dict[str, int]:
 def warm_cache(self: Any, names: list[str] | None = None) -> list[dict[str, Any]]:
     """Run the named warmers (all when ``names`` is None); progress is in the task state."""
 
-    def progress(done: int, total: int, name: str) -> None:
+    def progress(done: int, total: int, name: str, entries: int) -> None:
         if self.request.id:
-            self.update_state(state="PROGRESS", meta={"done": done, "total": total, "warmer": name})
+            meta = {"done": done, "total": total, "warmer": name, "entries": entries}
+            self.update_state(state="PROGRESS", meta=meta)
 
     return warming.warm(names, progress=progress)

@@ -198,8 +198,16 @@ def start_worker(tmp_path: Path, celery_broker: None) -> Iterator[object]:
 
     started: list[Worker] = []
 
-    def start(name: str = "w1", overrides: dict | None = None, db_port: int | None = None):
-        worker = Worker(name, tmp_path, worker_env(overrides, db_port))
+    def start(
+        name: str = "w1",
+        overrides: dict | None = None,
+        db_port: int | None = None,
+        broker_url: str | None = None,
+    ):
+        env = worker_env(overrides, db_port)
+        if broker_url:
+            env["DISTCACHE_TEST_BROKER_URL"] = broker_url
+        worker = Worker(name, tmp_path, env)
         started.append(worker)  # stopped after the test even if it never becomes ready
         worker.start()
         return worker

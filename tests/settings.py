@@ -115,7 +115,8 @@ DISTCACHE = {
 
 # Celery (tests/celery_app.py): a real Redis broker on its own db indexes.
 _CELERY_DB = int(os.environ.get("DISTCACHE_TEST_CELERY_DB", "12"))
-CELERY_BROKER_URL = f"{REDIS_URL}/{_CELERY_DB}"
+# A worker test may run on another broker (RabbitMQ): DISTCACHE_TEST_BROKER_URL.
+CELERY_BROKER_URL = os.environ.get("DISTCACHE_TEST_BROKER_URL", f"{REDIS_URL}/{_CELERY_DB}")
 CELERY_RESULT_BACKEND = f"{REDIS_URL}/{_CELERY_DB + 1}"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -192,8 +195,9 @@ def test_sigterm_during_a_flush_finishes_the_batch(start_worker):
         user=settings_dict["USER"],
         dbname=settings_dict["NAME"],
     ) as blocker:
-        # Hold the row lock so the flush waits inside its transaction.
-        blocker.execute("SELECT 1 FROM testapp_product WHERE id = %s FOR UPDATE", [product.pk])
+        # Lock the table so the flush waits inside its transaction (a held row lock
+        # alone would only make it skip the row).
+        blocker.execute("LOCK TABLE testapp_product IN EXCLUSIVE MODE")
         queue_flush()
         wait_until(lambda: backlog() and backlog()[0]["in_flight"] == 1, message="claimed")
         worker.process.send_signal(15)
@@ -264,3 +268,96 @@ def test_beat_schedule_flushes_on_its_interval(start_worker, tmp_path):
     finally:
         beat.terminate()
         beat.wait(timeout=10)
+
+
+def test_commit_whose_answer_is_lost_is_not_applied_again(start_worker):
+    """The connection drops after COMMIT reached PostgreSQL, before its answer came back."""
+    proxy = TcpProxy(int(connection.settings_dict["PORT"] or 5432))
+    proxy.start()
+    start_worker("commit-lost", db_port=proxy.port)
+    products = ProductFactory.create_batch(5, stock=0)
+    pks = [p.pk for p in products]
+    for pk in pks:
+        django_distcache.write_behind_incr(Product, pk, "stock", by=3)
+    proxy.cut_after_commit()
+    queue_flush()
+    wait_until(lambda: backlog() == [], message="the batch settled")
+    assert proxy.commits_cut == 1
+    assert stocks(pks) == {pk: 3 for pk in pks}
+    # Later flushes find nothing to apply again.
+    assert queue_flush().get(timeout=30)["rows"] == 0
+    assert stocks(pks) == {pk: 3 for pk in pks}
+    proxy.cut()
+
+
+RABBITMQ_URL = os.environ.get(
+    "DISTCACHE_TEST_RABBITMQ_URL",
+    f"amqp://guest:guest@127.0.0.1:5672/distcache{os.environ.get('DISTCACHE_TEST_SUFFIX', '')}",
+)
+
+
+@pytest.fixture
+def rabbitmq():
+    """A Celery app that sends to RabbitMQ (its own vhost; results in the tests' Redis)."""
+    from celery import Celery
+    from django.conf import settings
+    from kombu import Connection
+
+    vhost = RABBITMQ_URL.rsplit("/", 1)[1]
+    if shutil.which("rabbitmqctl"):  # the tests' own vhost, created once
+        for command in (
+            ["add_vhost", vhost],
+            ["set_permissions", "-p", vhost, "guest"] + [".*"] * 3,
+        ):
+            subprocess.run(["rabbitmqctl", *command], capture_output=True, timeout=60)
+    try:
+        with Connection(RABBITMQ_URL, connect_timeout=3) as probe:
+            probe.ensure_connection(max_retries=1)
+            with contextlib.suppress(Exception):
+                probe.default_channel.queue_purge("distcache")
+    except Exception as exc:  # any way of not answering
+        pytest.skip(f"RabbitMQ not reachable at {RABBITMQ_URL}: {exc}")
+    sender = Celery(
+        "rabbitmq-sender",
+        broker=RABBITMQ_URL,
+        backend=settings.CELERY_RESULT_BACKEND,
+        set_as_current=False,  # the project's app stays the current one
+    )
+    yield sender
+    sender.close()
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", **FAST})
+def test_killed_worker_on_rabbitmq_loses_no_write_and_doubles_no_increment(
+    start_worker, rabbitmq, slow_updates, raw_redis
+):
+    rng = random.Random(5)
+    claimed = "dctest:wb:testapp.product:claimed"
+    products = ProductFactory.create_batch(60, stock=0)
+    pks = [p.pk for p in products]
+    expected: Counter[int] = Counter()
+    worker = start_worker("rabbit", FAST, broker_url=RABBITMQ_URL)
+    for _round in range(4):
+        for _ in range(150):
+            pk = rng.choice(pks)
+            django_distcache.write_behind_incr(Product, pk, "stock", by=1)
+            expected[pk] += 1
+        rabbitmq.send_task(
+            "django_distcache.flush_write_behind", args=["testapp.product"], queue="distcache"
+        )
+        wait_until(lambda: raw_redis.hlen(claimed) > 0, timeout=20, message="a claimed batch")
+        time.sleep(rng.uniform(0, 0.05))
+        worker.kill()
+        worker.start()  # RabbitMQ delivers the unacknowledged flush again
+    final = rabbitmq.send_task(
+        "django_distcache.flush_write_behind", args=["testapp.product"], queue="distcache"
+    )
+    final.get(timeout=60)
+
+    def settled() -> bool:
+        flush_write_behind(Product)  # recovers what the kills left, once leases ran out
+        return stocks(pks) == {pk: expected[pk] for pk in pks} and backlog() == []
+
+    wait_until(settled, timeout=60, message="every write applied once")
+    assert stocks(pks) == {pk: expected[pk] for pk in pks}
+    assert "flush_write_behind" in worker.output()

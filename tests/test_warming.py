@@ -139,3 +139,35 @@ def test_get_objects_reads_count_as_hot():
     hotkeys.flush()
     hottest = hotkeys.hottest("testapp.product")
     assert hottest == [(str(products[1].pk), 3.0), (str(products[0].pk), 1.0)]
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WARM_BATCH_SIZE": 2})
+def test_progress_is_reported_per_chunk():
+    ProductFactory.create_batch(5)
+    reports = []
+    warm(["products"], progress=lambda *report: reports.append(report))
+    assert reports == [
+        (0, 1, "products", 0),
+        (0, 1, "products", 2),
+        (0, 1, "products", 4),
+        (0, 1, "products", 5),
+        (1, 1, "", 5),
+    ]
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "HOT_KEYS_HALF_LIFE": 0.2})
+def test_hot_key_counts_decay_so_a_newly_hot_row_overtakes_an_old_one():
+    old, new = ProductFactory.create_batch(2)
+    for _ in range(8):
+        django_distcache.get_object(Product, old.pk)
+    hotkeys.flush()
+    started = time.monotonic()
+    while time.monotonic() - started < 1.0:  # five half-lives
+        time.sleep(0.05)
+    for _ in range(3):
+        django_distcache.get_object(Product, new.pk)
+    hotkeys.flush()
+    [(first, first_count), (second, second_count)] = hotkeys.hottest("testapp.product")
+    assert (first, second) == (str(new.pk), str(old.pk))
+    assert first_count == 3.0
+    assert second_count < 8 / 16

@@ -70,3 +70,52 @@ def test_short_visibility_timeout_warns():
     finally:
         app.conf.broker_transport_options = options
     assert "distcache.W010" not in check_ids()
+
+
+@pytest.fixture
+def rabbitmq_broker():
+    """The project's Celery app on RabbitMQ (its configuration only: nothing is sent)."""
+    saved = (app.conf.broker_url, app.conf.task_queues)
+    app.conf.broker_url = "amqp://guest:guest@127.0.0.1:5672//"
+    yield app
+    app.conf.broker_url, app.conf.task_queues = saved
+
+
+def _distcache_queue(consumer_timeout_ms: int):
+    from kombu import Queue
+
+    return [Queue("distcache", queue_arguments={"x-consumer-timeout": consumer_timeout_ms})]
+
+
+def test_rabbitmq_consumer_timeout_shorter_than_a_flush_warns(rabbitmq_broker):
+    rabbitmq_broker.conf.task_queues = _distcache_queue(10_000)
+    [warning] = [m for m in run_checks() if m.id == "distcache.W010"]
+    assert "consumer_timeout" in warning.msg
+    assert "visibility_timeout" not in warning.msg
+
+
+def test_rabbitmq_default_consumer_timeout_passes(rabbitmq_broker):
+    # RabbitMQ's default consumer_timeout (30 minutes) outlasts a flush; Redis's
+    # visibility_timeout does not apply to it, however short.
+    options = app.conf.broker_transport_options
+    app.conf.broker_transport_options = {"visibility_timeout": 10}
+    try:
+        assert "distcache.W010" not in check_ids()
+        rabbitmq_broker.conf.task_queues = _distcache_queue(3_600_000)
+        assert "distcache.W010" not in check_ids()
+    finally:
+        app.conf.broker_transport_options = options
+
+
+def test_w010_reads_the_projects_celery_app_not_a_later_default():
+    from celery import Celery
+
+    options = app.conf.broker_transport_options
+    app.conf.broker_transport_options = {"visibility_timeout": 10}
+    other = Celery("unconfigured", set_as_current=True)
+    try:
+        assert "distcache.W010" in check_ids()
+    finally:
+        app.set_current()
+        app.conf.broker_transport_options = options
+        other.close()

@@ -124,6 +124,12 @@ class TcpProxy:
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
         self._lock = threading.Lock()
+        self._cut_after_commit = threading.Event()
+        self.commits_cut = 0
+
+    def cut_after_commit(self) -> None:
+        """The next COMMIT reaches the database; its answer is dropped with the connection."""
+        self._cut_after_commit.set()
 
     def start(self) -> None:
         listener = socket.socket()
@@ -146,13 +152,24 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._sockets += [client, upstream]
+            committing = threading.Event()
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+                threading.Thread(
+                    target=self._pipe, args=(source, sink, committing), daemon=True
+                ).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(
+        self, source: socket.socket, sink: socket.socket, committing: threading.Event
+    ) -> None:
         try:
             while data := source.recv(65536):
+                if committing.is_set():
+                    return  # the answer to COMMIT: dropped, and the connection with it
+                # A simple-protocol query message "COMMIT" from the client.
+                if self._cut_after_commit.is_set() and b"Q\x00\x00\x00\x0bCOMMIT\x00" in data:
+                    self._cut_after_commit.clear()
+                    self.commits_cut += 1
+                    committing.set()
                 sink.sendall(data)
         except OSError:
             pass

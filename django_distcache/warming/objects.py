@@ -12,7 +12,6 @@ from django_distcache.client import script
 from django_distcache.conf import get_settings
 from django_distcache.objects import _encode_instance, _normalize_pk
 from django_distcache.registry import get_config
-from django_distcache.writebehind.overlay import overlay
 
 
 def refresh_objects(
@@ -20,8 +19,9 @@ def refresh_objects(
 ) -> int:
     """Read the rows ``pks`` and store their entries; returns how many were stored.
 
-    Three round trips and one query for the lot: lease, read (plus buffered writes),
-    store. An entry invalidated while its row was read is not stored.
+    Three round trips and one query for the lot: lease, read, store (entries hold
+    the database's rows; reads lay buffered writes over them). An entry invalidated
+    while its row was read is not stored.
     """
     config = get_config(model)
     using = using or router.db_for_read(model)
@@ -37,8 +37,6 @@ def refresh_objects(
     manager = model._default_manager.db_manager(using)
     loaded = manager.in_bulk([model._meta.pk.to_python(pk) for pk in by_key.values()])
     instances = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
-    if config.write_behind:
-        overlay(model, dict(instances), using)
     items = []
     for key_pk, base in bases.items():
         encoded = _encode_instance(config, instances.get(key_pk))

@@ -19,7 +19,8 @@ from django_distcache.registry import resolve_model
 from django_distcache.warming.objects import refresh_objects
 from django_distcache.warming.registry import get_warmer, warmer_names
 
-Progress = Callable[[int, int, str], None]
+# (warmers done, warmers in all, the running warmer, entries it stored so far)
+Progress = Callable[[int, int, str, int], None]
 
 
 def runs_key() -> str:
@@ -64,8 +65,9 @@ def _model_and_pk(item: Any) -> tuple[type[models.Model], Any]:
     )
 
 
-def run_warmer(name: str) -> dict[str, Any]:
-    """Run one warmer; its result: name, started_at, duration, entries, errors."""
+def run_warmer(name: str, on_chunk: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run one warmer; its result: name, started_at, duration, entries, errors.
+    ``on_chunk`` is told the entries stored so far after each chunk."""
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat()
     entries, errors = 0, []
@@ -76,6 +78,8 @@ def run_warmer(name: str) -> dict[str, Any]:
                 entries += refresh_objects(model, pks)
             except Exception as exc:  # one chunk's failure is reported
                 errors.append(f"{model._meta.label_lower}: {type(exc).__name__}: {exc}")
+            if on_chunk:
+                on_chunk(entries)
     except Exception as exc:  # a failing warmer is reported, not fatal
         errors.append(f"{type(exc).__name__}: {exc}")
     return {
@@ -90,19 +94,26 @@ def run_warmer(name: str) -> dict[str, Any]:
 def warm(
     names: list[str] | None = None, *, progress: Progress | None = None
 ) -> list[dict[str, Any]]:
-    """Run the named warmers (all when None) in order; record and return their results."""
+    """Run the named warmers (all when None) in order; record and return their results.
+    ``progress`` is called as each warmer starts and after each of its chunks."""
     names = list(names) if names is not None else warmer_names()
     for name in names:
         get_warmer(name)  # an unknown name fails before any work
     results = []
+    entries = 0
     for index, name in enumerate(names):
-        if progress:
-            progress(index, len(names), name)
-        result = run_warmer(name)
+
+        def on_chunk(stored: int, index: int = index, name: str = name) -> None:
+            if progress:
+                progress(index, len(names), name, stored)
+
+        on_chunk(0)
+        result = run_warmer(name, on_chunk)
         _record(result)
         results.append(result)
+        entries = result["entries"]
     if progress:
-        progress(len(names), len(names), "")
+        progress(len(names), len(names), "", entries)
     return results
 
 

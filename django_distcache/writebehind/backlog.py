@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django_distcache import readthrough
 from django_distcache.client import get_buffer_redis
-from django_distcache.registry import ModelRef, resolve_model
-from django_distcache.writebehind.buffer import BufferKeys, buffer_keys, models_key
+from django_distcache.writebehind.buffer import BufferKeys, models_key
 
 
 def _labels() -> list[str]:
@@ -24,7 +22,8 @@ def backlog() -> list[dict[str, Any]]:
     """One dict per model with pending writes or dead letters.
 
     Keys: model, pending (rows waiting, including rows of batches in flight),
-    oldest_age (seconds the oldest waiting row has waited, or None), dead_letters,
+    oldest_age (seconds since the oldest write not yet in the database was made,
+    whether its row waits, is in flight, retried or stranded; or None), dead_letters,
     in_flight, rows and writes (flushed so far; writes / rows is the coalescing ratio).
     """
     labels = _labels()
@@ -38,18 +37,20 @@ def backlog() -> list[dict[str, Any]]:
         pipe.hlen(bkeys.claimed)
         pipe.llen(bkeys.dead)
         pipe.hmget(bkeys.stats, ["rows", "writes"])
+        pipe.zrange(bkeys.since, 0, 0, withscores=True)
     answers = pipe.execute()
     now = time.time()
     result = []
     for index, label in enumerate(labels):
-        waiting, oldest, in_flight, dead, (rows, writes) = answers[5 * index : 5 * index + 5]
+        waiting, due, in_flight, dead, (rows, writes), since = answers[6 * index : 6 * index + 6]
+        firsts = [row[0][1] for row in (due, since) if row]
         if not (waiting or in_flight or dead):
             continue
         result.append(
             {
                 "model": label,
                 "pending": waiting + in_flight,
-                "oldest_age": max(0.0, now - oldest[0][1] / 1000) if oldest else None,
+                "oldest_age": max(0.0, now - min(firsts) / 1000) if firsts else None,
                 "dead_letters": dead,
                 "in_flight": in_flight,
                 "rows": int(rows or 0),
@@ -57,11 +58,3 @@ def backlog() -> list[dict[str, Any]]:
             }
         )
     return result
-
-
-def dead_letters(model: ModelRef, limit: int = 100) -> list[dict[str, Any]]:
-    """The first ``limit`` dead letters of ``model``: model, pk, values, increments,
-    writes, attempts, error, failed_at."""
-    bkeys = buffer_keys(resolve_model(model))
-    codec = readthrough.serializer()
-    return [codec.loads(raw) for raw in get_buffer_redis().lrange(bkeys.dead, 0, limit - 1)]

@@ -14,13 +14,21 @@ from django_distcache.registry import ModelConfig, get_config
 
 # Layout, per model (W = "<prefix>:wb:<app_label.model>"):
 #   W:pending       zset   pk -> when the row is due (ms): first write, or retry time
+#   W:f:<pk>        string set while the row has deferred writes not in the database
+#                          (read in the MGET of a hit: only then is the buffer read)
+#   W:since         zset   pk -> when its oldest write not yet in the database was made
+#                          (ms), pending, in flight or retried: the backlog's age
 #   W:r:<pk>        hash   the row's deferred writes: v:<attname> (encoded value),
-#                          i:<attname> (summed increment), n (writes), since, attempts, error
+#                          i:<attname> (summed increment), n (writes), since, attempts, error,
+#                          crashes (its flushes that died)
 #   W:claimed       hash   pk -> id of the batch holding the row (one batch per row)
 #   W:batches       zset   batch id -> lease expiry (ms)
 #   W:b:<id>        hash   txid of the database transaction applying it, p:<pk> per row
 #   W:c:<id>:<pk>   hash   a row's deferred writes while its batch is applied
-#   W:fence:<pk>    string set while a direct save/update() of the row is in progress
+#   W:m:<pk>:<tok>  hash   deferred writes a direct write in progress set aside (mark),
+#                          with txid (its transaction) and at (ms); see ordering.py
+#   W:mk:<pk>       set    the row's marks (tokens)
+#   W:marks         zset   "<token>:<pk>" -> when marked (ms): marks not yet settled
 #   W:dead          list   dead letters (encoded dicts), never trimmed
 #   W:stats         hash   writes, rows, dead_lettered
 # and "<prefix>:wb:models", the set of labels that ever buffered a write.
@@ -56,6 +64,13 @@ class BufferKeys:
     def record_prefix(self) -> str:
         return f"{self.root}:r:"
 
+    def flag(self, key_pk: Any) -> str:
+        return f"{self.root}:f:{key_pk}"
+
+    @property
+    def since(self) -> str:
+        return f"{self.root}:since"
+
     @property
     def claimed(self) -> str:
         return f"{self.root}:claimed"
@@ -75,8 +90,8 @@ class BufferKeys:
         return f"{self.root}:c:{batch_id}:"
 
     @property
-    def fence_prefix(self) -> str:
-        return f"{self.root}:fence:"
+    def marks(self) -> str:
+        return f"{self.root}:marks"
 
     @property
     def dead(self) -> str:
@@ -126,6 +141,7 @@ class Record:
     increments: dict[str, int] = field(default_factory=dict)
     writes: int = 0
     attempts: int = 0
+    crashes: int = 0
     since: int = 0
     error: str = ""
 
@@ -152,6 +168,8 @@ def parse_record(flat: list[bytes]) -> Record:
             record.writes = int(value)
         elif text == "attempts":
             record.attempts = int(value)
+        elif text == "crashes":
+            record.crashes = int(value)
         elif text == "since":
             record.since = int(value)
         elif text == "error":
@@ -164,4 +182,9 @@ def apply_record(instance: models.Model, record: Record) -> None:
     for name, value in record.values.items():
         instance.__dict__[name] = value
     for name, amount in record.increments.items():
-        instance.__dict__[name] = (instance.__dict__.get(name) or 0) + amount
+        instance.__dict__[name] = add_to(instance.__dict__.get(name), amount)
+
+
+def add_to(value: Any, amount: int) -> Any:
+    """``value`` + ``amount``, NULL counting as 0: the one rule of the overlay and the flush."""
+    return (0 if value is None else value) + amount

@@ -24,7 +24,13 @@ _POSITIVE = (
     "WARM_HISTORY",
     "HOT_KEYS_FLUSH_INTERVAL",
 )
-_NOT_NEGATIVE = ("WRITE_BEHIND_MAX_PENDING", "WRITE_BEHIND_RETRY_BACKOFF", "HOT_KEYS_SIZE")
+_NOT_NEGATIVE = (
+    "WRITE_BEHIND_MAX_PENDING",
+    "WRITE_BEHIND_RETRY_BACKOFF",
+    "WRITE_BEHIND_DEAD_LETTERS_KEPT",
+    "HOT_KEYS_SIZE",
+    "HOT_KEYS_HALF_LIFE",
+)
 _OVERFLOW = ("write_through", "raise")
 
 
@@ -138,27 +144,67 @@ def _check_eviction_policy() -> list[Error]:
     return []
 
 
+# RabbitMQ closes the channel of a delivery unacknowledged this long (its default).
+RABBITMQ_CONSUMER_TIMEOUT = 1800.0
+_AMQP = ("amqp", "amqps", "pyamqp", "librabbitmq")
+
+
+def project_celery_app() -> Any:
+    """The project's Celery app: the current one if it is configured with a broker,
+    else the first configured app created (another app may have been made current)."""
+    from celery import _state
+
+    current = _state.get_current_app()
+    if current.conf.broker_url:
+        return current
+    return next((a for a in list(_state._get_active_apps()) if a.conf.broker_url), current)
+
+
+def broker_redelivery_timeout(app: Any, queue: str) -> tuple[str, float | None]:
+    """What bounds how long a flush task may stay unacknowledged before the broker
+    delivers it again: (its name, seconds), seconds None when unbounded."""
+    scheme = str(app.conf.broker_url or "").split("://", 1)[0].split("+")[-1]
+    if scheme in _AMQP:
+        for declared in app.conf.task_queues or ():
+            if getattr(declared, "name", None) == queue:
+                arguments = declared.queue_arguments or {}
+                if "x-consumer-timeout" in arguments:
+                    return "consumer_timeout", arguments["x-consumer-timeout"] / 1000
+        return "consumer_timeout", RABBITMQ_CONSUMER_TIMEOUT
+    options = app.conf.broker_transport_options or {}
+    return "visibility_timeout", options.get("visibility_timeout")
+
+
 def _check_visibility_timeout(conf: Any) -> list[Warning]:
     try:
-        from celery import current_app
+        import celery  # noqa: F401
     except ImportError:
         return []
-    options = current_app.conf.broker_transport_options or {}
-    timeout = options.get("visibility_timeout")
+    name, timeout = broker_redelivery_timeout(project_celery_app(), conf.WRITE_BEHIND_QUEUE)
     if timeout is None:
         return []
     needed = max(conf.WRITE_BEHIND_LEASE_TIMEOUT, 2 * conf.WRITE_BEHIND_FLUSH_INTERVAL)
-    if timeout < needed:
-        return [
-            Warning(
-                f"The Celery broker's visibility_timeout ({timeout}s) is shorter than a flush "
-                f"may run ({needed}s): unfinished flushes would be delivered again meanwhile.",
-                hint="Raise broker_transport_options['visibility_timeout'] above "
-                "WRITE_BEHIND_LEASE_TIMEOUT and twice WRITE_BEHIND_FLUSH_INTERVAL.",
-                id="distcache.W010",
-            )
-        ]
-    return []
+    if timeout >= needed:
+        return []
+    if name == "consumer_timeout":
+        hint = (
+            "Raise RabbitMQ's consumer_timeout (rabbitmq.conf, or the x-consumer-timeout "
+            f"argument of the {conf.WRITE_BEHIND_QUEUE!r} queue) above "
+            "WRITE_BEHIND_LEASE_TIMEOUT and twice WRITE_BEHIND_FLUSH_INTERVAL."
+        )
+    else:
+        hint = (
+            "Raise broker_transport_options['visibility_timeout'] above "
+            "WRITE_BEHIND_LEASE_TIMEOUT and twice WRITE_BEHIND_FLUSH_INTERVAL."
+        )
+    return [
+        Warning(
+            f"The Celery broker's {name} ({timeout:g}s) is shorter than a flush may run "
+            f"({needed:g}s): unfinished flushes would be delivered again meanwhile.",
+            hint=hint,
+            id="distcache.W010",
+        )
+    ]
 
 
 def _check_databases(models_: list[Any]) -> list[Warning]:

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, models, router, transaction
+from django.db import models, router, transaction
 
 from django_distcache import keys
 from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
@@ -32,17 +32,22 @@ from django_distcache.writebehind.buffer import (
     parse_record,
     write_behind_config,
 )
-from django_distcache.writebehind.outcome import acknowledge, dead_letter, record_decisions
+from django_distcache.writebehind.marks import settle_marks
+from django_distcache.writebehind.outcome import dead_letter, record_decisions
 from django_distcache.writebehind.recovery import recover_stale_batches
 from django_distcache.writebehind.rows import apply_rows
+from django_distcache.writebehind.settle import (
+    DATABASE_DOWN,
+    BatchOutcome,
+    refresh_entries,
+    settle_failed_batch,
+)
 from django_distcache.writebehind.transactions import begin_flush_transaction
 
 logger = logging.getLogger("django_distcache")
 
-# How long (ms) a row fenced by a direct write waits before the next try.
-FENCE_RETRY_MS = 100
-# Errors of the database itself: the whole batch waits and is tried again.
-DATABASE_DOWN = (OperationalError, InterfaceError)
+# How long (ms) a row locked by another transaction waits before the next try.
+LOCKED_RETRY_MS = 1000
 
 
 class BatchLost(RuntimeError):
@@ -54,7 +59,8 @@ def flush_write_behind(model: ModelRef | None = None) -> dict[str, int]:
 
     Runs in this process; returns counts: batches, rows (written to the database),
     writes (buffered writes those rows held), coalesced (writes saved by
-    coalescing), dead_lettered, retried, superseded, recovered.
+    coalescing), dead_lettered, retried (including rows left for later because another
+    transaction held their lock), superseded, recovered.
     """
     targets = [resolve_model(model)] if model is not None else write_behind_models()
     totals: Counter[str] = Counter()
@@ -83,6 +89,7 @@ def flush_model(model: type[models.Model], *, time_limit: float | None = None) -
     conf = get_settings()
     using = router.db_for_write(model)
     counts: Counter[str] = Counter()
+    settle_marks(model, using)
     counts["recovered"] += recover_stale_batches(model, using)
     due_by = now_ms()
     deadline = time.monotonic() + (time_limit or conf.WRITE_BEHIND_LEASE_TIMEOUT / 2)
@@ -106,20 +113,15 @@ def _items(data: bytes) -> list[bytes]:
     return items
 
 
-def _records(data: bytes) -> tuple[dict[str, Record], list[str]]:
-    """The rows returned by wb_begin (pk, field count, then field and value pairs), and
-    the fenced pks (count -1)."""
+def _records(data: bytes) -> dict[str, Record]:
+    """The rows returned by wb_begin (pk, field count, then field and value pairs)."""
     items = _items(data)
-    records, fenced, index = {}, [], 0
+    records, index = {}, 0
     while index < len(items):
         pk, count = items[index].decode(), int(items[index + 1])
-        if count < 0:
-            fenced.append(pk)
-            index += 2
-            continue
         records[pk] = parse_record(items[index + 2 : index + 2 + count])
         index += 2 + count
-    return records, fenced
+    return records
 
 
 def flush_batch(
@@ -132,19 +134,26 @@ def flush_batch(
         return None
     batch_id, pks = claimed
     bkeys = buffer_keys(model)
+    outcome = BatchOutcome()
     try:
-        outcome = apply_batch(model, using, bkeys, batch_id, pks)
-    except DATABASE_DOWN:
-        # NOTE: nothing was committed; the rows go back untouched and wait for the
-        # database (not counted as attempts of the rows).
-        acknowledge(model, batch_id, retry=[(pk, now_ms(), 0, "") for pk in pks])
-        raise
+        apply_batch(model, using, bkeys, batch_id, pks, outcome)
     except BatchLost:
         return Counter()
-    done, retry, dead, counts = outcome
-    acknowledge(model, batch_id, done=done, retry=retry, dead=dead, writes=counts["writes"])
-    counts["batches"] += 1
-    return counts
+    except DATABASE_DOWN:
+        # NOTE: a lost connection is no fault of the rows: no attempt is counted.
+        if not settle_failed_batch(model, using, batch_id, pks, outcome, attempts=0):
+            raise
+    except Exception as exc:
+        # Not an error of one row (those are set aside in apply_rows): every row goes
+        # back with an attempt counted and the error; rows at WRITE_BEHIND_MAX_ATTEMPTS
+        # are dead-lettered by the next flush.
+        error = f"{type(exc).__name__}: {exc}".strip()[:500]
+        settle_failed_batch(model, using, batch_id, pks, outcome, attempts=1, error=error)
+        raise
+    else:
+        refresh_entries(model, using, outcome.acknowledge(model, batch_id))
+    outcome.counts["batches"] += 1
+    return outcome.counts
 
 
 def claim_batch(
@@ -173,23 +182,22 @@ def claim_batch(
 
 
 def apply_batch(
-    model: type[models.Model], using: str, bkeys: BufferKeys, batch_id: str, pks: list[str]
-) -> tuple[list[str], list[tuple[str, int, int, str]], list[tuple[str, bytes]], Counter[str]]:
+    model: type[models.Model],
+    using: str,
+    bkeys: BufferKeys,
+    batch_id: str,
+    pks: list[str],
+    outcome: BatchOutcome | None = None,
+) -> BatchOutcome:
     """Write a claimed batch in one transaction (committed on return); what becomes of
-    each row: (done, retry, dead, counts). The caller acknowledges it."""
+    each row goes into ``outcome``. The caller acknowledges it."""
     conf = get_settings()
     pk_field = model._meta.pk
     values = {pk: pk_field.to_python(pk) for pk in pks}
-    counts: Counter[str] = Counter()
+    outcome = outcome if outcome is not None else BatchOutcome()
+    counts, done, dead, retry = outcome.counts, outcome.done, outcome.dead, outcome.retry
     with transaction.atomic(using=using):
-        manager = model._base_manager.using(using)
-        existing = {
-            str(_key_form(pk))
-            for pk in manager.select_for_update()
-            .filter(pk__in=list(values.values()))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        }
+        existing, busy = _lock_rows(model, using, values)
         txid = begin_flush_transaction(using)
         flat = script("wb_begin")(
             keys=[bkeys.batches, bkeys.batch(batch_id)],
@@ -198,28 +206,34 @@ def apply_batch(
                 txid,
                 lease_expiry(),
                 bkeys.held_prefix(batch_id),
-                bkeys.fence_prefix,
                 *pks,
             ],
             client=get_buffer_redis(),
         )
         if flat is None:
             raise BatchLost(batch_id)
-        records, fenced = _records(flat)
-        done: list[str] = []
-        dead: list[tuple[str, bytes]] = []
-        # A direct write to these rows committed (we hold their locks now) but has not
-        # yet dropped the deferred writes it replaced: they wait for the next flush.
-        retry: list[tuple[str, int, int, str]] = [
-            (pk, now_ms() + FENCE_RETRY_MS, 0, "") for pk in fenced
-        ]
+        outcome.txid = txid
+        records = _records(flat)
         to_apply: dict[str, Record] = {}
         for pk, record in records.items():
             if record.empty:
                 counts["superseded"] += 1
                 done.append(pk)
+            elif pk in busy:
+                # Another transaction holds the row: waiting for it would stall the batch.
+                retry.append((pk, now_ms() + LOCKED_RETRY_MS, 0, ""))
+                counts["retried"] += 1
             elif pk not in existing:
                 dead.append((pk, dead_letter(model, pk, record, "the row no longer exists")))
+            elif record.attempts >= conf.WRITE_BEHIND_MAX_ATTEMPTS:
+                # Its earlier flushes failed as a whole (see flush_batch).
+                dead.append((pk, dead_letter(model, pk, record, record.error)))
+            elif record.crashes > conf.WRITE_BEHIND_MAX_ATTEMPTS or (
+                record.crashes >= conf.WRITE_BEHIND_MAX_ATTEMPTS and len(records) == 1
+            ):
+                # Flushed alone since its first death (wb_claim), it died again each time.
+                error = f"{record.error} {record.crashes} times"
+                dead.append((pk, dead_letter(model, pk, record, error)))
             else:
                 to_apply[pk] = record
         failures = apply_rows(model, using, {values[pk]: r for pk, r in to_apply.items()})
@@ -249,7 +263,28 @@ def apply_batch(
         if retry or dead:
             record_decisions(bkeys, batch_id, retry, dead)
     counts["dead_lettered"] += len(dead)
-    return done, retry, dead, counts
+    return outcome
+
+
+def _lock_rows(
+    model: type[models.Model], using: str, values: dict[str, Any]
+) -> tuple[set[str], set[str]]:
+    """Lock the batch's rows, skipping rows another transaction holds: (locked, busy).
+    A row in neither no longer exists. NOTE: one more query when a row was skipped."""
+    manager = model._base_manager.using(using)
+    wanted = list(values.values())
+    locked = {
+        str(_key_form(pk))
+        for pk in manager.select_for_update(skip_locked=True)
+        .filter(pk__in=wanted)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    }
+    if len(locked) == len(values):
+        return locked, set()
+    others = [values[pk] for pk in values if pk not in locked]
+    busy = {str(_key_form(pk)) for pk in manager.filter(pk__in=others).values_list("pk", flat=True)}
+    return locked, busy
 
 
 def _key_form(pk: Any) -> Any:

@@ -10,6 +10,7 @@ from django.db import models
 
 from django_distcache import readthrough
 from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
+from django_distcache.conf import get_settings
 from django_distcache.writebehind.buffer import (
     BufferKeys,
     Record,
@@ -57,9 +58,10 @@ def acknowledge(
     retry: Iterable[tuple[str, int, int, str]] = (),
     dead: Iterable[tuple[str, bytes]] = (),
     writes: int = 0,
-) -> bool:
-    """Finish a batch in Redis (once; a repeated ack does nothing). ``writes``: how many
-    buffered writes the done rows held (for the coalescing ratio)."""
+) -> list[str] | None:
+    """Finish a batch in Redis (once; a repeated ack does nothing and returns None).
+    ``writes``: how many buffered writes the done rows held (for the coalescing
+    ratio). Returns the pks of the written rows whose cached entries were dropped."""
     bkeys = buffer_keys(model)
     config = write_behind_config(model)
     done, retry, dead = list(done), list(retry), list(dead)
@@ -70,6 +72,7 @@ def acknowledge(
         bkeys.pending,
         bkeys.dead,
         bkeys.stats,
+        bkeys.since,
     ]
     args: list[Any] = [
         batch_id,
@@ -86,4 +89,6 @@ def acknowledge(
     args.append(len(dead))
     for pk, letter in dead:
         args.extend((pk, letter))
-    return bool(script("wb_ack")(keys=keys_, args=args, client=get_buffer_redis()))
+    args.append(int(get_settings().WRITE_BEHIND_DEAD_LETTERS_KEPT))
+    answer = script("wb_ack")(keys=keys_, args=args, client=get_buffer_redis())
+    return [pk.decode() for pk in answer[1]] if answer else None

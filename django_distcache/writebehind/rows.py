@@ -6,15 +6,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import DataError, IntegrityError, ProgrammingError, models, transaction
+from django.db import connections, models, transaction
 
-from django_distcache.writebehind.buffer import Record
+from django_distcache.writebehind.buffer import Record, add_to
 from django_distcache.writebehind.sql import Columns, update_rows
-
-# Errors of one row's values: the row is retried, then dead-lettered; the rest of
-# the batch is applied.
-ROW_ERRORS = (IntegrityError, DataError, ProgrammingError, ValueError, TypeError, ValidationError)
 
 
 def apply_rows(
@@ -23,7 +18,10 @@ def apply_rows(
     """Write ``records`` (pk -> Record) in batched statements; return the rows that failed.
 
     The batch is tried whole inside a savepoint; if a row breaks it, each row is
-    tried alone so the others are still written.
+    tried alone so the others are still written. Any exception of a row is that row's
+    (a constraint, a value the column refuses, a statement or lock timeout, a value
+    Python cannot convert); only a connection or transaction the error broke ends the
+    batch.
     """
     if not records:
         return {}
@@ -31,16 +29,26 @@ def apply_rows(
         with transaction.atomic(using=using):
             _bulk_write(model, using, records.items())
         return {}
-    except ROW_ERRORS:
-        pass
+    except Exception:
+        _raise_if_broken(using)
     failures: dict[Any, Exception] = {}
     for pk, record in records.items():
         try:
             with transaction.atomic(using=using):
                 _bulk_write(model, using, [(pk, record)])
-        except ROW_ERRORS as exc:
+        except Exception as exc:
+            _raise_if_broken(using)
             failures[pk] = exc
     return failures
+
+
+def _raise_if_broken(using: str) -> None:
+    """Re-raise the error being handled if the savepoint could not be rolled back
+    (the connection is gone or the transaction cannot go on)."""
+    connection = connections[using]
+    raw = connection.connection
+    if connection.needs_rollback or raw is None or raw.closed:
+        raise
 
 
 def _bulk_write(model: type[models.Model], using: str, items: Iterable[tuple[Any, Record]]) -> None:
@@ -53,7 +61,7 @@ def _bulk_write(model: type[models.Model], using: str, items: Iterable[tuple[Any
             if name in record.values:
                 value = record.values[name]
                 columns.append((name, "set"))
-                row.append(value + amount if amount else value)
+                row.append(add_to(value, amount) if amount else value)
             else:
                 columns.append((name, "add"))
                 row.append(amount)

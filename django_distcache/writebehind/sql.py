@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connections, models
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 
 # (attname, kind) per column: kind "set" writes the value, "add" adds it to the column.
 Columns = tuple[tuple[str, str], ...]
@@ -39,7 +40,10 @@ def _update_postgresql(
         column = quote(field.column)
         value = f"v.{alias}::{field.db_type(connection)}"
         assignments.append(
-            f"{column} = t.{column} + {value}" if kind == "add" else f"{column} = {value}"
+            # NULL + n = n: the rule the read overlay follows too (buffer.add_to).
+            f"{column} = COALESCE(t.{column}, 0) + {value}"
+            if kind == "add"
+            else f"{column} = {value}"
         )
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params: list[Any] = []
@@ -62,8 +66,13 @@ def _update_generic(
     for pk, *values in rows:
         obj = model(pk=pk)
         for (attname, kind), value in zip(columns, values, strict=True):
-            setattr(obj, attname, F(attname) + value if kind == "add" else value)
+            setattr(obj, attname, _added(attname, value) if kind == "add" else value)
         objs.append(obj)
     model._base_manager.using(using).bulk_update(
         objs, [attname for attname, _kind in columns], batch_size=STATEMENT_ROWS
     )
+
+
+def _added(attname: str, amount: Any) -> Any:
+    """The column plus ``amount``, a NULL column counting as 0."""
+    return Coalesce(F(attname), Value(0)) + amount

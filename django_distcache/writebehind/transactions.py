@@ -20,6 +20,14 @@ def begin_flush_transaction(using: str) -> str:
         return ""
     with connections[using].cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    return current_txid(using)
+
+
+def current_txid(using: str) -> str:
+    """The id of the open transaction ('' if the database cannot tell its status later)."""
+    if not supports_commit_status(using):
+        return ""
+    with connections[using].cursor() as cursor:
         cursor.execute("SELECT txid_current()")
         return str(cursor.fetchone()[0])
 

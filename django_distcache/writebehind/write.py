@@ -11,14 +11,21 @@ from django.db import models, router, transaction
 
 from django_distcache import objects as _objects
 from django_distcache import readthrough
-from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
+from django_distcache.client import get_buffer_redis, script
 from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.registry import get_config
 from django_distcache.writebehind.buffer import (
     buffer_keys,
     write_behind_config,
 )
+from django_distcache.writebehind.own import defer_to_commit
 from django_distcache.writebehind.packed import PackedCall
+from django_distcache.writebehind.values import (
+    checked_pk,
+    checked_value,
+    numeric_field,
+    writable_field,
+)
 
 # A model whose buffer reached the batch size triggers at most one flush per this long.
 TRIGGER_MS = 1000
@@ -34,7 +41,6 @@ class _WritePlan:
 
     label: str
     call: PackedCall
-    shared: bool
     wait_replicas: int
 
 
@@ -42,12 +48,10 @@ class _WritePlan:
 def _plan(model: type[models.Model], conf: DistcacheSettings) -> _WritePlan:
     write_behind_config(model)
     bkeys = buffer_keys(model)
-    shared = buffer_shares_cache()
     limits = f"{int(conf.WRITE_BEHIND_MAX_PENDING)},{int(conf.WRITE_BEHIND_BATCH_SIZE)},"
     return _WritePlan(
         label=bkeys.label,
         call=PackedCall(script("wb_write"), [], [bkeys.root, limits + str(TRIGGER_MS)]),
-        shared=shared,
         wait_replicas=conf.WRITE_BEHIND_WAIT_REPLICAS,
     )
 
@@ -57,9 +61,7 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
     conf = get_settings()
     plan = _plan(model, conf)
     key_pk = _objects._normalize_pk(model, pk)
-    config = get_config(model)
-    base = config.object_base(key_pk)
-    args: list[Any] = [str(key_pk), base if plan.shared else ""]
+    args: list[Any] = [str(key_pk)]
     for op in ops:
         args.extend(op)
     buffer = get_buffer_redis()
@@ -73,10 +75,6 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
         return False
     if plan.wait_replicas:
         _check_replicas(acked, conf)
-    if not plan.shared:
-        from django_distcache.invalidation import apply_invalidation
-
-        apply_invalidation((), [base])
     if trigger == 1:
         from django_distcache.writebehind.dispatch import enqueue_flush
 
@@ -121,35 +119,59 @@ def write_behind(instance: models.Model, fields: Iterable[str]) -> None:
     """Set ``fields`` of ``instance``'s row later, in a batched flush.
 
     ``get_object`` sees the new values at once. The write is in Redis when this
-    returns; its errors (out of memory, read-only replica) are raised here.
+    returns; its errors (out of memory, read-only replica) are raised here. Inside an
+    atomic block it is buffered when the block's transaction commits (its errors are
+    raised there) and vanishes if it rolls back; the transaction reads it meanwhile.
     """
     model = type(instance)
+    pk = checked_pk(model, instance.pk if not instance._state.adding else None)
     codec = readthrough.serializer()
     ops = []
     for name in fields:
-        field = model._meta.get_field(name)
-        if not field.concrete or field.primary_key:
-            raise ValueError(f"{model._meta.label}.{name} is not a writable column.")
-        ops.append(("v", field.attname, codec.dumps(getattr(instance, field.attname))))
+        field = writable_field(model, name)
+        value = checked_value(model, field, getattr(instance, field.attname))
+        ops.append(("v", field.attname, codec.dumps(value)))
     if not ops:
         raise ValueError("write_behind() needs at least one field name.")
-    if not _buffer(model, instance.pk, ops):
-        _overflow(model, lambda: instance.save(update_fields=[op[1] for op in ops]))
+    _write(model, pk, ops, lambda: instance.save(update_fields=[op[1] for op in ops]))
 
 
 def write_behind_incr(model: type[models.Model], pk: Any, field: str, by: int = 1) -> None:
-    """Add ``by`` to an integer column later; increments between flushes add up."""
+    """Add ``by`` to a number column later; increments between flushes add up, and an
+    increment of a NULL column counts it as 0."""
     if not isinstance(by, int) or isinstance(by, bool):
         raise TypeError(f"write_behind_incr() adds whole numbers, got {by!r}.")
-    attname = model._meta.get_field(field).attname  # type: ignore[union-attr]
-    if not _buffer(model, pk, [("i", attname, by)]):
+    pk = checked_pk(model, pk)
+    attname = numeric_field(model, field).attname
 
-        def save() -> None:
-            from django.db.models import F
+    def save() -> None:
+        from django.db.models import F, Value
+        from django.db.models.functions import Coalesce
 
-            model._default_manager.filter(pk=pk).update(**{attname: F(attname) + by})
+        from django_distcache.invalidation import invalidate_objects
 
-        _overflow(model, save)
+        # The base manager: a DistcacheManager's update() would drop the whole model's
+        # cache; only this row changed.
+        model._base_manager.filter(pk=pk).update(**{attname: Coalesce(F(attname), Value(0)) + by})
+        invalidate_objects(model, [pk], using=router.db_for_write(model))
+
+    _write(model, pk, [("i", attname, by)], save)
+
+
+def _write(model: type[models.Model], pk: Any, ops: list[Any], save: Any) -> None:
+    """Buffer ``ops`` now, or when the open transaction commits (nothing if it rolls
+    back); ``save`` writes them through when the buffer is full."""
+
+    def buffer() -> None:
+        if not _buffer(model, pk, ops):
+            _overflow(model, save)
+
+    using = router.db_for_write(model)
+    if not transaction.get_connection(using).in_atomic_block:
+        buffer()
+        return
+    key_pk = _objects._normalize_pk(model, pk)
+    defer_to_commit(using, model, key_pk, get_config(model).object_base(key_pk), ops, buffer)
 
 
 def write_through(instance: models.Model, *, using: str | None = None) -> None:

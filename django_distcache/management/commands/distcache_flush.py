@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from redis.exceptions import RedisError
 
 from django_distcache.management.progress import ProgressBar
 from django_distcache.management.tables import render_table
@@ -39,6 +40,10 @@ class Command(BaseCommand):
                 counts = flush_model(target)
             except DATABASE_DOWN as exc:
                 raise CommandError(f"The database is unavailable; nothing lost: {exc}") from exc
+            except RedisError as exc:
+                raise CommandError(
+                    f"The write-behind buffer's Redis is unavailable; nothing flushed: {exc}"
+                ) from exc
             rows.append({"model": target._meta.label_lower, **_summary(counts)})
         bar.finish()
         self.stdout.write(render_table(rows))

@@ -57,7 +57,12 @@ class Command(BaseCommand):
             return
         bar = ProgressBar(self.stderr, len(names or known), enabled=options["verbosity"] > 0)
         try:
-            results = warm(selected, progress=lambda done, total, name: bar.update(done, name))
+            results = warm(
+                selected,
+                progress=lambda done, total, name, entries: bar.update(
+                    done, f"{name} ({entries} entries)" if name else ""
+                ),
+            )
         except RedisError as exc:
             raise CommandError(f"Warming stopped: Redis is unavailable: {exc}") from exc
         bar.finish()
