@@ -25,3 +25,12 @@ class DistcacheConfig(AppConfig):
             autodiscover_modules("distcache")
         resolve_dependencies()
         stats.connect_signals()
+        _connect_recovery()
+
+
+def _connect_recovery() -> None:
+    """Before a breaker closes, the outbox replays what Redis missed (see breaker.py)."""
+    from django_distcache import breaker, outbox
+
+    if outbox.recover not in breaker.recovery_hooks:
+        breaker.recovery_hooks.append(outbox.recover)

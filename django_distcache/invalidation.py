@@ -8,10 +8,10 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, models, router, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from redis.exceptions import RedisError
 
 from django_distcache import keys
-from django_distcache.client import get_redis, script
+from django_distcache import outbox as outbox_module
+from django_distcache.outbox.record import Row as OutboxRow
 from django_distcache.registry import ModelRef, find_config, resolve_model
 
 logger = logging.getLogger("django_distcache")
@@ -21,11 +21,13 @@ class PendingInvalidation:
     """What one transaction must invalidate; runs as its on_commit callback.
 
     Generations are bumped and entries deleted (with their leases) in one round trip.
+    ``outbox`` is the row recorded in the same transaction, acknowledged when applied.
     """
 
     def __init__(self) -> None:
         self.generations: set[str] = set()
         self.entries: set[str] = set()
+        self.outbox: OutboxRow | None = None
 
     def touches(self, generation_keys: Iterable[str], key: str | None = None) -> bool:
         if any(g in self.generations for g in generation_keys):
@@ -33,33 +35,25 @@ class PendingInvalidation:
         return key is not None and key in self.entries
 
     def __call__(self) -> None:
-        apply_invalidation(self.generations, self.entries)
+        apply_invalidation(self.generations, self.entries, outbox=self.outbox)
 
 
-def apply_invalidation(generations: Iterable[str], entries: Iterable[str]) -> None:
+def apply_invalidation(
+    generations: Iterable[str],
+    entries: Iterable[str],
+    *,
+    outbox: OutboxRow | None = None,
+) -> None:
     """Delete ``entries`` with their leases and bump ``generations``, now.
 
     Deleting the lease is what stops a loader that read before the write from
-    storing what it read.
+    storing what it read. What Redis cannot take now waits in the outbox.
     """
     generations = sorted(generations)
     entries = sorted(entries)
-    if not generations and not entries:
+    if not outbox_module.apply(generations, entries, outbox):
         return
-    try:
-        pipe = get_redis().pipeline(transaction=False)
-        if entries:
-            pipe.delete(*entries, *(f"{key}:lease" for key in entries))
-        if generations:
-            script("bump")(keys=generations, args=[], client=pipe)
-        pipe.execute()
-    except RedisError:
-        # NOTE: entries written before this point may be served until their TTL.
-        logger.exception(
-            "django_distcache could not invalidate %d generations and %d entries",
-            len(generations),
-            len(entries),
-        )
+    if not generations and not entries:
         return
     from django_distcache.signals import invalidated
 
@@ -80,6 +74,7 @@ def _pending_for(using: str) -> PendingInvalidation:
     if connection.in_atomic_block:
         connection._distcache_pending = pending  # type: ignore[attr-defined]
         transaction.on_commit(pending, using=using)
+        pending.outbox = outbox_module.record(using)
     return pending
 
 

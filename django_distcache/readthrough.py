@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from django_distcache import breaker, stats, wire
 from django_distcache.client import get_redis, script
 from django_distcache.conf import DistcacheSettings, get_settings
+from django_distcache.outbox.keys import with_epoch
 
 logger = logging.getLogger("django_distcache")
 
@@ -74,7 +75,7 @@ def read_current(generation_keys: Sequence[str], keys: Sequence[str]) -> list[by
     """The current data of each entry in one round trip (a single MGET), None where absent."""
     breaker.check()
     try:
-        values: list[Any] = wire.mget(get_redis(), [*keys, *generation_keys])
+        values: list[Any] = wire.mget(get_redis(), [*keys, *with_epoch(generation_keys)])
     except RedisError as error:
         breaker.trip(error)
         raise
@@ -87,7 +88,7 @@ def read_or_lease(generation_keys: Sequence[str], keys: Sequence[str], token: st
     lease_ms = int(get_settings().LEASE_TIMEOUT * 1000)
     breaker.check()
     try:
-        return script("read")(keys=list(generation_keys), args=[lease_ms, token, *keys])
+        return script("read")(keys=with_epoch(generation_keys), args=[lease_ms, token, *keys])
     except RedisError as error:
         breaker.trip(error)
         raise
@@ -108,7 +109,7 @@ def store(
     args: list[Any] = [generations]
     for key, token, data, ttl in items:
         args.extend((key, token, data, ttl))
-    return script("store")(keys=list(generation_keys), args=args)
+    return script("store")(keys=with_epoch(generation_keys), args=args)
 
 
 def release(leases: Sequence[tuple[str, str]]) -> None:
