@@ -19,15 +19,16 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import ReadOnlyError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_distcache.conf import get_settings
 
 logger = logging.getLogger("django_distcache")
 
-# Errors that say Redis cannot be reached (an error reply, such as OOM, does not).
-UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+# Errors that say Redis cannot be reached or is the wrong one (a read-only replica); an
+# error reply such as OOM does not.
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
 
 CLOSED, OPEN, PROBING = "closed", "open", "probing"
 
@@ -85,6 +86,7 @@ class Breaker:
                 self.name,
                 type(error).__name__,
             )
+            logger.debug("django_distcache: Redis (%s) failed with %s", self.name, error)
 
     def _start_probe(self) -> None:
         self.probing = True
@@ -163,12 +165,15 @@ class Breaker:
         }
 
     def reset(self) -> None:
-        """Close at once and stop any probe (tests, settings changes)."""
+        """Close at once, stop any probe and zero the figures (tests, settings changes)."""
         with self._lock:
             self._generation += 1
             self.opened_at = 0.0
             self.probing = False
             self._probe_ident = None
+            self.trips = self.bypassed = 0
+            self.seconds_open = 0.0
+            self.last_error = ""
 
 
 def _count(event: str, amount: int = 1) -> None:

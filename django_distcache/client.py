@@ -102,6 +102,19 @@ def get_client(alias: str) -> GuardedRedis:
     return client
 
 
+_node_clients: dict[int, Redis] = {}
+
+
+def node_client(raw: Redis) -> Redis:
+    """A client of another node of the cache (a replica in LOCATION), with the app's
+    timeouts; without a breaker of its own (it serves only the dashboard's figures)."""
+    pool = raw.connection_pool
+    found = _node_clients.get(id(pool))
+    if found is None:
+        found = _node_clients[id(pool)] = Redis(connection_pool=_app_pool(pool))
+    return found
+
+
 def get_redis() -> GuardedRedis:
     """The app's client of the Redis holding the entries (CACHE_ALIAS)."""
     return get_client(get_settings().CACHE_ALIAS)
@@ -138,5 +151,6 @@ def reset() -> None:
     """Forget the cached clients and scripts, closing their connections (settings changed)."""
     get_client.cache_clear()
     script.cache_clear()
+    _node_clients.clear()
     while _pools:
         _pools.pop().disconnect()

@@ -139,6 +139,8 @@ def _reset_settings(*, setting: str, **kwargs: Any) -> None:
     if setting in ("DISTCACHE", "CACHES"):
         get_settings.cache_clear()
         from django_distcache import breaker, client
+        from django_distcache.outbox import log
 
         client.reset()
         breaker.reset()
+        log.reset()

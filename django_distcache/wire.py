@@ -59,17 +59,25 @@ def _connection(pool: Any) -> Any:
 
 
 def send(client: Redis, body: bytes) -> Any:
-    """Send one encoded command and return the parsed reply (or raise its error)."""
+    """Send one encoded command and return the parsed reply (or raise its error).
+
+    A client with a circuit breaker (the app's) is checked first and trips it on failure.
+    """
+    breaker = getattr(client, "breaker", None)
+    if breaker is not None:
+        breaker.check()
     connection = _connection(client.connection_pool)
     try:
         connection.send_packed_command([body], check_health=False)
         return connection.read_response()
     except ResponseError:
         raise  # an error reply: the connection is in step and stays
-    except BaseException:
+    except BaseException as error:
         # A reply may be half read: never reuse this connection.
         _local.held = None
         connection.disconnect()
+        if breaker is not None:
+            breaker.trip(error)
         raise
 
 

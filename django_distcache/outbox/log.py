@@ -66,3 +66,8 @@ def report_lost_state(alias: str, redis_rounds: int, db_rounds: int) -> None:
         redis_rounds,
         db_rounds,
     )
+
+
+def reset() -> None:
+    """Say the next "kept" message again (settings changed, tests)."""
+    _quiet.clear()

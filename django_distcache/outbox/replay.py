@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
+from redis.exceptions import OutOfMemoryError
 
 from django_distcache.client import get_redis, script
 from django_distcache.conf import get_settings
@@ -120,8 +121,10 @@ def _apply_rows(alias: str, rows: list[tuple[int, Any]], overflow: bool) -> bool
     if generations:
         bump_call(pipe, sorted(generations))
     pipe.sadd(acked_key(), *(member(alias, pk) for pk, _payload in rows))
-    # An acknowledgement refused for memory leaves the rows for the next replay.
-    pipe.execute(raise_on_error=False)
+    for result in pipe.execute(raise_on_error=False):
+        # An acknowledgement refused for memory leaves the rows for the next replay.
+        if isinstance(result, Exception) and not isinstance(result, OutOfMemoryError):
+            raise result
     log.report_replayed(len(rows), emptied)
     return emptied
 

@@ -11,6 +11,7 @@ from django.db import models, router, transaction
 
 from django_distcache import objects as _objects
 from django_distcache import readthrough
+from django_distcache.breaker import RedisUnavailable
 from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
 from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.registry import get_config
@@ -26,6 +27,11 @@ TRIGGER_MS = 1000
 
 class WriteBehindFull(RuntimeError):
     """Raised when a model's buffer is at WRITE_BEHIND_MAX_PENDING and OVERFLOW is 'raise'."""
+
+
+class WriteBehindUnavailable(WriteBehindFull):
+    """Raised while the buffer's Redis is unavailable (its breaker is open) and OVERFLOW
+    is 'raise'."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,9 @@ def _plan(model: type[models.Model], conf: DistcacheSettings) -> _WritePlan:
     )
 
 
-def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]]) -> bool:
-    """Record ``ops`` for one row in one round trip; False if the buffer is full."""
+def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]]) -> bool | None:
+    """Record ``ops`` for one row in one round trip; False if the buffer is full, None
+    if its Redis is unavailable (nothing sent)."""
     conf = get_settings()
     plan = _plan(model, conf)
     key_pk = _objects._normalize_pk(model, pk)
@@ -64,11 +71,16 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
         args.extend(op)
     buffer = get_buffer_redis()
     # Errors (out of memory, READONLY, connection) reach the caller: a write that
-    # was not buffered must never look as if it was.
-    if plan.wait_replicas:
-        (trigger, _count), acked = _write_and_wait(buffer, plan, args, conf)
-    else:
-        trigger, _count = plan.call(buffer, args)
+    # was not buffered must never look as if it was. Only while the breaker is open
+    # is it certain that nothing was sent: then the write overflows (write through
+    # or raise, WRITE_BEHIND_OVERFLOW); a timeout may have reached Redis and raises.
+    try:
+        if plan.wait_replicas:
+            (trigger, _count), acked = _write_and_wait(buffer, plan, args, conf)
+        else:
+            trigger, _count = plan.call(buffer, args)
+    except RedisUnavailable:
+        return None
     if trigger == -1:
         return False
     if plan.wait_replicas:
@@ -107,8 +119,13 @@ class WriteBehindNotReplicated(RuntimeError):
     """Strict mode: a buffered write was not acknowledged by enough replicas in time."""
 
 
-def _overflow(model: type[models.Model], save: Any) -> None:
+def _overflow(model: type[models.Model], save: Any, buffered: bool | None = False) -> None:
     conf = get_settings()
+    if conf.WRITE_BEHIND_OVERFLOW == "raise" and buffered is None:
+        raise WriteBehindUnavailable(
+            f"the write-behind buffer's Redis is unavailable; the write to "
+            f"{model._meta.label} was not made (DISTCACHE['WRITE_BEHIND_OVERFLOW'] is 'raise')."
+        )
     if conf.WRITE_BEHIND_OVERFLOW == "raise":
         raise WriteBehindFull(
             f"{model._meta.label} has {conf.WRITE_BEHIND_MAX_PENDING} rows waiting to be "
@@ -133,8 +150,9 @@ def write_behind(instance: models.Model, fields: Iterable[str]) -> None:
         ops.append(("v", field.attname, codec.dumps(getattr(instance, field.attname))))
     if not ops:
         raise ValueError("write_behind() needs at least one field name.")
-    if not _buffer(model, instance.pk, ops):
-        _overflow(model, lambda: instance.save(update_fields=[op[1] for op in ops]))
+    buffered = _buffer(model, instance.pk, ops)
+    if not buffered:
+        _overflow(model, lambda: instance.save(update_fields=[op[1] for op in ops]), buffered)
 
 
 def write_behind_incr(model: type[models.Model], pk: Any, field: str, by: int = 1) -> None:
@@ -142,14 +160,15 @@ def write_behind_incr(model: type[models.Model], pk: Any, field: str, by: int = 
     if not isinstance(by, int) or isinstance(by, bool):
         raise TypeError(f"write_behind_incr() adds whole numbers, got {by!r}.")
     attname = model._meta.get_field(field).attname  # type: ignore[union-attr]
-    if not _buffer(model, pk, [("i", attname, by)]):
+    buffered = _buffer(model, pk, [("i", attname, by)])
+    if not buffered:
 
         def save() -> None:
             from django.db.models import F
 
             model._default_manager.filter(pk=pk).update(**{attname: F(attname) + by})
 
-        _overflow(model, save)
+        _overflow(model, save, buffered)
 
 
 def write_through(instance: models.Model, *, using: str | None = None) -> None:
