@@ -63,6 +63,7 @@ class Breaker:
         if self.opened_at and self._probe_ident != threading.get_ident():
             # NOTE: unlocked: a lost increment under contention is a rounding error.
             self.bypassed += 1
+            _count("bypassed")
             raise RedisUnavailable(f"Redis ({self.name}) is unavailable; not waiting for it")
 
     def trip(self, error: BaseException) -> None:

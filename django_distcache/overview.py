@@ -25,6 +25,13 @@ def sections() -> dict[str, list[dict[str, Any]]]:
     return {name: func() for name, func in _sections.items()}
 
 
+@register_section("outages")
+def outages() -> list[dict[str, Any]]:
+    from django_distcache.stats.outages import rows
+
+    return rows()
+
+
 @register_section("write_behind")
 def write_behind_backlog() -> list[dict[str, Any]]:
     from django_distcache.writebehind import backlog
