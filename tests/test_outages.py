@@ -317,7 +317,6 @@ def assert_outage_is_visible(admin_client, waiting: int) -> None:
     from django.urls import reverse
 
     from django_distcache import overview
-
     from django_distcache.stats.snapshot import snapshot
 
     snap = snapshot()

@@ -33,7 +33,8 @@ def outbox_figures() -> dict[str, Any]:
 
 def outages(counts: dict[str, dict[str, int]]) -> dict[str, Any]:
     """The outage section of a snapshot; ``counts`` are the flushed counts by namespace."""
-    totals = {event: counts.get(breaker.BREAKER_NAMESPACE, {}).get(event, 0) for event in EVENTS}
+    counted = counts.get(breaker.BREAKER_NAMESPACE, {})
+    totals: dict[str, float] = {event: counted.get(event, 0) for event in EVENTS}
     totals["open_seconds"] = round(totals.pop("open_ms") / 1000, 1)
     return {
         "state": breaker.cache_breaker().state,
