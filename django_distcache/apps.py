@@ -15,6 +15,7 @@ class DistcacheConfig(AppConfig):
         from django_distcache import checks, stats, stats_tasks  # noqa: F401  (registers)
         from django_distcache.conf import get_settings
         from django_distcache.functions import resolve_dependencies
+        from django_distcache.outbox import checks as _outage_checks  # noqa: F401
         from django_distcache.registry import register_from_settings
         from django_distcache.writebehind import checks as _write_behind_checks  # noqa: F401
 

@@ -68,7 +68,8 @@ class GuardedRedis(Redis):
 def connection_kwargs(pool: Any, timeout: float | None) -> dict[str, Any]:
     """``pool``'s connection arguments with timeouts of at most ``timeout`` and no retries."""
     kwargs = dict(pool.connection_kwargs)
-    if timeout is not None:
+    valid = isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0
+    if valid:  # a bad value is distcache.E030's to report
         for name in ("socket_timeout", "socket_connect_timeout"):
             current = kwargs.get(name)
             kwargs[name] = timeout if current is None else min(current, timeout)
