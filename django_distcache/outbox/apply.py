@@ -1,22 +1,47 @@
-"""Applying an invalidation to Redis in one round trip, and acknowledging its outbox row."""
+"""Applying an invalidation to Redis in one call, and acknowledging its outbox row."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
+from django_distcache import wire
 from django_distcache.client import get_redis, script
 from django_distcache.outbox.keys import acked_key, member
 from django_distcache.outbox.record import Row, keep
 
+_EVALSHA = wire.bulk("EVALSHA")
 
-def bump_call(pipe: Any, generations: list[str], ack: str = "") -> None:
-    """Queue ``bump.lua`` on ``pipe``: bump (or, when Redis refuses writes, delete)
-    ``generations`` and acknowledge ``ack``."""
-    keys_ = [*generations, acked_key()] if ack else generations
-    script("bump")(keys=keys_, args=[ack], client=pipe)
+
+def bump_arguments(
+    generations: list[str], entries: list[str], ack: str = ""
+) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of ``bump.lua``: delete ``entries`` and their leases, bump (or, when
+    Redis refuses writes, delete) ``generations``, acknowledge ``ack``."""
+    keys_ = [*generations, *entries, *(f"{key}:lease" for key in entries)]
+    if ack:
+        keys_.append(acked_key())
+    return keys_, [len(generations), len(entries), ack]
+
+
+def run_bump(keys_: list[str], args: list[Any]) -> Any:
+    """``bump.lua`` in one round trip, sent directly on the thread's connection.
+
+    NOTE: this runs after every commit that touched cached data; redis-py's pipeline
+    and script machinery cost about as much as the round trip (see ``wire``).
+    """
+    bump = script("bump")
+    client = get_redis()
+    if not wire.can_send_directly(client):
+        return bump(keys=keys_, args=args)
+    parts = [bump.sha, len(keys_), *keys_, *args]
+    body = wire.command(len(parts) + 1, _EVALSHA + b"".join(wire.bulk(part) for part in parts))
+    try:
+        return wire.send(client, body)
+    except NoScriptError:  # a restarted Redis: redis-py loads it and runs
+        return bump(keys=keys_, args=args)
 
 
 def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = None) -> bool:
@@ -31,16 +56,11 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
     if not generations and not entries and not ack:
         return True
     try:
-        pipe = get_redis().pipeline(transaction=False)
-        if entries:
-            pipe.delete(*entries, *(f"{key}:lease" for key in entries))
-        if generations or ack:
-            bump_call(pipe, generations, ack)
-        results = pipe.execute()
+        _deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
     except RedisError as error:
         keep(row, generations, entries, f"{type(error).__name__}: {error}")
         return False
-    if ack and not results[-1][1]:
+    if ack and not acked:
         # NOTE: it took effect (DEL works at maxmemory), but Redis would not record it.
         keep(row, generations, entries, "Redis refused to record it (out of memory)")
     return True

@@ -6,6 +6,7 @@ breaker's probe when Redis answers again (``recover``), before the cache is trus
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from redis.exceptions import OutOfMemoryError
 from django_distcache.client import get_redis, script
 from django_distcache.conf import get_settings
 from django_distcache.outbox import log
-from django_distcache.outbox.apply import bump_call
+from django_distcache.outbox.apply import bump_arguments, run_bump
 from django_distcache.outbox.keys import acked_key, epoch_key, floor_key, member
 from django_distcache.outbox.record import outbox_aliases
 
@@ -60,10 +61,8 @@ def _treat_as_empty_if_lost(alias: str) -> bool:
         redis_rounds = int(redis.hget(floor_key(), alias) or 0)
         if redis_rounds >= db_rounds:
             return False
-        pipe = redis.pipeline(transaction=False)
-        bump_call(pipe, [epoch_key()])
-        pipe.hset(floor_key(), alias, db_rounds)
-        pipe.execute()
+        run_bump(*bump_arguments([epoch_key()], []))
+        redis.hset(floor_key(), alias, db_rounds)
     log.report_lost_state(alias, redis_rounds, db_rounds)
     log.report_replayed(0, emptied=True)
     return True
@@ -115,16 +114,10 @@ def _apply_rows(alias: str, rows: list[tuple[int, Any]], overflow: bool) -> bool
         for _pk, payload in rows:
             generations.update(payload.get("generations", ()))
             entries.update(payload.get("entries", ()))
-    pipe = get_redis().pipeline(transaction=False)
-    if entries:
-        pipe.delete(*sorted(entries), *(f"{key}:lease" for key in sorted(entries)))
-    if generations:
-        bump_call(pipe, sorted(generations))
-    pipe.sadd(acked_key(), *(member(alias, pk) for pk, _payload in rows))
-    for result in pipe.execute(raise_on_error=False):
-        # An acknowledgement refused for memory leaves the rows for the next replay.
-        if isinstance(result, Exception) and not isinstance(result, OutOfMemoryError):
-            raise result
+    run_bump(*bump_arguments(sorted(generations), sorted(entries)))
+    # Applied; an acknowledgement refused for memory leaves the rows for a later replay.
+    with suppress(OutOfMemoryError):
+        get_redis().sadd(acked_key(), *(member(alias, pk) for pk, _payload in rows))
     log.report_replayed(len(rows), emptied)
     return emptied
 
