@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -37,6 +38,20 @@ class RedisUnavailable(RedisConnectionError):
     """Raised without a network call while the breaker is open."""
 
 
+_local = threading.local()
+
+
+@contextmanager
+def invalidating() -> Iterator[None]:
+    """Mark this thread's calls as an invalidation: let through once a probe has found
+    Redis back, while reads still bypass it until the outbox is replayed."""
+    _local.invalidating = True
+    try:
+        yield
+    finally:
+        _local.invalidating = False
+
+
 class Breaker:
     """The breaker of one Redis server (a cache alias)."""
 
@@ -45,6 +60,7 @@ class Breaker:
         self._lock = threading.Lock()
         self.opened_at = 0.0  # time.monotonic() when it opened; 0.0 while closed
         self.probing = False
+        self.recovering = False  # a probe found Redis back; the outbox replay runs
         self._probe_ident: int | None = None
         self._generation = 0  # bumped by reset(): a probe of an older generation stops
         self.trips = 0
@@ -59,12 +75,18 @@ class Breaker:
         return PROBING if self.probing else OPEN
 
     def check(self) -> None:
-        """Raise RedisUnavailable while open (the probe thread itself goes through)."""
-        if self.opened_at and self._probe_ident != threading.get_ident():
+        """Raise RedisUnavailable while open (the probe thread itself goes through, and
+        invalidations once it is recovering)."""
+        if self.opened_at and not self._lets_through():
             # NOTE: unlocked: a lost increment under contention is a rounding error.
             self.bypassed += 1
             _count("bypassed")
             raise RedisUnavailable(f"Redis ({self.name}) is unavailable; not waiting for it")
+
+    def _lets_through(self) -> bool:
+        if self._probe_ident == threading.get_ident():
+            return True
+        return self.recovering and getattr(_local, "invalidating", False)
 
     def trip(self, error: BaseException) -> None:
         """Open after ``error`` if it says Redis cannot be reached; logged once per opening."""
@@ -90,7 +112,6 @@ class Breaker:
             logger.debug("django_distcache: Redis (%s) failed with %s", self.name, error)
 
     def _start_probe(self) -> None:
-        self.probing = True
         thread = threading.Thread(
             target=self._probe_until_back,
             args=(self._generation,),
@@ -106,7 +127,10 @@ class Breaker:
                 self._probe_ident = me
         try:
             while generation == self._generation:
-                if self._probe_once():
+                self.probing = True
+                back = self._probe_once()
+                self.probing = False
+                if back:
                     self._close(generation)
                     return
                 time.sleep(get_settings().RETRY_REDIS_AFTER)
@@ -123,9 +147,13 @@ class Breaker:
 
         try:
             get_client(self.name).ping()
+            # From here on invalidations go to Redis again: one committed after the
+            # replay read the outbox is applied by its writer (see outbox.apply).
+            self.recovering = True
             for hook in recovery_hooks:
                 hook(self.name)
         except Exception as exc:  # whatever fails, the breaker stays open and probes again
+            self.recovering = False
             self.last_error = f"{type(exc).__name__}: {exc}"
             logger.debug("django_distcache: probe of Redis (%s) failed", self.name, exc_info=True)
             return False
@@ -139,6 +167,7 @@ class Breaker:
             self.seconds_open += seconds
             self.opened_at = 0.0
             self.probing = False
+            self.recovering = False
             self._probe_ident = None
         _count("open_ms", int(seconds * 1000))
         logger.warning(
@@ -171,6 +200,7 @@ class Breaker:
             self._generation += 1
             self.opened_at = 0.0
             self.probing = False
+            self.recovering = False
             self._probe_ident = None
             self.trips = self.bypassed = 0
             self.seconds_open = 0.0

@@ -7,7 +7,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
 
-from django_distcache import wire
+from django_distcache import breaker, wire
 from django_distcache.client import get_redis, script
 from django_distcache.outbox.keys import acked_key, member
 from django_distcache.outbox.record import Row, keep
@@ -55,12 +55,36 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
     ack = member(*row) if row else ""
     if not generations and not entries and not ack:
         return True
-    try:
-        _deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
-    except RedisError as error:
-        keep(row, generations, entries, f"{type(error).__name__}: {error}")
-        return False
+    with breaker.invalidating():
+        try:
+            _deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
+        except RedisError as error:
+            kept = keep(row, generations, entries, f"{type(error).__name__}: {error}")
+            return _after_recovery(generations, entries, kept, error)
     if ack and not acked:
         # NOTE: it took effect (DEL works at maxmemory), but Redis would not record it.
         keep(row, generations, entries, "Redis refused to record it (out of memory)")
+    return True
+
+
+def _after_recovery(
+    generations: list[str], entries: list[str], row: Row | None, error: RedisError
+) -> bool:
+    """Apply it now if the breaker began to recover while it was being kept.
+
+    The recovery's replay may have read the outbox before this row was written; the
+    breaker lets invalidations through from before that read, so trying once more
+    here leaves no gap.
+    """
+    if not isinstance(error, breaker.RedisUnavailable):
+        return False
+    cache = breaker.cache_breaker()
+    # Read in this order: closing clears opened_at before recovering.
+    recovering = cache.recovering
+    if not recovering and cache.opened_at:
+        return False
+    try:
+        run_bump(*bump_arguments(generations, entries, member(*row) if row else ""))
+    except RedisError:
+        return False
     return True

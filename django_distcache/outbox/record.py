@@ -41,8 +41,11 @@ def record(using: str) -> Row | None:
     return using, OutboxEntry.objects.using(using).create().pk
 
 
-def keep(row: Row | None, generations: Iterable[str], entries: Iterable[str], why: Any) -> bool:
-    """Keep an invalidation that Redis does not have (yet) for the replay; False if lost.
+def keep(
+    row: Row | None, generations: Iterable[str], entries: Iterable[str], why: Any
+) -> Row | None:
+    """Keep an invalidation that Redis does not have (yet) for the replay; its row, or
+    None if it was lost.
 
     The row written inside the transaction gets its keys; a write made outside a
     transaction gets a row now (its commit came before its signal).
@@ -58,9 +61,9 @@ def keep(row: Row | None, generations: Iterable[str], entries: Iterable[str], wh
             aliases = outbox_aliases()
             if not aliases:
                 raise DatabaseError("no database holds the outbox table")
-            OutboxEntry.objects.using(aliases[0]).create(payload=payload)
+            row = aliases[0], OutboxEntry.objects.using(aliases[0]).create(payload=payload).pk
     except DatabaseError as exc:
         report_lost(payload, f"{why}; and the outbox could not keep it: {exc}")
-        return False
+        return None
     report_kept(payload, why)
-    return True
+    return row

@@ -11,9 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Q
 from django.utils import timezone
-from redis.exceptions import OutOfMemoryError
+from redis.exceptions import OutOfMemoryError, RedisError
 
 from django_distcache.client import get_redis, script
 from django_distcache.conf import get_settings
@@ -137,20 +137,30 @@ def _delete(alias: str, pks: list[int]) -> None:
         )
 
 
-def figures() -> dict[str, Any]:
-    """Invalidations waiting in the outbox for Redis: how many and the oldest's age (s)."""
+def figures(limit: int = 10_000) -> dict[str, Any]:
+    """Invalidations waiting in the outbox for Redis: how many and the oldest's age (s).
+
+    Rows Redis has acknowledged but the replay has not deleted yet do not count; while
+    Redis cannot be asked, every row that could be waiting does. Counted up to ``limit``.
+    """
     from django_distcache.models import OutboxEntry
 
-    young = timezone.now() - WRITER_GRACE
-    waiting, oldest = 0, None
+    now = timezone.now()
+    young = now - WRITER_GRACE
+    due: list[tuple[str, int, Any]] = []
     for alias in outbox_aliases():
-        due = OutboxEntry.objects.using(alias).filter(
+        rows = OutboxEntry.objects.using(alias).filter(
             Q(payload__isnull=False) | Q(created__lte=young)
         )
-        found = due.aggregate(first=Min("created"))
-        count = due.count()
-        waiting += count
-        if found["first"] is not None:
-            age = (timezone.now() - found["first"]).total_seconds()
-            oldest = age if oldest is None else max(oldest, age)
-    return {"waiting": waiting, "oldest_age": oldest}
+        due += [(alias, pk, created) for pk, created in rows.values_list("pk", "created")[:limit]]
+    if due:
+        try:
+            acked = get_redis().smismember(acked_key(), [member(a, pk) for a, pk, _c in due])
+        except RedisError:
+            acked = [0] * len(due)
+        due = [row for row, is_acked in zip(due, acked, strict=True) if not is_acked]
+    oldest = min((created for _a, _pk, created in due), default=None)
+    return {
+        "waiting": len(due),
+        "oldest_age": None if oldest is None else (now - oldest).total_seconds(),
+    }
