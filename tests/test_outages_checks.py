@@ -9,7 +9,6 @@ from django.test import override_settings
 
 from django_distcache.beat import BEAT_SCHEDULE
 
-
 OUTAGE_CHECKS = {"distcache.E030", "distcache.W030"}
 
 
