@@ -16,6 +16,7 @@ class DistcacheConfig(AppConfig):
         from django_distcache.conf import get_settings
         from django_distcache.functions import resolve_dependencies
         from django_distcache.invalidation import checks as _invalidation_checks  # noqa: F401
+        from django_distcache.outbox import checks as _outage_checks  # noqa: F401
         from django_distcache.redis import checks as _cluster_checks  # noqa: F401
         from django_distcache.registry import register_from_settings
         from django_distcache.writebehind import checks as _write_behind_checks  # noqa: F401
@@ -27,3 +28,12 @@ class DistcacheConfig(AppConfig):
             autodiscover_modules("distcache")
         resolve_dependencies()
         stats.connect_signals()
+        _connect_recovery()
+
+
+def _connect_recovery() -> None:
+    """Before a breaker closes, the outbox replays what Redis missed (see breaker.py)."""
+    from django_distcache import breaker, outbox
+
+    if outbox.recover not in breaker.recovery_hooks:
+        breaker.recovery_hooks.append(outbox.recover)

@@ -14,6 +14,7 @@ from typing import Any
 FLUSH_TASK = "django_distcache.flush_write_behind"
 WARM_TASK = "django_distcache.warm_cache"
 SNAPSHOT_TASK = "django_distcache.record_stats_snapshot"
+REPLAY_TASK = "django_distcache.replay_invalidations"
 
 
 def beat_schedule(
@@ -22,17 +23,25 @@ def beat_schedule(
     warm_every: float | None = None,
     warmers: list[str] | None = None,
     snapshot_every: float | None = 60.0,
+    replay_every: float = 10.0,
 ) -> dict[str, dict[str, Any]]:
-    """Beat entries: a flush every ``flush_every`` seconds, a statistics snapshot for
-    the dashboard's charts every ``snapshot_every`` seconds (None: none) and, if
-    ``warm_every`` is given, the warmers (all, or ``warmers``) every ``warm_every``."""
+    """Beat entries: a flush every ``flush_every`` seconds, the outbox replay (invalidations
+    that did not reach Redis, and the check that Redis lost no state) every
+    ``replay_every`` seconds, a statistics snapshot for the dashboard's charts every
+    ``snapshot_every`` seconds (None: none) and, if ``warm_every`` is given, the warmers
+    (all, or ``warmers``) every ``warm_every``."""
     schedule: dict[str, dict[str, Any]] = {
         "distcache-flush-write-behind": {
             "task": FLUSH_TASK,
             "schedule": flush_every,
             # A flush left in the queue longer than its interval is superseded by the next.
             "options": {"queue": queue, "expires": max(flush_every * 2, 10)},
-        }
+        },
+        "distcache-replay-invalidations": {
+            "task": REPLAY_TASK,
+            "schedule": replay_every,
+            "options": {"queue": queue, "expires": max(replay_every * 2, 10)},
+        },
     }
     if snapshot_every is not None:
         schedule["distcache-stats-snapshot"] = {
@@ -50,7 +59,8 @@ def beat_schedule(
     return schedule
 
 
-# A flush every 5 seconds and a snapshot every minute on the "distcache" queue.
+# A flush every 5 seconds, the outbox replay every 10 and a snapshot every minute on
+# the "distcache" queue.
 BEAT_SCHEDULE = beat_schedule()
 
 TASK_ROUTES = {"django_distcache.*": {"queue": "distcache"}}

@@ -1,50 +1,291 @@
-"""The circuit breaker of the read path: after a Redis failure, read the database for a while."""
+"""The circuit breaker: after a Redis failure no request waits on Redis until a probe finds it back.
+
+Closed: calls go to Redis. A connection error or timeout opens it: from then on every
+call raises ``RedisUnavailable`` at once, without touching the network, and callers fall
+back (reads to the database, invalidations to the outbox). One background thread per
+breaker probes Redis (at once, then every ``RETRY_REDIS_AFTER`` seconds) while the
+others keep bypassing it: that is the half-open state. When a probe answers, the
+recovery hooks run first (the outbox's: detect lost state, replay the invalidations
+that did not reach Redis) and only then is the breaker closed, so the cache is not
+trusted again before the invalidations made during the outage have taken effect.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import ReadOnlyError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_distcache.conf import get_settings
 
 logger = logging.getLogger("django_distcache")
+
+# Errors that say Redis cannot be reached or is the wrong one (a read-only replica); an
+# error reply such as OOM does not.
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+
+CLOSED, OPEN, PROBING = "closed", "open", "probing"
 
 
 class RedisUnavailable(RedisConnectionError):
     """Raised without a network call while the breaker is open."""
 
 
-_lock = threading.Lock()
-_open_until = 0.0
+_local = threading.local()
+
+
+@contextmanager
+def invalidating() -> Iterator[None]:
+    """Mark this thread's calls as an invalidation: let through once a probe has found
+    Redis back, while reads still bypass it until the outbox is replayed."""
+    _local.invalidating = True
+    try:
+        yield
+    finally:
+        _local.invalidating = False
+
+
+class Breaker:
+    """The breaker of one Redis server (a cache alias)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self.opened_at = 0.0  # time.monotonic() when it opened; 0.0 while closed
+        self.probing = False
+        self.recovering = False  # a probe found Redis back; the outbox replay runs
+        self._probe_ident: int | None = None
+        self._generation = 0  # bumped by reset(): a probe of an older generation stops
+        self.trips = 0
+        self.bypassed = 0
+        self.seconds_open = 0.0  # over the openings that have ended
+        self.last_error = ""
+
+    @property
+    def state(self) -> str:
+        if not self.opened_at:
+            return CLOSED
+        return PROBING if self.probing else OPEN
+
+    def check(self) -> None:
+        """Raise RedisUnavailable while open (the probe thread itself goes through, and
+        invalidations once it is recovering)."""
+        if self.opened_at and not self._lets_through():
+            # NOTE: unlocked: a lost increment under contention is a rounding error.
+            self.bypassed += 1
+            _count("bypassed")
+            raise RedisUnavailable(f"Redis ({self.name}) is unavailable; not waiting for it")
+
+    def _lets_through(self) -> bool:
+        if self._probe_ident == threading.get_ident():
+            return True
+        return self.recovering and getattr(_local, "invalidating", False)
+
+    def trip(self, error: BaseException) -> None:
+        """Open after ``error`` if it says Redis cannot be reached; logged once per opening."""
+        if isinstance(error, RedisUnavailable) or not isinstance(error, UNREACHABLE):
+            return
+        with self._lock:
+            if self._probe_ident == threading.get_ident():
+                return  # the probe reports its own failures
+            first = not self.opened_at
+            if first:
+                self.opened_at = time.monotonic()
+                self.trips += 1
+                self.last_error = f"{type(error).__name__}: {error}"
+                self._start_probe()
+        if first:
+            _count("trips")
+            logger.warning(
+                "django_distcache: Redis (%s) unavailable (%s); using the database and the "
+                "outbox until a probe finds it back",
+                self.name,
+                type(error).__name__,
+            )
+            logger.debug("django_distcache: Redis (%s) failed with %s", self.name, error)
+
+    def _start_probe(self) -> None:
+        thread = threading.Thread(
+            target=self._probe_until_back,
+            args=(self._generation,),
+            name=f"distcache-breaker-probe-{self.name}",
+            daemon=True,
+        )
+        thread.start()
+
+    def _probe_until_back(self, generation: int) -> None:
+        me = threading.get_ident()
+        with self._lock:
+            if generation == self._generation:
+                self._probe_ident = me
+        try:
+            while generation == self._generation:
+                self.probing = True
+                back = self._probe_once()
+                self.probing = False
+                if back:
+                    self._close(generation)
+                    return
+                time.sleep(get_settings().RETRY_REDIS_AFTER)
+        finally:
+            with self._lock:
+                if self._probe_ident == me:
+                    self._probe_ident = None
+            from django.db import connections
+
+            connections.close_all()  # this thread's database connections
+
+    def _probe_once(self) -> bool:
+        from django_distcache.client import get_client
+
+        try:
+            get_client(self.name).ping()
+            # From here on invalidations go to Redis again: one committed after the
+            # replay read the outbox is applied by its writer (see outbox.apply).
+            self.recovering = True
+            for hook in recovery_hooks:
+                hook(self.name)
+        except Exception as exc:  # whatever fails, the breaker stays open and probes again
+            self.recovering = False
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            logger.debug("django_distcache: probe of Redis (%s) failed", self.name, exc_info=True)
+            return False
+        return True
+
+    def recover_now(self, timeout: float = 10.0) -> bool:
+        """Run the recovery hooks now and wait: after a held connection was found dead
+        (Redis restarted, or closed it while idle), before this process trusts Redis again.
+
+        They run in a thread of their own, so the caller's transaction is not theirs.
+        False if they failed or took longer than ``timeout`` (the caller trips the breaker).
+        """
+        done: list[bool] = []
+
+        def run() -> None:
+            from django.db import connections
+
+            try:
+                for hook in recovery_hooks:
+                    hook(self.name)
+                done.append(True)
+            except Exception:
+                logger.debug(
+                    "django_distcache: recovery of Redis (%s) failed", self.name, exc_info=True
+                )
+            finally:
+                connections.close_all()  # this thread's database connections
+
+        thread = threading.Thread(target=run, name=f"distcache-recover-{self.name}", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        return bool(done)
+
+    def _close(self, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation or not self.opened_at:
+                return
+            seconds = time.monotonic() - self.opened_at
+            self.seconds_open += seconds
+            self.opened_at = 0.0
+            self.probing = False
+            self.recovering = False
+            self._probe_ident = None
+        _count("open_ms", int(seconds * 1000))
+        logger.warning(
+            "django_distcache: Redis (%s) is back after %.1f s; the cache is used again",
+            self.name,
+            seconds,
+        )
+
+    def open_for(self) -> float:
+        """Seconds since it opened (0 while closed)."""
+        opened = self.opened_at
+        return time.monotonic() - opened if opened else 0.0
+
+    def figures(self) -> dict[str, Any]:
+        """This process's view: state, seconds open now and in total, trips, bypassed calls."""
+        now_open = self.open_for()
+        return {
+            "redis": self.name,
+            "state": self.state,
+            "open_for": round(now_open, 3),
+            "seconds_open": round(self.seconds_open + now_open, 3),
+            "trips": self.trips,
+            "bypassed": self.bypassed,
+            "last_error": self.last_error,
+        }
+
+    def reset(self) -> None:
+        """Close at once, stop any probe and zero the figures (tests, settings changes)."""
+        with self._lock:
+            self._generation += 1
+            self.opened_at = 0.0
+            self.probing = False
+            self.recovering = False
+            self._probe_ident = None
+            self.trips = self.bypassed = 0
+            self.seconds_open = 0.0
+            self.last_error = ""
+
+
+def _count(event: str, amount: int = 1) -> None:
+    """Add to the shared statistics (namespace ``redis``), flushed with the others."""
+    from django_distcache.stats import recorder
+
+    if recorder.enabled():
+        recorder.count(BREAKER_NAMESPACE, event, amount)
+
+
+BREAKER_NAMESPACE = "redis"
+# Called with the alias when a probe answers, before the breaker closes; one that
+# raises keeps the breaker open (the outbox registers its recovery here).
+recovery_hooks: list[Callable[[str], Any]] = []
+_breakers: dict[str, Breaker] = {}
+_breakers_lock = threading.Lock()
+
+
+def for_alias(alias: str) -> Breaker:
+    """The breaker of a django-redis cache alias (one per alias and process)."""
+    found = _breakers.get(alias)
+    if found is None:
+        with _breakers_lock:
+            found = _breakers.setdefault(alias, Breaker(alias))
+    return found
+
+
+def cache_breaker() -> Breaker:
+    """The breaker of the Redis holding the entries (CACHE_ALIAS)."""
+    return for_alias(get_settings().CACHE_ALIAS)
 
 
 def check() -> None:
-    """Raise RedisUnavailable while the breaker is open (a recent read failed)."""
-    if _open_until and time.monotonic() < _open_until:
-        raise RedisUnavailable("Redis failed recently; reading from the database")
+    """Raise RedisUnavailable while the cache's breaker is open."""
+    cache_breaker().check()
 
 
 def trip(error: RedisError) -> None:
-    """Open the breaker for RETRY_REDIS_AFTER seconds; logged once per opening."""
-    global _open_until
-    if isinstance(error, RedisUnavailable):
-        return
-    with _lock:
-        already_open = time.monotonic() < _open_until
-        _open_until = time.monotonic() + get_settings().RETRY_REDIS_AFTER
-    if not already_open:
-        logger.warning(
-            "django_distcache: Redis unavailable (%s); reading from the database for %s s",
-            type(error).__name__,
-            get_settings().RETRY_REDIS_AFTER,
-        )
+    """Open the cache's breaker after ``error`` (if it says Redis cannot be reached)."""
+    cache_breaker().trip(error)
+
+
+def is_open() -> bool:
+    """Whether the cache's Redis is being bypassed now (for commands and pages)."""
+    return cache_breaker().state != CLOSED
+
+
+def figures() -> list[dict[str, Any]]:
+    """Every breaker of this process (see ``Breaker.figures``)."""
+    return [breaker.figures() for breaker in list(_breakers.values())]
 
 
 def reset() -> None:
-    """Close the breaker (tests, settings changes)."""
-    global _open_until
-    _open_until = 0.0
+    """Close every breaker (tests, settings changes)."""
+    for breaker in list(_breakers.values()):
+        breaker.reset()

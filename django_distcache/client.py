@@ -1,37 +1,134 @@
-"""The one place that gets the Redis connection and the app's Lua scripts."""
+"""The one place that gets the app's Redis clients (short timeouts, behind the breaker) and scripts.
+
+NOTE: the app does not use django-redis's client as it is: it builds its own connection
+pool from the cache's (same server, credentials, connection class and options) with
+connect and read timeouts of at most ``REDIS_TIMEOUT`` seconds and no retries, and every
+command and pipeline goes through the circuit breaker of that cache alias. django-redis's
+own cache API (``cache.get``...) keeps the OPTIONS the project gave it.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django_redis import get_redis_connection
+from redis import BlockingConnectionPool, ConnectionPool, Redis
+from redis.backoff import NoBackoff
+from redis.client import Pipeline
+from redis.exceptions import RedisError
+from redis.retry import Retry
 
+from django_distcache import breaker as _breaker
 from django_distcache.conf import get_settings
 
 if TYPE_CHECKING:
-    from redis import Redis
     from redis.commands.core import Script
 
 SCRIPT_NAMES = ("read", "store", "bump", "release", "extend")
+_CLONABLE_POOLS = (ConnectionPool, BlockingConnectionPool)
+
+
+class GuardedPipeline(Pipeline):
+    """A pipeline whose execution goes through the breaker."""
+
+    breaker: _breaker.Breaker
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        self.breaker.check()
+        try:
+            return super().execute(raise_on_error)
+        except RedisError as error:
+            self.breaker.trip(error)
+            raise
+
+
+class GuardedRedis(Redis):
+    """A redis-py client whose commands go through the breaker of its cache alias."""
+
+    breaker: _breaker.Breaker
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.breaker.check()
+        try:
+            return super().execute_command(*args, **options)
+        except RedisError as error:
+            self.breaker.trip(error)
+            raise
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> GuardedPipeline:
+        pipe = GuardedPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+        pipe.breaker = self.breaker
+        return pipe
+
+
+def connection_kwargs(pool: Any, timeout: float | None) -> dict[str, Any]:
+    """``pool``'s connection arguments with timeouts of at most ``timeout`` and no retries."""
+    kwargs = dict(pool.connection_kwargs)
+    valid = isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0
+    if valid:  # a bad value is distcache.E060 reports it
+        for name in ("socket_timeout", "socket_connect_timeout"):
+            current = kwargs.get(name)
+            kwargs[name] = timeout if current is None else min(current, timeout)
+    # A dropped connection is reported, not hidden by a reconnect: a restarted Redis
+    # must be noticed (it may have lost invalidations).
+    kwargs["retry"] = Retry(NoBackoff(), 0)
+    return kwargs
+
+
+_pools: list[ConnectionPool] = []
+
+
+def _app_pool(pool: Any) -> Any:
+    if type(pool) not in _CLONABLE_POOLS:
+        return pool  # Sentinel and other managed pools are used as configured
+    clone = type(pool)(
+        connection_class=pool.connection_class,
+        max_connections=pool.max_connections,
+        **connection_kwargs(pool, get_settings().REDIS_TIMEOUT),
+    )
+    _pools.append(clone)
+    return clone
 
 
 @cache
-def get_redis() -> Redis:
-    """The raw redis-py client behind the configured django-redis cache alias."""
-    return get_redis_connection(get_settings().CACHE_ALIAS)
+def get_client(alias: str) -> GuardedRedis:
+    """The app's client of the Redis behind django-redis cache ``alias``."""
+    raw = get_redis_connection(alias)
+    client = GuardedRedis(connection_pool=_app_pool(raw.connection_pool))
+    client.breaker = _breaker.for_alias(alias)
+    return client
 
 
-@cache
-def get_buffer_redis() -> Redis:
-    """The raw client of the Redis holding the write-behind buffer.
+_node_clients: dict[int, Redis] = {}
 
-    NOTE: django-redis's IGNORE_EXCEPTIONS applies to its cache API only; this raw
-    client raises every error (out of memory, READONLY) to the caller.
+
+def node_client(raw: Redis) -> Redis:
+    """A client of another node of the cache (a replica in LOCATION), with the app's
+    timeouts; without a breaker of its own (it serves only the dashboard's figures)."""
+    pool = raw.connection_pool
+    found = _node_clients.get(id(pool))
+    if found is None:
+        found = _node_clients[id(pool)] = Redis(connection_pool=_app_pool(pool))
+    return found
+
+
+def get_redis() -> GuardedRedis:
+    """The app's client of the Redis holding the entries (CACHE_ALIAS)."""
+    return get_client(get_settings().CACHE_ALIAS)
+
+
+def get_buffer_redis() -> GuardedRedis:
+    """The app's client of the Redis holding the write-behind buffer.
+
+    NOTE: django-redis's IGNORE_EXCEPTIONS applies to its cache API only; this client
+    raises every error (out of memory, READONLY, the breaker's RedisUnavailable).
     """
     conf = get_settings()
-    return get_redis_connection(conf.WRITE_BEHIND_CACHE_ALIAS or conf.CACHE_ALIAS)
+    return get_client(conf.WRITE_BEHIND_CACHE_ALIAS or conf.CACHE_ALIAS)
 
 
 def buffer_shares_cache() -> bool:
@@ -52,7 +149,9 @@ def script(name: str) -> Script:
 
 
 def reset() -> None:
-    """Forget the cached client and scripts (settings changed)."""
-    get_redis.cache_clear()
-    get_buffer_redis.cache_clear()
+    """Forget the cached clients and scripts, closing their connections (settings changed)."""
+    get_client.cache_clear()
     script.cache_clear()
+    _node_clients.clear()
+    while _pools:
+        _pools.pop().disconnect()

@@ -27,9 +27,15 @@ DEFAULTS: dict[str, Any] = {
     "LEASE_TIMEOUT": 5.0,
     # The longest a waiter waits for another process's load before loading itself.
     "MAX_WAIT": 5.0,
-    # After a failed Redis read, reads go straight to the database for this many
-    # seconds before Redis is tried again (a circuit breaker).
+    # Connect and read timeout (seconds) of the app's Redis connections; a shorter one in
+    # the cache's OPTIONS wins. None: the cache's OPTIONS as they are.
+    "REDIS_TIMEOUT": 1.0,
+    # While Redis is unreachable (the circuit breaker is open) no request waits on it;
+    # one background probe per process tries it again every this many seconds.
     "RETRY_REDIS_AFTER": 5.0,
+    # Invalidations waiting in the outbox (not applied to Redis) replayed row by row up
+    # to this many; beyond it, the replay empties the cache at once (an epoch bump).
+    "OUTBOX_REPLAY_LIMIT": 1000,
     # Whether "does not exist" answers of get_object are cached, and for how long.
     "CACHE_MISSING": True,
     "MISSING_TIMEOUT": 60,
@@ -146,6 +152,8 @@ def _reset_settings(*, setting: str, **kwargs: Any) -> None:
     if setting in ("DISTCACHE", "CACHES"):
         get_settings.cache_clear()
         from django_distcache import breaker, client
+        from django_distcache.outbox import log
 
         client.reset()
         breaker.reset()
+        log.reset()

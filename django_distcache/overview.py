@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from redis.exceptions import RedisError
+
 Section = Callable[[], list[dict[str, Any]]]
 
 _sections: dict[str, Section] = {}
@@ -21,8 +23,25 @@ def register_section(name: str) -> Callable[[Section], Section]:
 
 
 def sections() -> dict[str, list[dict[str, Any]]]:
-    """Every section's rows, in registration order (``distcache_stats --json`` dumps this)."""
-    return {name: func() for name, func in _sections.items()}
+    """Every section's rows, in registration order (``distcache_stats --json`` dumps this).
+
+    A section that needs Redis while it is unavailable shows the error instead (the
+    outage section is the one to read then).
+    """
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name, func in _sections.items():
+        try:
+            found[name] = func()
+        except RedisError as exc:
+            found[name] = [{"error": f"Redis is unavailable: {exc}"}]
+    return found
+
+
+@register_section("outages")
+def outages() -> list[dict[str, Any]]:
+    from django_distcache.stats.outages import rows
+
+    return rows()
 
 
 @register_section("write_behind")

@@ -26,6 +26,7 @@ from django_distcache import breaker, stats, wire
 from django_distcache.client import get_redis, script
 from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.leases import kept_alive, lease_ms, new_token, release
+from django_distcache.outbox.keys import with_epoch
 
 __all__ = [
     "HELD_ELSEWHERE",
@@ -90,7 +91,7 @@ def read_current(
     absent; then the raw values of the keys ``also`` read in the same MGET."""
     breaker.check()
     try:
-        values: list[Any] = wire.mget(get_redis(), [*keys, *also, *generation_keys])
+        values: list[Any] = wire.mget(get_redis(), [*keys, *also, *with_epoch(generation_keys)])
     except RedisError as error:
         breaker.trip(error)
         raise
@@ -104,7 +105,7 @@ def read_or_lease(generation_keys: Sequence[str], keys: Sequence[str], token: st
     breaker.check()
     try:
         return wire.run_script(
-            get_redis(), script("read"), generation_keys, [lease_ms(), token, *keys]
+            get_redis(), script("read"), with_epoch(generation_keys), [lease_ms(), token, *keys]
         )
     except RedisError as error:
         breaker.trip(error)
@@ -129,7 +130,7 @@ def store(
     args: list[Any] = [generations]
     for key, token, data, ttl in items:
         args.extend((key, token, data, ttl))
-    return wire.run_script(get_redis(), script("store"), generation_keys, args)
+    return wire.run_script(get_redis(), script("store"), with_epoch(generation_keys), args)
 
 
 def fetch(

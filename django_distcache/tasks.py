@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers over writebehind and warming, with JSON-safe arguments.
+"""Celery tasks: thin wrappers over writebehind, warming and the outbox, with JSON-safe arguments.
 
 Both run with late acknowledgement and are requeued if their worker is lost: a
 flush is idempotent (its batches are acknowledged once), so a redelivered or
@@ -52,3 +52,11 @@ def warm_cache(self: Any, names: list[str] | None = None) -> list[dict[str, Any]
             self.update_state(state="PROGRESS", meta=meta)
 
     return warming.warm(names, progress=progress)
+
+
+@shared_task(name="django_distcache.replay_invalidations", ignore_result=True)
+def replay_invalidations() -> dict[str, Any]:
+    """Apply the outbox's invalidations that Redis lacks, and check it has not lost state."""
+    from django_distcache import outbox
+
+    return outbox.replay()

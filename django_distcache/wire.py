@@ -76,9 +76,15 @@ def _drop(connection: Any) -> None:
 def send(client: Redis, body: bytes, *, idempotent: bool = False) -> Any:
     """Send one encoded command and return the parsed reply (or raise its error).
 
+    A client with a circuit breaker (the app's) is checked first and trips it on failure.
     An ``idempotent`` command that fails on a connection held from before (Redis
-    restarted, or closed it while idle) is sent once more on a new connection.
+    restarted, or closed it while idle) is sent once more on a new connection, after the
+    breaker's recovery (the lost-state check and the outbox replay) has run: a Redis that
+    restarted from an older snapshot is never trusted as it was.
     """
+    breaker = getattr(client, "breaker", None)
+    if breaker is not None:
+        breaker.check()
     while True:
         connection, fresh = _connection(client.connection_pool)
         try:
@@ -86,12 +92,16 @@ def send(client: Redis, body: bytes, *, idempotent: bool = False) -> Any:
             return connection.read_response()
         except ResponseError:
             raise  # an error reply: the connection is in step and stays
-        except RedisConnectionError:
+        except RedisConnectionError as error:
             _drop(connection)
-            if fresh or not idempotent:
+            if fresh or not idempotent or (breaker is not None and not breaker.recover_now()):
+                if breaker is not None:
+                    breaker.trip(error)
                 raise
-        except BaseException:
+        except BaseException as error:
             _drop(connection)
+            if breaker is not None:
+                breaker.trip(error)
             raise
 
 

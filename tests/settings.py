@@ -82,14 +82,21 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(BASE_DIR / f"distcache{_SUFFIX}.sqlite3"),
+            "NAME": os.environ.get(
+                "DISTCACHE_TEST_DB_NAME", str(BASE_DIR / f"distcache{_SUFFIX}.sqlite3")
+            ),
             # readers and a writer at once, as in the concurrency tests
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL;",
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
-            "TEST": {"NAME": str(BASE_DIR / f"test_distcache{_SUFFIX}.sqlite3")},
+            # Processes started by the tests are given the test database's file.
+            "TEST": {
+                "NAME": os.environ.get(
+                    "DISTCACHE_TEST_DB_NAME", str(BASE_DIR / f"test_distcache{_SUFFIX}.sqlite3")
+                )
+            },
         }
     }
     DATABASES["other"] = {

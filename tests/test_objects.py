@@ -112,7 +112,8 @@ def test_keys_carry_prefix_schema_version_and_generation(raw_redis):
     # the entry carries the generations it was loaded under
     objects_gen = raw_redis.get("dctest:gen:objects:testapp.product")
     category_gen = raw_redis.get("dctest:gen:model:testapp.category")
-    assert raw_redis.get(key).startswith(objects_gen + b"." + category_gen + b"|")
+    epoch = raw_redis.get("dctest:gen:epoch")
+    assert raw_redis.get(key).startswith(epoch + b"." + objects_gen + b"." + category_gen + b"|")
 
 
 def test_generation_bump_invalidates_a_group_in_one_write(raw_redis, django_assert_num_queries):

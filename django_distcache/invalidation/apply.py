@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
-from django_distcache import keys
-from django_distcache.client import get_redis, script
+from django_distcache import outbox as outbox_module
+from django_distcache.client import get_redis
+from django_distcache.conf import get_settings
 from django_distcache.invalidation.replicas import mark_recent
+from django_distcache.outbox.record import Row as OutboxRow
 
 logger = logging.getLogger("django_distcache")
 
@@ -18,11 +20,13 @@ class PendingInvalidation:
     """What one transaction must invalidate; runs as its first on_commit callback.
 
     Generations are bumped and entries deleted (with their leases) in one round trip.
+    ``outbox`` is the row recorded in the same transaction, acknowledged when applied.
     """
 
     def __init__(self) -> None:
         self.generations: set[str] = set()
         self.entries: set[str] = set()
+        self.outbox: OutboxRow | None = None
 
     def add(self, generations: Iterable[str], entries: Iterable[str]) -> None:
         self.generations.update(generations)
@@ -34,45 +38,45 @@ class PendingInvalidation:
         return key is not None and key in self.entries
 
     def __call__(self) -> None:
-        apply_invalidation(self.generations, self.entries)
+        apply_invalidation(self.generations, self.entries, outbox=self.outbox)
 
 
-def apply_invalidation(generations: Iterable[str], entries: Iterable[str]) -> None:
-    """Delete ``entries`` with their leases and bump ``generations``, now.
+def apply_invalidation(
+    generations: Iterable[str],
+    entries: Iterable[str],
+    *,
+    outbox: OutboxRow | None = None,
+) -> None:
+    """Delete ``entries`` with their leases and bump ``generations``, now; acknowledge
+    ``outbox``.
 
     Deleting the lease is what stops a loader that read before the write from
-    storing what it read.
+    storing what it read. What Redis cannot take now waits in the outbox.
     """
     generations = sorted(generations)
     entries = sorted(entries)
-    if not generations and not entries:
+    if generations or entries:
+        _mark_recent(generations, entries)
+    if not outbox_module.apply(generations, entries, outbox):
         return
-    try:
-        try:
-            _send(generations, entries)
-        except NoScriptError:
-            script("bump").sha = get_redis().script_load(script("bump").script)
-            _send(generations, entries)
-    except RedisError:
-        # NOTE: entries written before this point may be served until their TTL.
-        logger.exception(
-            "django_distcache could not invalidate %d generations and %d entries",
-            len(generations),
-            len(entries),
-        )
+    if not generations and not entries:
         return
     from django_distcache.signals import invalidated
 
     invalidated.send(sender=PendingInvalidation, generations=generations, entries=entries)
 
 
-def _send(generations: list[str], entries: list[str]) -> None:
-    """One round trip: delete, bump (EVALSHA), mark. NOTE: the script is called by its SHA
-    directly, as redis-py's pipelined scripts would cost a SCRIPT EXISTS round trip more."""
-    pipe = get_redis().pipeline(transaction=False)
-    if entries:
-        pipe.delete(*entries, *(keys.lease_key(key) for key in entries))
-    if generations:
-        pipe.evalsha(script("bump").sha, len(generations), *generations)
-    mark_recent(pipe, generations, entries)
-    pipe.execute()
+def _mark_recent(generations: list[str], entries: list[str]) -> None:
+    """With REPLICA_LAG: mark the keys as just invalidated, before the bump, so that no
+    miss between the two reads a replica. NOTE: one round trip more, only then."""
+    if get_settings().REPLICA_LAG <= 0:
+        return
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        mark_recent(pipe, generations, entries)
+        pipe.execute()
+    except RedisError:
+        logger.warning(
+            "django_distcache could not mark %d keys as recently invalidated",
+            len(generations) + len(entries),
+        )

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from django_distcache import outbox
 from django_distcache.invalidation.apply import PendingInvalidation, apply_invalidation
 
 # Attributes kept on a database connection.
@@ -31,6 +32,7 @@ def _pending_for(connection: Any) -> PendingInvalidation:
         if pending is None:
             pending = PendingInvalidation()
             setattr(connection, _MANUAL, pending)
+            pending.outbox = outbox.record(connection.alias)
         return pending
     pending = getattr(connection, _ATOMIC, None)
     if pending is not None and any(entry[1] is pending for entry in connection.run_on_commit):
@@ -40,6 +42,7 @@ def _pending_for(connection: Any) -> PendingInvalidation:
     # First of the transaction's hooks, and robust: another hook that fails or that
     # reads the cache (a Celery task enqueued on commit) comes after it.
     connection.run_on_commit.insert(0, (set(connection.savepoint_ids), pending, True))
+    pending.outbox = outbox.record(connection.alias)
     return pending
 
 

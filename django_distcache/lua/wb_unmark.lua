@@ -35,7 +35,7 @@ for p = 5, #ARGV do
     redis.call('SREM', root .. ':mk:' .. pk, token)
     redis.call('ZREM', root .. ':marks', token .. ':' .. pk)
     if mode == 'drop' then
-      if entries ~= '' then redis.call('DEL', entries .. pk, entries .. pk .. ':lease') end
+      if entries ~= '' then redis.call('DEL', entries .. pk, entries .. pk .. '!lease') end
       if redis.call('EXISTS', rec) == 0 and redis.call('HEXISTS', KEYS[1], pk) == 0
           and redis.call('EXISTS', root .. ':mk:' .. pk) == 0 then
         redis.call('ZREM', root .. ':since', pk)

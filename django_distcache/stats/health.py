@@ -7,6 +7,7 @@ from typing import Any
 from django.template.defaultfilters import filesizeformat
 
 from django_distcache.conf import get_settings
+from django_distcache.stats.outages import outage_warnings
 
 
 def _percent(fraction: float) -> str:
@@ -80,8 +81,9 @@ def health_warnings(snap: dict[str, Any]) -> list[str]:
     """The warnings a snapshot (from ``snapshot()``) deserves, each with its reason."""
     conf = get_settings()
     redis = snap["redis"]
+    outage = outage_warnings(snap["outages"]) if "outages" in snap else []
     if not redis["available"]:
-        return [f"Redis is unavailable: {redis['error']}."]
+        return [f"Redis is unavailable: {redis['error']}.", *outage]
     warnings = [
         f"Redis {node['node']} is unavailable: {node['error']}."
         for node in redis["nodes"]
@@ -95,4 +97,4 @@ def health_warnings(snap: dict[str, Any]) -> list[str]:
         warnings += _eviction_warnings(snap)
     if conf.HEALTH_MAX_BACKLOG_AGE is not None:
         warnings += _write_behind_warnings(snap, conf.HEALTH_MAX_BACKLOG_AGE)
-    return warnings
+    return warnings + outage

@@ -8,7 +8,7 @@ from django.core.cache import caches
 from redis import Redis
 from redis.exceptions import RedisError
 
-from django_distcache.client import get_redis
+from django_distcache.client import get_redis, node_client
 from django_distcache.conf import get_settings
 
 # INFO field -> name in a snapshot.
@@ -36,7 +36,8 @@ def node_clients() -> list[Redis]:
     for index in range(len(servers)):
         if clients[index] is None:
             clients[index] = backend_client.connect(index)
-    return list(clients)
+    # The app's clients: short timeouts, and the primary behind the breaker.
+    return [get_redis(), *(node_client(raw) for raw in clients[1:])]
 
 
 def node_name(client: Redis) -> str:

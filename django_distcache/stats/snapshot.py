@@ -11,9 +11,11 @@ from django.db import DatabaseError
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from django_distcache.breaker import BREAKER_NAMESPACE
 from django_distcache.stats import evictions, history, recorder
 from django_distcache.stats.health import health_warnings
 from django_distcache.stats.histogram import BUCKETS, merge, percentiles
+from django_distcache.stats.outages import outages
 from django_distcache.stats.redis_info import redis_figures
 
 logger = logging.getLogger("django_distcache")
@@ -118,7 +120,12 @@ def snapshot() -> dict[str, Any]:
         # Only this process's unflushed counts are known without Redis.
         stats_error = str(exc)
         flushed = recorder.parse((recorder.field_name(f), v) for f, v in recorder.pending().items())
-    namespaces = {ns: _row(ns, counts, flushed) for ns, counts in sorted(flushed["counts"].items())}
+    outage_section = outages(flushed["counts"])
+    namespaces = {
+        ns: _row(ns, counts, flushed)
+        for ns, counts in sorted(flushed["counts"].items())
+        if ns != BREAKER_NAMESPACE
+    }
     wb = write_behind()
     for model in wb.get("models", []):
         row = namespaces.setdefault(model["model"], _row(model["model"], {}, flushed))
@@ -136,6 +143,7 @@ def snapshot() -> dict[str, Any]:
         "evictions_trend": _evictions_trend(now, redis["total"]) if redis["available"] else None,
         "write_behind": wb,
         "warming": warming(),
+        "outages": outage_section,
     }
     snap["warnings"] = health_warnings(snap)
     return snap

@@ -11,6 +11,7 @@ from django_distcache import readthrough
 from django_distcache.client import script
 from django_distcache.conf import get_settings
 from django_distcache.objects import _encode_instance, _normalize_pk
+from django_distcache.outbox.keys import with_epoch
 from django_distcache.registry import get_config
 
 
@@ -32,7 +33,7 @@ def refresh_objects(
     token = readthrough.new_token()
     lease_ms = int(get_settings().LEASE_TIMEOUT * 1000)
     generations = script("warm_lease")(
-        keys=list(config.generation_keys), args=[lease_ms, token, *bases.values()]
+        keys=with_epoch(config.generation_keys), args=[lease_ms, token, *bases.values()]
     )
     manager = model._default_manager.db_manager(using)
     loaded = manager.in_bulk([model._meta.pk.to_python(pk) for pk in by_key.values()])

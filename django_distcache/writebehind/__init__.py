@@ -11,6 +11,7 @@ from django_distcache.writebehind.flush import flush_write_behind, write_behind_
 from django_distcache.writebehind.write import (
     WriteBehindFull,
     WriteBehindNotReplicated,
+    WriteBehindUnavailable,
     write_behind,
     write_behind_incr,
     write_through,
@@ -20,6 +21,7 @@ __all__ = [
     "NotWriteBehind",
     "WriteBehindFull",
     "WriteBehindNotReplicated",
+    "WriteBehindUnavailable",
     "backlog",
     "dead_letters",
     "discard_dead_letters",

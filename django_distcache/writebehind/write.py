@@ -11,6 +11,7 @@ from django.db import models, router, transaction
 
 from django_distcache import objects as _objects
 from django_distcache import readthrough
+from django_distcache.breaker import RedisUnavailable
 from django_distcache.client import get_buffer_redis, script
 from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.registry import get_config
@@ -35,6 +36,11 @@ class WriteBehindFull(RuntimeError):
     """Raised when a model's buffer is at WRITE_BEHIND_MAX_PENDING and OVERFLOW is 'raise'."""
 
 
+class WriteBehindUnavailable(WriteBehindFull):
+    """Raised while the buffer's Redis is unavailable (its breaker is open) and OVERFLOW
+    is 'raise'."""
+
+
 @dataclass(frozen=True)
 class _WritePlan:
     """What every write to one model needs, derived once per settings object."""
@@ -56,8 +62,9 @@ def _plan(model: type[models.Model], conf: DistcacheSettings) -> _WritePlan:
     )
 
 
-def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]]) -> bool:
-    """Record ``ops`` for one row in one round trip; False if the buffer is full."""
+def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]]) -> bool | None:
+    """Record ``ops`` for one row in one round trip; False if the buffer is full, None
+    if its Redis is unavailable (nothing sent)."""
     conf = get_settings()
     plan = _plan(model, conf)
     key_pk = _objects._normalize_pk(model, pk)
@@ -66,11 +73,16 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
         args.extend(op)
     buffer = get_buffer_redis()
     # Errors (out of memory, READONLY, connection) reach the caller: a write that
-    # was not buffered must never look as if it was.
-    if plan.wait_replicas:
-        (trigger, _count), acked = _write_and_wait(buffer, plan, args, conf)
-    else:
-        trigger, _count = plan.call(buffer, args)
+    # was not buffered must never look as if it was. Only while the breaker is open
+    # is it certain that nothing was sent: then the write overflows (write through
+    # or raise, WRITE_BEHIND_OVERFLOW); a timeout may have reached Redis and raises.
+    try:
+        if plan.wait_replicas:
+            (trigger, _count), acked = _write_and_wait(buffer, plan, args, conf)
+        else:
+            trigger, _count = plan.call(buffer, args)
+    except RedisUnavailable:
+        return None
     if trigger == -1:
         return False
     if plan.wait_replicas:
@@ -105,8 +117,13 @@ class WriteBehindNotReplicated(RuntimeError):
     """Strict mode: a buffered write was not acknowledged by enough replicas in time."""
 
 
-def _overflow(model: type[models.Model], save: Any) -> None:
+def _overflow(model: type[models.Model], save: Any, buffered: bool | None = False) -> None:
     conf = get_settings()
+    if conf.WRITE_BEHIND_OVERFLOW == "raise" and buffered is None:
+        raise WriteBehindUnavailable(
+            f"the write-behind buffer's Redis is unavailable; the write to "
+            f"{model._meta.label} was not made (DISTCACHE['WRITE_BEHIND_OVERFLOW'] is 'raise')."
+        )
     if conf.WRITE_BEHIND_OVERFLOW == "raise":
         raise WriteBehindFull(
             f"{model._meta.label} has {conf.WRITE_BEHIND_MAX_PENDING} rows waiting to be "
@@ -163,8 +180,9 @@ def _write(model: type[models.Model], pk: Any, ops: list[Any], save: Any) -> Non
     back); ``save`` writes them through when the buffer is full."""
 
     def buffer() -> None:
-        if not _buffer(model, pk, ops):
-            _overflow(model, save)
+        buffered = _buffer(model, pk, ops)
+        if not buffered:
+            _overflow(model, save, buffered)
 
     using = router.db_for_write(model)
     if not transaction.get_connection(using).in_atomic_block:

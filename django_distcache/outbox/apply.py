@@ -1,0 +1,90 @@
+"""Applying an invalidation to Redis in one call, and acknowledging its outbox row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from redis.exceptions import NoScriptError, RedisError
+
+from django_distcache import breaker, keys, wire
+from django_distcache.client import get_redis, script
+from django_distcache.outbox.keys import acked_key, member
+from django_distcache.outbox.record import Row, keep
+
+_EVALSHA = wire.bulk("EVALSHA")
+
+
+def bump_arguments(
+    generations: list[str], entries: list[str], ack: str = ""
+) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of ``bump.lua``: delete ``entries`` and their leases, bump (or, when
+    Redis refuses writes, delete) ``generations``, acknowledge ``ack``."""
+    keys_ = [*generations, *entries, *(keys.lease_key(key) for key in entries)]
+    if ack:
+        keys_.append(acked_key())
+    return keys_, [len(generations), len(entries), ack]
+
+
+def run_bump(keys_: list[str], args: list[Any]) -> Any:
+    """``bump.lua`` in one round trip, sent directly on the thread's connection.
+
+    NOTE: this runs after every commit that touched cached data; redis-py's pipeline
+    and script machinery cost about as much as the round trip (see ``wire``).
+    """
+    bump = script("bump")
+    client = get_redis()
+    if not wire.can_send_directly(client):
+        return bump(keys=keys_, args=args)
+    parts = [bump.sha, len(keys_), *keys_, *args]
+    body = wire.command(len(parts) + 1, _EVALSHA + b"".join(wire.bulk(part) for part in parts))
+    try:
+        return wire.send(client, body)
+    except NoScriptError:  # a restarted Redis: redis-py loads it and runs
+        return bump(keys=keys_, args=args)
+
+
+def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = None) -> bool:
+    """Delete ``entries`` with their leases and bump ``generations`` now; ack ``row``.
+
+    Returns whether the invalidation took effect. When it did not, or Redis would not
+    record the acknowledgement, it is kept in the outbox for the replay.
+    """
+    generations = sorted(generations)
+    entries = sorted(entries)
+    ack = member(*row) if row else ""
+    if not generations and not entries and not ack:
+        return True
+    with breaker.invalidating():
+        try:
+            _deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
+        except RedisError as error:
+            kept = keep(row, generations, entries, f"{type(error).__name__}: {error}")
+            return _after_recovery(generations, entries, kept, error)
+    if ack and not acked:
+        # NOTE: it took effect (DEL works at maxmemory), but Redis would not record it.
+        keep(row, generations, entries, "Redis refused to record it (out of memory)")
+    return True
+
+
+def _after_recovery(
+    generations: list[str], entries: list[str], row: Row | None, error: RedisError
+) -> bool:
+    """Apply it now if the breaker began to recover while it was being kept.
+
+    The recovery's replay may have read the outbox before this row was written; the
+    breaker lets invalidations through from before that read, so trying once more
+    here leaves no gap.
+    """
+    if not isinstance(error, breaker.RedisUnavailable):
+        return False
+    cache = breaker.cache_breaker()
+    # Read in this order: closing clears opened_at before recovering.
+    recovering = cache.recovering
+    if not recovering and cache.opened_at:
+        return False
+    try:
+        run_bump(*bump_arguments(generations, entries, member(*row) if row else ""))
+    except RedisError:
+        return False
+    return True

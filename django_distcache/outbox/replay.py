@@ -1,0 +1,166 @@
+"""Replaying the outbox: detect a Redis that lost state, apply what it lacks, delete what it has.
+
+Runs from the ``django_distcache.replay_invalidations`` task (periodically) and from a
+breaker's probe when Redis answers again (``recover``), before the cache is trusted.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from redis.exceptions import OutOfMemoryError, RedisError
+
+from django_distcache.client import get_redis, script
+from django_distcache.conf import get_settings
+from django_distcache.outbox import log
+from django_distcache.outbox.apply import bump_arguments, run_bump
+from django_distcache.outbox.keys import acked_key, epoch_key, floor_key, member
+from django_distcache.outbox.record import outbox_aliases
+
+# An empty row younger than this is left to its writer, which is applying it now.
+WRITER_GRACE = timedelta(seconds=5)
+
+
+def recover(alias: str) -> None:
+    """Breaker hook: before the cache's Redis is used again, replay everything it lacks."""
+    if alias == get_settings().CACHE_ALIAS:
+        replay(due_only=False)
+
+
+def replay(*, due_only: bool = True) -> dict[str, Any]:
+    """Apply the outbox rows Redis has not acknowledged and delete those it has.
+
+    ``due_only``: leave empty rows younger than WRITER_GRACE to their writers (the
+    periodic task); the breaker's recovery replays every row. Raises RedisError or
+    DatabaseError when either is unavailable (nothing is lost: it runs again).
+    """
+    done = {"replayed": 0, "deleted": 0, "emptied": False, "lost_state": False}
+    for alias in outbox_aliases():
+        if _treat_as_empty_if_lost(alias):
+            done["lost_state"] = done["emptied"] = True
+        limit = int(get_settings().OUTBOX_REPLAY_LIMIT)
+        while _replay_round(alias, limit, due_only, done) >= limit:
+            pass
+    return done
+
+
+def _treat_as_empty_if_lost(alias: str) -> bool:
+    """Compare the deletion rounds of ``alias``'s outbox with what Redis has seen."""
+    from django_distcache.models import OutboxFloor
+
+    with transaction.atomic(using=alias):
+        # Locked: a deletion round of another process cannot interleave.
+        floor = OutboxFloor.objects.using(alias).select_for_update().filter(pk=1).first()
+        db_rounds = floor.rounds if floor else 0
+        redis = get_redis()
+        redis_rounds = int(redis.hget(floor_key(), alias) or 0)
+        if redis_rounds >= db_rounds:
+            return False
+        run_bump(*bump_arguments([epoch_key()], []))
+        redis.hset(floor_key(), alias, db_rounds)
+    log.report_lost_state(alias, redis_rounds, db_rounds)
+    log.report_replayed(0, emptied=True)
+    return True
+
+
+def _replay_round(alias: str, limit: int, due_only: bool, done: dict[str, Any]) -> int:
+    """One batch of at most ``limit`` rows; returns how many rows it looked at."""
+    from django_distcache.models import OutboxEntry
+
+    rows = list(
+        OutboxEntry.objects.using(alias)
+        .order_by("pk")
+        .values_list("pk", "created", "payload")[:limit]
+    )
+    if not rows:
+        return 0
+    redis = get_redis()
+    members = [member(alias, pk) for pk, _created, _payload in rows]
+    acked = redis.smismember(acked_key(), members)
+    young = timezone.now() - WRITER_GRACE
+    waiting = [
+        (pk, payload)
+        for (pk, created, payload), is_acked in zip(rows, acked, strict=True)
+        if not is_acked and not (due_only and payload is None and created > young)
+    ]
+    if waiting:
+        done["emptied"] |= _apply_rows(alias, waiting, len(rows) >= limit)
+        done["replayed"] += len(waiting)
+        acked = redis.smismember(acked_key(), members)
+    settled = [pk for (pk, _c, _p), is_acked in zip(rows, acked, strict=True) if is_acked]
+    if settled:
+        _delete(alias, settled)
+        done["deleted"] += len(settled)
+    return len(rows)
+
+
+def _apply_rows(alias: str, rows: list[tuple[int, Any]], overflow: bool) -> bool:
+    """Apply ``rows`` in one round trip; returns whether the cache was emptied instead.
+
+    A row without keys (its writer died before it could write them) or more rows than
+    OUTBOX_REPLAY_LIMIT empty the cache: one epoch bump instead of guessing.
+    """
+    generations: set[str] = set()
+    entries: set[str] = set()
+    emptied = overflow or any(payload is None for _pk, payload in rows)
+    if emptied:
+        generations = {epoch_key()}
+    else:
+        for _pk, payload in rows:
+            generations.update(payload.get("generations", ()))
+            entries.update(payload.get("entries", ()))
+    run_bump(*bump_arguments(sorted(generations), sorted(entries)))
+    # Applied; an acknowledgement refused for memory leaves the rows for a later replay.
+    with suppress(OutOfMemoryError):
+        get_redis().sadd(acked_key(), *(member(alias, pk) for pk, _payload in rows))
+    log.report_replayed(len(rows), emptied)
+    return emptied
+
+
+def _delete(alias: str, pks: list[int]) -> None:
+    """Delete acknowledged rows and raise the floor, in the database and then in Redis."""
+    from django_distcache.models import OutboxEntry, OutboxFloor
+
+    with transaction.atomic(using=alias):
+        floor, _ = OutboxFloor.objects.using(alias).select_for_update().get_or_create(pk=1)
+        OutboxEntry.objects.using(alias).filter(pk__in=pks).delete()
+        floor.rounds += 1
+        floor.save(update_fields=["rounds"])
+        script("outbox_floor")(
+            keys=[floor_key(), acked_key()],
+            args=[alias, floor.rounds, *(member(alias, pk) for pk in pks)],
+        )
+
+
+def figures(limit: int = 10_000) -> dict[str, Any]:
+    """Invalidations waiting in the outbox for Redis: how many and the oldest's age (s).
+
+    Rows Redis has acknowledged but the replay has not deleted yet do not count; while
+    Redis cannot be asked, every row that could be waiting does. Counted up to ``limit``.
+    """
+    from django_distcache.models import OutboxEntry
+
+    now = timezone.now()
+    young = now - WRITER_GRACE
+    due: list[tuple[str, int, Any]] = []
+    for alias in outbox_aliases():
+        rows = OutboxEntry.objects.using(alias).filter(
+            Q(payload__isnull=False) | Q(created__lte=young)
+        )
+        due += [(alias, pk, created) for pk, created in rows.values_list("pk", "created")[:limit]]
+    if due:
+        try:
+            acked = get_redis().smismember(acked_key(), [member(a, pk) for a, pk, _c in due])
+        except RedisError:
+            acked = [0] * len(due)
+        due = [row for row, is_acked in zip(due, acked, strict=True) if not is_acked]
+    oldest = min((created for _a, _pk, created in due), default=None)
+    return {
+        "waiting": len(due),
+        "oldest_age": None if oldest is None else (now - oldest).total_seconds(),
+    }
