@@ -105,6 +105,9 @@ else:
         "TEST": {"NAME": str(BASE_DIR / f"test_distcache_other{_SUFFIX}.sqlite3")},
     }
 
+# The app's tables (outbox, snapshots) on the main database only, as most projects keep them.
+DATABASE_ROUTERS = ["tests.routers.DistcacheTablesOnDefault"]
+
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
