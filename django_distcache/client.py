@@ -13,6 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django_redis import get_redis_connection
 from redis import BlockingConnectionPool, ConnectionPool, Redis
 from redis.backoff import NoBackoff
@@ -22,6 +23,7 @@ from redis.retry import Retry
 
 from django_distcache import breaker as _breaker
 from django_distcache.conf import get_settings
+from django_distcache.redis.cluster import is_cluster_cache
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
@@ -96,7 +98,15 @@ def _app_pool(pool: Any) -> Any:
 
 @cache
 def get_client(alias: str) -> GuardedRedis:
-    """The app's client of the Redis behind django-redis cache ``alias``."""
+    """The app's client of the Redis behind django-redis cache ``alias``.
+
+    Raises NotImplementedError, without connecting, if that cache is not on one Redis (not
+    django-redis, or a Redis Cluster).
+    """
+    if is_cluster_cache(settings.CACHES.get(alias, {})):
+        # A Redis Cluster client has no one connection pool to clone; the app's entries,
+        # scripts and buffer need one Redis (distcache.E032 says so).
+        raise NotImplementedError(f"cache {alias!r} is a Redis Cluster cache")
     raw = get_redis_connection(alias)
     client = GuardedRedis(connection_pool=_app_pool(raw.connection_pool))
     client.breaker = _breaker.for_alias(alias)

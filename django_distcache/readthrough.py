@@ -156,6 +156,7 @@ def fetch(
         lambda _keys: {key: loader()},
         encode=encode,
         decode=decode,
+        timed=True,
     )[key]
 
 
@@ -167,11 +168,14 @@ def fetch_many(
     *,
     encode: Encoder,
     decode: Callable[[bytes], Any],
+    timed: bool = False,
 ) -> dict[str, Any]:
     """The entries at ``keys``; ``load(missing keys)`` is called for the leases taken here.
 
     Keys whose lease another process holds are waited for (up to MAX_WAIT), like
-    ``fetch``; leases are released if ``load`` raises.
+    ``fetch``; leases are released if ``load`` raises. Hits and misses are counted; only a
+    ``timed`` read (``fetch``: one key) adds a read latency sample, a batch's round trip
+    being no one read's latency.
     """
     started = time.perf_counter()
     token = new_token()
@@ -187,7 +191,7 @@ def fetch_many(
             found.update(load(pending))
             return found
         generations: bytes = _generations
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started if timed else 0.0
         owned: list[str] = []
         held: list[str] = []
         unreadable: list[str] = []

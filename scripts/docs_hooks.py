@@ -69,11 +69,16 @@ def checks_reference() -> str:
     )
 
 
+def changelog() -> str:
+    """CHANGELOG.md as a page of the site: its links into docs/ made relative to docs/."""
+    return re.sub(r"\]\(docs/", "](", CHANGELOG.read_text())
+
+
 def on_page_read_source(page: Any, config: Any) -> str | None:
     generated = {
         "settings.md": settings_reference,
         "checks.md": checks_reference,
-        "changelog.md": CHANGELOG.read_text,
+        "changelog.md": changelog,
     }
     make = generated.get(page.file.src_uri)
     return make() if make else None

@@ -8,12 +8,11 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, register
-from django.utils.module_loading import import_string
 from redis import Redis
 from redis.exceptions import RedisError
 
 from django_distcache.conf import get_settings
-from django_distcache.redis.cluster import RedisClusterCache, RedisClusterClient
+from django_distcache.redis.cluster import is_cluster_cache
 
 PROBE_TIMEOUT = 0.5
 _CELERY_URLS = (
@@ -29,22 +28,11 @@ def _address(url: str) -> tuple[str, int] | None:
     return parts.hostname.lower(), parts.port or 6379
 
 
-def _is_cluster_cache(params: dict[str, Any]) -> bool:
-    try:
-        backend = import_string(params.get("BACKEND", ""))
-        client = import_string(params.get("OPTIONS", {}).get("CLIENT_CLASS", "builtins.object"))
-    except ImportError:
-        return False
-    return (isinstance(backend, type) and issubclass(backend, RedisClusterCache)) or (
-        isinstance(client, type) and issubclass(client, RedisClusterClient)
-    )
-
-
 def cluster_cache_addresses() -> set[tuple[str, int]]:
     """Host and port of every node named in the LOCATION of a Redis Cluster cache."""
     addresses: set[tuple[str, int]] = set()
     for params in getattr(settings, "CACHES", {}).values():
-        if _is_cluster_cache(params):
+        if is_cluster_cache(params):
             location = params.get("LOCATION", "")
             urls = location.split(",") if isinstance(location, str) else location
             addresses.update(filter(None, (_address(url.strip()) for url in urls)))
@@ -118,7 +106,7 @@ def check_app_not_on_cluster(
     errors = []
     for setting in ("CACHE_ALIAS", "WRITE_BEHIND_CACHE_ALIAS"):
         alias = getattr(conf, setting)
-        if isinstance(alias, str) and _is_cluster_cache(caches.get(alias, {})):
+        if isinstance(alias, str) and is_cluster_cache(caches.get(alias, {})):
             errors.append(
                 Error(
                     f"DISTCACHE['{setting}'] is {alias!r}, a Redis Cluster cache: the app's "

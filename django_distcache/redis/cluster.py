@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.utils.module_loading import import_string
 from django_redis.cache import RedisCache
 from django_redis.client.default import DefaultClient, glob_escape
 from django_redis.exceptions import ConnectionInterrupted
@@ -183,3 +184,15 @@ class RedisClusterCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         options = {"CLIENT_CLASS": f"{__name__}.RedisClusterClient", **params.get("OPTIONS", {})}
         super().__init__(server, {**params, "OPTIONS": options})
+
+
+def is_cluster_cache(params: dict[str, Any]) -> bool:
+    """Whether the CACHES entry ``params`` is a Redis Cluster cache (read, not connected)."""
+    try:
+        backend = import_string(params.get("BACKEND", ""))
+        client = import_string(params.get("OPTIONS", {}).get("CLIENT_CLASS", "builtins.object"))
+    except ImportError:
+        return False
+    return (isinstance(backend, type) and issubclass(backend, RedisClusterCache)) or (
+        isinstance(client, type) and issubclass(client, RedisClusterClient)
+    )

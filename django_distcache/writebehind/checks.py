@@ -118,7 +118,7 @@ def eviction_policy() -> str | None:
     try:
         redis = get_buffer_redis()
     except NotImplementedError:
-        return None  # not a django-redis cache: distcache.E003 says so
+        return None  # not django-redis (distcache.E003) or a cluster (distcache.E032)
     try:
         try:
             return redis.config_get("maxmemory-policy").get("maxmemory-policy")

@@ -25,17 +25,19 @@ NODE_COLUMNS = [
 ]
 
 
-def statistics() -> dict[str, Any]:
+def statistics(snap: dict[str, Any]) -> dict[str, Any]:
     """Hit rates overall and per namespace, Redis memory per node and the health warnings."""
-    snap = snapshot()
-    if not snap["redis"]["available"]:
-        raise CommandError(f"Redis is unavailable: {snap['redis']['error']}")
     overall = {"namespace": "(all)", **snap["overall"]}
     return {
         "statistics": [overall, *snap["namespaces"]],
         "redis": snap["redis"]["nodes"],
-        "health_warnings": [{"warning": text} for text in snap["warnings"]],
+        "health_warnings": warnings(snap),
     }
+
+
+def warnings(snap: dict[str, Any]) -> list[dict[str, str]]:
+    """The snapshot's health warnings as rows."""
+    return [{"warning": text} for text in snap["warnings"]]
 
 
 class Command(BaseCommand):
@@ -49,12 +51,23 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            data = {**statistics(), **sections()}
+            snap = snapshot()
+            down = None if snap["redis"]["available"] else snap["redis"]["error"]
+            # With Redis down, the sections that do not need it (the outages above all)
+            # are still shown before the command ends with the error.
+            shown = statistics(snap) if down is None else {"health_warnings": warnings(snap)}
+            data = {**shown, **sections()}
         except RedisError as exc:
             raise CommandError(f"Redis is unavailable: {exc}") from exc
         except DatabaseError as exc:
             raise CommandError(f"The database is unavailable: {exc}") from exc
-        if options["json"]:
+        self.show(data, as_json=options["json"])
+        if down is not None:
+            raise CommandError(f"Redis is unavailable: {down}")
+
+    def show(self, data: dict[str, Any], as_json: bool) -> None:
+        """Print the sections as one JSON object or as one table each."""
+        if as_json:
             self.stdout.write(json.dumps(data, indent=2, default=str))
             return
         columns = {"statistics": NAMESPACE_COLUMNS, "redis": NODE_COLUMNS}
