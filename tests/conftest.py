@@ -23,6 +23,29 @@ from tests.celery_app import app as celery_app  # noqa: F401  (the current Celer
 from tests.cluster import redis_cluster  # noqa: F401  (the session's Redis Cluster)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def redis_db_to_ourselves() -> Iterator[None]:
+    """Stop at once if another test run uses the same Redis db index: each test empties
+    it, so the two runs would delete each other's buffered writes, dead letters and
+    entries mid-test. The run's connection keeps a name while the run lasts (a run
+    that dies drops it with its connection)."""
+    name = f"distcache-tests-db{settings.REDIS_DB}"
+    connection = redis.Redis.from_url(f"{settings.REDIS_URL}/{settings.REDIS_DB}", client_name=name)
+    mine = connection.client_id()
+    # Of two runs started at once, the later connection is the one that stops.
+    others = [c for c in connection.client_list() if c["name"] == name and int(c["id"]) < mine]
+    if others:
+        connection.close()
+        pytest.exit(
+            f"another test run uses {settings.REDIS_URL}/{settings.REDIS_DB} (from "
+            f"{others[0]['addr']}); give this one its own DISTCACHE_TEST_REDIS_URL or "
+            "DISTCACHE_TEST_REDIS_DB (and DISTCACHE_TEST_CELERY_DB)",
+            returncode=3,
+        )
+    yield
+    connection.close()
+
+
 @pytest.fixture(autouse=True)
 def clean_redis() -> Iterator[redis.Redis]:
     """Each test starts with an empty Redis test database (its own db index)."""

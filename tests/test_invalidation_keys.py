@@ -20,14 +20,18 @@ quick = settings(max_examples=200, suppress_health_check=[HealthCheck.function_s
 
 
 def every_key(model, pk):
-    """The key each path computes for row ``pk``: read, invalidation, write-behind fence."""
-    fence = buffer_keys(model).fence_prefix if get_config(model).write_behind else ""
-    return {
+    """The key each path computes for row ``pk``: read, invalidation, and the row's
+    write-behind buffer record and flag (read with a hit)."""
+    found = {
         "read": get_config(model).object_base(pk),
         "module": keys.object_base(model, pk),
         "invalidate": next(iter(plan_for(model).entries([pk]) & {keys.object_base(model, pk)})),
-        "fence": f"{fence}{_normalize_pk(model, pk)}",
     }
+    if get_config(model).write_behind:
+        bkeys, key_pk = buffer_keys(model), _normalize_pk(model, pk)
+        found["buffer"] = f"{bkeys.record_prefix}{key_pk}"
+        found["flag"] = bkeys.flag(key_pk)
+    return found
 
 
 def int_spellings(n):
