@@ -1,0 +1,25 @@
+"""backlog(): what dashboards read about the write-behind queues, before and after a flush."""
+
+from __future__ import annotations
+
+import pytest
+
+import django_distcache
+from django_distcache.writebehind import backlog, flush_write_behind
+from tests.factories import ProductFactory
+from tests.testapp.models import Product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_backlog_counts_waiting_rows_and_then_the_flushed_ones():
+    first, second = ProductFactory.create_batch(2, stock=0)
+    for pk in (first.pk, first.pk, second.pk):
+        django_distcache.write_behind_incr(Product, pk, "stock")
+    (waiting,) = backlog()
+    assert waiting["model"] == "testapp.product"
+    assert (waiting["pending"], waiting["in_flight"], waiting["dead_letters"]) == (2, 0, 0)
+    assert (waiting["rows"], waiting["writes"]) == (0, 0)  # nothing flushed yet
+    assert waiting["oldest_age"] >= 0
+    flush_write_behind(Product)
+    assert backlog() == []  # nothing waiting, nothing dead: the model is not listed
