@@ -6,8 +6,8 @@ import pytest
 
 import django_distcache
 from django_distcache.writebehind import backlog, flush_write_behind
-from tests.factories import ProductFactory
-from tests.testapp.models import Product
+from tests.factories import ProductFactory, TagFactory
+from tests.testapp.models import Product, Tag
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,3 +23,13 @@ def test_backlog_counts_waiting_rows_and_then_the_flushed_ones():
     assert waiting["oldest_age"] >= 0
     flush_write_behind(Product)
     assert backlog() == []  # nothing waiting, nothing dead: the model is not listed
+
+
+def test_rows_of_a_model_no_longer_registered_for_write_behind_stay_in_the_backlog():
+    # e.g. after a deploy that dropped write_behind=True while rows were waiting
+    tag = TagFactory(name="before")
+    tag.name = "after"
+    django_distcache.write_behind(tag, fields=["name"])
+    django_distcache.register(Tag)  # the registration fixture restores it after the test
+    assert [row["model"] for row in backlog()] == ["testapp.tag"]
+    assert backlog()[0]["pending"] == 1
