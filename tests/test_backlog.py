@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import django_distcache
@@ -20,7 +22,11 @@ def test_backlog_counts_waiting_rows_and_then_the_flushed_ones():
     assert waiting["model"] == "testapp.product"
     assert (waiting["pending"], waiting["in_flight"], waiting["dead_letters"]) == (2, 0, 0)
     assert (waiting["rows"], waiting["writes"]) == (0, 0)  # nothing flushed yet
-    assert waiting["oldest_age"] >= 0
+    # the oldest waiting row ages: seconds since its write, growing
+    deadline = time.monotonic() + 30  # guards against a hang only
+    while backlog()[0]["oldest_age"] < 0.2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert 0.2 <= backlog()[0]["oldest_age"] < 60
     flush_write_behind(Product)
     assert backlog() == []  # nothing waiting, nothing dead: the model is not listed
 
