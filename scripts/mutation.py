@@ -225,6 +225,15 @@ def list_mutants(module: str, limit: int | None, root: Path = ROOT) -> list[Muta
     return found
 
 
+DROP_TEST_DATABASE = """
+import django
+django.setup()
+from django.db import connection
+if connection.vendor != "sqlite":  # SQLite's file goes with the copy
+    connection.creation._destroy_test_db(connection.settings_dict["TEST"]["NAME"], 0)
+"""
+
+
 class Sandbox:
     """A scratch copy of the checkout with its own test database and Redis db indexes."""
 
@@ -279,6 +288,17 @@ class Sandbox:
     def restore(self, module: str, source: str) -> None:
         (self.path / module).write_text(source)
 
+    def drop_test_database(self) -> None:
+        """pytest --reuse-db kept the test database between mutants; drop it now."""
+        subprocess.run(
+            [sys.executable, "-c", DROP_TEST_DATABASE],
+            cwd=self.path,
+            env={**self.env, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
@@ -331,6 +351,7 @@ def main() -> int:
         return _run(_plan(targets, args, created[0].path), sandboxes, created, config, args)
     finally:
         for sandbox in created:
+            sandbox.drop_test_database()
             sandbox.remove()
 
 

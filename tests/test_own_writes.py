@@ -85,3 +85,19 @@ def test_get_objects_shows_buffered_write_behind_writes():
     django_distcache.write_behind_incr(Product, product.pk, "stock", by=4)
     assert django_distcache.get_objects(Product, [product.pk])[product.pk].stock == 5
     assert Product.objects.get(pk=product.pk).stock == 1  # not flushed yet
+
+
+def _commit_round_trips(round_trips, *categories) -> int:
+    with transaction.atomic():
+        for category in categories:
+            category.name += " renamed"
+            category.save()
+        round_trips.reset()
+    return round_trips.count  # sent when the transaction commits
+
+
+def test_the_invalidations_of_a_transaction_go_out_together(round_trips):
+    first, second, third = CategoryFactory.create_batch(3)
+    one_write = _commit_round_trips(round_trips, first)
+    assert one_write >= 1
+    assert _commit_round_trips(round_trips, second, third) == one_write
