@@ -19,7 +19,12 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ensure_services import ensure_redis_server_binary, free_port, redis_answers
+from ensure_services import (
+    ensure_redis_server_binary,
+    free_port,
+    redis_answers,
+    redis_server_args,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_project"
@@ -82,23 +87,7 @@ def choose_redis(processes: Processes) -> str:
         return "redis://127.0.0.1:6379"
     port = free_port()
     binary = ensure_redis_server_binary()
-    processes.start(
-        "redis",
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(processes.log_dir),
-        ],
-        dict(os.environ),
-    )
+    processes.start("redis", redis_server_args(binary, port, processes.log_dir), dict(os.environ))
     for _ in range(200):
         if redis_answers(port):
             print(f"No Redis answered on 127.0.0.1:6379: started a private redis-server on {port}.")

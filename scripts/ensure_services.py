@@ -64,6 +64,23 @@ def ensure_redis_server_binary() -> str:
     )
 
 
+def redis_server_args(binary: str, port: int, directory: Path) -> list[str]:
+    """A redis-server on loopback ``port`` that keeps nothing on disk (tests, the demo)."""
+    return [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+    ]
+
+
 def start_private_redis() -> int:
     PRIVATE_REDIS_DIR.mkdir(exist_ok=True)
     pid_file = PRIVATE_REDIS_DIR / "redis.port"
@@ -75,19 +92,9 @@ def start_private_redis() -> int:
     port = free_port()
     subprocess.run(
         [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
+            *redis_server_args(binary, port, PRIVATE_REDIS_DIR),
             "--daemonize",
             "yes",
-            "--dir",
-            str(PRIVATE_REDIS_DIR),
             "--logfile",
             str(PRIVATE_REDIS_DIR / "redis.log"),
         ],
