@@ -133,6 +133,39 @@ def store(
     return wire.run_script(get_redis(), script("store"), with_epoch(generation_keys), args)
 
 
+def store_later(
+    namespace: str,
+    generation_keys: Sequence[str],
+    generations: bytes,
+    items: Sequence[tuple[str, str, bytes, int]],
+) -> None:
+    """``store`` without waiting for its reply (read with this thread's next command).
+
+    NOTE: a miss is then one blocking round trip (read-or-lease) plus the load. It is
+    sent as EVAL, never answered NOSCRIPT by a Redis that restarted. A store lost with
+    its connection is only a cache fill that did not happen: its lease expires.
+    """
+    if not items:
+        return
+    client = get_redis()
+    if not wire.can_send_directly(client):
+        stats.record_set(namespace, store(generation_keys, generations, items))
+        return
+    args: list[Any] = [generations]
+    for key, token, data, ttl in items:
+        args.extend((key, token, data, ttl))
+    body = wire.script_body(script("store"), with_epoch(generation_keys), args, source=True)
+
+    def stored(reply: Any) -> None:
+        # Counted as stored when sent; a store refused (a generation moved on) is taken back.
+        stats.record_set(namespace, (reply if isinstance(reply, int) else 0) - len(items))
+        if not isinstance(reply, int):
+            logger.warning("django_distcache could not store %d entries: %s", len(items), reply)
+
+    wire.send_later(client, body, stored)
+    stats.record_set(namespace, len(items))
+
+
 def fetch(
     namespace: str,
     generation_keys: Sequence[str],
@@ -274,7 +307,7 @@ def _load_and_store(
     stats.record_load(namespace, time.perf_counter() - load_started)
     release(unstored)
     try:
-        stats.record_set(namespace, store(generation_keys, generations, items))
+        store_later(namespace, generation_keys, generations, items)
     except RedisError:
         logger.warning("django_distcache could not store %d entries of %s", len(items), namespace)
     return values

@@ -116,7 +116,7 @@ def test_inspector_shows_a_key_and_an_object_read_only(viewer, raw_redis):
     django_distcache.get_or_set("menu <b>", lambda: {"items": ["<script>"]}, tags=["menu"])
     product = ProductFactory(name="Lamp")
     django_distcache.get_object(Product, product.pk)
-    before = {key: raw_redis.get(key) for key in raw_redis.scan_iter() if b"stats" not in key}
+    before = {key: raw_redis.dump(key) for key in raw_redis.scan_iter() if b"stats" not in key}
     page = viewer.get(reverse(INSPECT), {"key": "menu <b>"}).content.decode()
     assert "{&#x27;items&#x27;: [&#x27;&lt;script&gt;&#x27;]}" in page
     assert "Lease held</th><td>no" in page
@@ -126,7 +126,7 @@ def test_inspector_shows_a_key_and_an_object_read_only(viewer, raw_redis):
     assert 'id="inspect-error"' in missing
     bad_pk = viewer.get(reverse(INSPECT), {"model": "testapp.product", "pk": "x"})
     assert "is not a primary key of testapp.Product" in bad_pk.content.decode()
-    after = {key: raw_redis.get(key) for key in raw_redis.scan_iter() if b"stats" not in key}
+    after = {key: raw_redis.dump(key) for key in raw_redis.scan_iter() if b"stats" not in key}
     assert after == before
 
 

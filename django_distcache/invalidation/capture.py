@@ -24,22 +24,27 @@ from django.db.models.sql.where import AND
 
 from django_distcache.invalidation import rawsql, transactions
 from django_distcache.invalidation.plans import WritePlan, forget_plans, plan_for
+from django_distcache.outbox.record import Row as OutboxRow
 
 __all__ = ["forget_plans", "install"]
 
 
-def _record(plan: WritePlan, using: str, pks: list[Any] | None) -> None:
-    """Schedule the invalidation of rows ``pks`` (None: rows unknown) written on ``using``."""
-    entries = None
+def _invalidation(plan: WritePlan, pks: list[Any] | None) -> tuple[tuple[str, ...], set[str]]:
+    """(generations, entries) to invalidate for rows ``pks`` (None: rows unknown)."""
     if pks is not None:
         try:
-            entries = plan.entries(pks)
+            return plan.generations, plan.entries(pks)
         except (ValidationError, TypeError, ValueError):
-            entries = None  # a value the pk field cannot read: every row of the family goes
-    if entries is None:
-        transactions.schedule_invalidation(using, plan.generations + plan.all_objects)
-    else:
-        transactions.schedule_invalidation(using, plan.generations, entries)
+            pass  # a value the pk field cannot read: every row of the family goes
+    return plan.generations + plan.all_objects, set()
+
+
+def _record(
+    plan: WritePlan, using: str, pks: list[Any] | None, outbox_row: OutboxRow | None = None
+) -> None:
+    """Schedule the invalidation of rows ``pks`` (None: rows unknown) written on ``using``."""
+    generations, entries = _invalidation(plan, pks)
+    transactions.schedule_invalidation(using, generations, entries, outbox_row=outbox_row)
 
 
 def _where_pks(query: Any) -> list[Any] | None:
@@ -76,11 +81,18 @@ def _inserted_pks(self: Any, rows: list[Any], returning_fields: Any) -> list[Any
 
 def _wrap_insert(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
     def execute_insert(self: Any, returning_fields: Any = None) -> Any:
-        with rawsql.orm_write():
-            rows = execute_sql(self, returning_fields)
         plan = plan_for(self.query.model)
-        if plan is not None:
-            _record(plan, self.using, _inserted_pks(self, rows, returning_fields))
+        if plan is None:
+            with rawsql.orm_write():
+                return execute_sql(self, returning_fields)
+        # The row a crash would replay: the rows' keys if known before the insert.
+        known = _inserted_pks(self, [], None)
+        with (
+            rawsql.orm_write(),
+            transactions.statement_outbox(self, lambda: _invalidation(plan, known)) as carried,
+        ):
+            rows = execute_sql(self, returning_fields)
+        _record(plan, self.using, _inserted_pks(self, rows, returning_fields), carried.row)
         return rows
 
     return execute_insert
@@ -94,10 +106,14 @@ def _wrap_change(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
                 return execute_sql(self, result_type, *args, **kwargs)
         # Read before running: the update compiler rewrites the WHERE clause as it runs.
         pks = _where_pks(self.query)
-        with rawsql.orm_write():
+        with (
+            rawsql.orm_write(),
+            transactions.statement_outbox(self, lambda: _invalidation(plan, pks)) as carried,
+        ):
             result = execute_sql(self, result_type, *args, **kwargs)
-        if not (result_type == ROW_COUNT and result == 0):  # a count of 0: no row changed
-            _record(plan, self.using, pks)
+        # A count of 0: no row changed (but a row the statement recorded is acknowledged).
+        if carried.row is not None or not (result_type == ROW_COUNT and result == 0):
+            _record(plan, self.using, pks, carried.row)
         return result
 
     return execute_change

@@ -21,9 +21,16 @@ from django_distcache.outbox import log
 from django_distcache.outbox.apply import bump_arguments, run_bump
 from django_distcache.outbox.keys import acked_key, epoch_key, floor_key, member
 from django_distcache.outbox.record import outbox_aliases
+from django_distcache.outbox.statement import STATEMENT
 
 # An empty row younger than this is left to its writer, which is applying it now.
 WRITER_GRACE = timedelta(seconds=5)
+
+
+def left_to_writer(payload: Any) -> bool:
+    """Whether a young row is its writer's to acknowledge: an empty transaction row, or
+    one a statement wrote (the replay takes it if it is still there after WRITER_GRACE)."""
+    return payload is None or payload.get("by") == STATEMENT
 
 
 def recover(alias: str) -> None:
@@ -69,7 +76,8 @@ def _treat_as_empty_if_lost(alias: str) -> bool:
 
 
 def _replay_round(alias: str, limit: int, due_only: bool, done: dict[str, Any]) -> int:
-    """One batch of at most ``limit`` rows; returns how many rows it looked at."""
+    """One batch of at most ``limit`` rows; returns how many rows it looked at (0 if it
+    could settle none of them)."""
     from django_distcache.models import OutboxEntry
 
     rows = list(
@@ -86,17 +94,18 @@ def _replay_round(alias: str, limit: int, due_only: bool, done: dict[str, Any]) 
     waiting = [
         (pk, payload)
         for (pk, created, payload), is_acked in zip(rows, acked, strict=True)
-        if not is_acked and not (due_only and payload is None and created > young)
+        if not is_acked and not (due_only and left_to_writer(payload) and created > young)
     ]
     if waiting:
-        done["emptied"] |= _apply_rows(alias, waiting, len(rows) >= limit)
+        done["emptied"] |= _apply_rows(alias, waiting, len(waiting) >= limit)
         done["replayed"] += len(waiting)
         acked = redis.smismember(acked_key(), members)
     settled = [pk for (pk, _c, _p), is_acked in zip(rows, acked, strict=True) if is_acked]
     if settled:
         _delete(alias, settled)
         done["deleted"] += len(settled)
-    return len(rows)
+    # A full batch that settled nothing (young rows left to their writers) ends the replay.
+    return len(rows) if settled or waiting else 0
 
 
 def _apply_rows(alias: str, rows: list[tuple[int, Any]], overflow: bool) -> bool:
@@ -150,7 +159,9 @@ def figures(limit: int = 10_000) -> dict[str, Any]:
     due: list[tuple[str, int, Any]] = []
     for alias in outbox_aliases():
         rows = OutboxEntry.objects.using(alias).filter(
-            Q(payload__isnull=False) | Q(created__lte=young)
+            Q(payload__isnull=False, payload__by__isnull=True)
+            | (Q(payload__isnull=False) & ~Q(payload__by=STATEMENT))
+            | Q(created__lte=young)
         )
         due += [(alias, pk, created) for pk, created in rows.values_list("pk", "created")[:limit]]
     if due:
