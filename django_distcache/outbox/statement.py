@@ -42,7 +42,7 @@ def _insert_prefix(alias: str) -> str:
 
     quote = connections[alias].ops.quote_name
     meta = OutboxEntry._meta
-    column = {field.name: quote(field.column) for field in meta.concrete_fields}
+    column = {field.name: quote(field.column or field.name) for field in meta.concrete_fields}
     return (
         f'WITH "distcache_outbox" AS (INSERT INTO {quote(meta.db_table)} '
         f"({column['id']}, {column['created']}, {column['payload']}) "
