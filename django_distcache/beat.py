@@ -24,12 +24,14 @@ def beat_schedule(
     warmers: list[str] | None = None,
     snapshot_every: float | None = 60.0,
     replay_every: float = 10.0,
+    warm_parts: int = 1,
 ) -> dict[str, dict[str, Any]]:
     """Beat entries: a flush every ``flush_every`` seconds, the outbox replay (invalidations
     that did not reach Redis, and the check that Redis lost no state) every
     ``replay_every`` seconds, a statistics snapshot for the dashboard's charts every
     ``snapshot_every`` seconds (None: none) and, if ``warm_every`` is given, the warmers
-    (all, or ``warmers``) every ``warm_every``."""
+    (all, or ``warmers``) every ``warm_every``, split into ``warm_parts`` tasks that as many
+    workers share (each chunk of objects is warmed by one of them)."""
     schedule: dict[str, dict[str, Any]] = {
         "distcache-flush-write-behind": {
             "task": FLUSH_TASK,
@@ -50,12 +52,20 @@ def beat_schedule(
             "options": {"queue": queue, "expires": snapshot_every},
         }
     if warm_every is not None:
-        schedule["distcache-warm-cache"] = {
-            "task": WARM_TASK,
-            "schedule": warm_every,
-            "args": (warmers,),
-            "options": {"queue": queue, "expires": warm_every},
-        }
+        if warm_parts < 1:
+            raise ValueError(f"warm_parts must be at least 1, not {warm_parts}")
+        for part in range(warm_parts):
+            entry = {
+                "task": WARM_TASK,
+                "schedule": warm_every,
+                "args": (warmers,),
+                "options": {"queue": queue, "expires": warm_every},
+            }
+            if warm_parts == 1:
+                schedule["distcache-warm-cache"] = entry
+            else:
+                entry["kwargs"] = {"part": part, "parts": warm_parts}
+                schedule[f"distcache-warm-cache-{part + 1}of{warm_parts}"] = entry
     return schedule
 
 

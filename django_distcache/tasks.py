@@ -43,15 +43,25 @@ def flush_write_behind(self: Any, model: str | None = None) -> dict[str, int]:
     acks_late=True,
     reject_on_worker_lost=True,
 )
-def warm_cache(self: Any, names: list[str] | None = None) -> list[dict[str, Any]]:
-    """Run the named warmers (all when ``names`` is None); progress is in the task state."""
+def warm_cache(
+    self: Any, names: list[str] | None = None, part: int = 0, parts: int = 1
+) -> list[dict[str, Any]]:
+    """Run the named warmers (all when ``names`` is None); progress is in the task state.
+
+    ``part`` of ``parts``: this task's share of the chunks, when a run is split across
+    workers (``distcache_warm --async --parts N``); each result names the worker.
+    """
 
     def progress(done: int, total: int, name: str, entries: int) -> None:
         if self.request.id:
             meta = {"done": done, "total": total, "warmer": name, "entries": entries}
             self.update_state(state="PROGRESS", meta=meta)
 
-    return warming.warm(names, progress=progress)
+    results = warming.warm(names, progress=progress, part=(part, parts))
+    if parts > 1:
+        for result in results:
+            result["worker"] = self.request.hostname
+    return results
 
 
 @shared_task(name="django_distcache.replay_invalidations", ignore_result=True)

@@ -21,6 +21,8 @@ from django_distcache.warming.registry import get_warmer, warmer_names
 
 # (warmers done, warmers in all, the running warmer, entries it stored so far)
 Progress = Callable[[int, int, str, int], None]
+# (index, parts): a share of a warm run's chunks, for one of several workers.
+Part = tuple[int, int]
 
 
 def runs_key() -> str:
@@ -65,15 +67,22 @@ def _model_and_pk(item: Any) -> tuple[type[models.Model], Any]:
     )
 
 
-def run_warmer(name: str, on_chunk: Callable[[int], None] | None = None) -> dict[str, Any]:
+def run_warmer(
+    name: str, on_chunk: Callable[[int], None] | None = None, part: Part = (0, 1)
+) -> dict[str, Any]:
     """Run one warmer; its result: name, started_at, duration, entries, errors.
-    ``on_chunk`` is told the entries stored so far after each chunk."""
+    ``on_chunk`` is told the entries stored so far after each chunk. ``part`` (index,
+    parts): refresh only every parts-th chunk from the index-th, so that ``parts``
+    workers running one part each warm every chunk once."""
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat()
     entries, errors = 0, []
     chunk = get_settings().WARM_BATCH_SIZE
+    index, parts = part
     try:
-        for model, pks in _object_keys(get_warmer(name)(), chunk):
+        for number, (model, pks) in enumerate(_object_keys(get_warmer(name)(), chunk)):
+            if number % parts != index:
+                continue
             try:
                 entries += refresh_objects(model, pks)
             except Exception as exc:  # one chunk's failure is reported
@@ -82,20 +91,36 @@ def run_warmer(name: str, on_chunk: Callable[[int], None] | None = None) -> dict
                 on_chunk(entries)
     except Exception as exc:  # a failing warmer is reported, not fatal
         errors.append(f"{type(exc).__name__}: {exc}")
-    return {
+    result = {
         "name": name,
         "started_at": started_at,
         "duration": round(time.perf_counter() - started, 6),
         "entries": entries,
         "errors": errors[:20],
     }
+    if parts > 1:
+        result["part"] = f"{index + 1}/{parts}"
+    return result
+
+
+def parts_of(parts: int) -> list[Part]:
+    """The ``parts`` parts of a warm run split across workers (``warm(part=...)``)."""
+    if parts < 1:
+        raise ValueError(f"a warm run splits into at least 1 part, not {parts}")
+    return [(index, parts) for index in range(parts)]
 
 
 def warm(
-    names: list[str] | None = None, *, progress: Progress | None = None
+    names: list[str] | None = None,
+    *,
+    progress: Progress | None = None,
+    part: Part = (0, 1),
 ) -> list[dict[str, Any]]:
     """Run the named warmers (all when None) in order; record and return their results.
-    ``progress`` is called as each warmer starts and after each of its chunks."""
+    ``progress`` is called as each warmer starts and after each of its chunks; ``part``:
+    this run's share of every warmer's chunks (see ``run_warmer``)."""
+    if not 0 <= part[0] < part[1]:
+        raise ValueError(f"no part {part[0] + 1} of {part[1]}")
     names = list(names) if names is not None else warmer_names()
     for name in names:
         get_warmer(name)  # an unknown name fails before any work
@@ -108,7 +133,7 @@ def warm(
                 progress(index, len(names), name, stored)
 
         on_chunk(0)
-        result = run_warmer(name, on_chunk)
+        result = run_warmer(name, on_chunk, part)
         _record(result)
         results.append(result)
         entries = result["entries"]

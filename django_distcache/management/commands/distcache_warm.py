@@ -1,4 +1,4 @@
-"""manage.py distcache_warm [NAMES...] [--async]: run cache warmers."""
+"""manage.py distcache_warm [NAMES...] [--async [--parts N]]: run cache warmers."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from django_distcache.conf import get_settings
 from django_distcache.management.progress import ProgressBar
 from django_distcache.management.tables import render_table
 from django_distcache.warming import warm, warmer_names
+from django_distcache.warming.runner import parts_of
 
 
-def queue_warm_cache(names: list[str] | None) -> str:
-    """Send the warm_cache task; its id. CommandError when the broker or backend is down."""
+def queue_warm_cache(names: list[str] | None, parts: int = 1) -> list[str]:
+    """Send the warm_cache task, one per part; their ids. CommandError when the broker or
+    backend is down."""
     from django_distcache.tasks import warm_cache
 
     with warm_cache.app.connection_for_write() as connection:
@@ -23,13 +25,17 @@ def queue_warm_cache(names: list[str] | None) -> str:
             connection.ensure_connection(max_retries=1)
         except OperationalError as exc:
             raise CommandError(f"Nothing queued: the Celery broker is unavailable: {exc}") from exc
+    queue = get_settings().WRITE_BEHIND_QUEUE
     try:
-        result = warm_cache.apply_async(args=[names], queue=get_settings().WRITE_BEHIND_QUEUE)
+        results = [
+            warm_cache.apply_async(args=[names], kwargs={"part": i, "parts": n}, queue=queue)
+            for i, n in parts_of(parts)
+        ]
     except OperationalError as exc:
         raise CommandError(f"Nothing queued: the Celery broker is unavailable: {exc}") from exc
     except RuntimeError as exc:  # Celery's result backend gave up reconnecting
         raise CommandError(f"The Celery result backend is unavailable: {exc}") from exc
-    return str(result.id)
+    return [str(result.id) for result in results]
 
 
 class Command(BaseCommand):
@@ -43,8 +49,21 @@ class Command(BaseCommand):
             dest="run_async",
             help="queue a warm_cache task on the distcache Celery queue instead",
         )
+        parser.add_argument(
+            "--parts",
+            type=int,
+            default=1,
+            metavar="N",
+            help="with --async: split the run into N tasks, for N workers to share",
+        )
 
-    def handle(self, *args: Any, names: list[str], run_async: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, names: list[str], run_async: bool, parts: int, **options: Any
+    ) -> None:
+        if parts < 1:
+            raise CommandError(f"--parts must be at least 1, not {parts}.")
+        if parts > 1 and not run_async:
+            raise CommandError("--parts splits a run across workers: use it with --async.")
         known = warmer_names()
         unknown = [name for name in names if name not in known]
         if unknown:
@@ -53,7 +72,9 @@ class Command(BaseCommand):
             )
         selected = names or None
         if run_async:
-            self.stdout.write(f"Queued warm_cache task {queue_warm_cache(selected)}.")
+            ids = queue_warm_cache(selected, parts)
+            noun = "task" if len(ids) == 1 else f"tasks ({len(ids)} parts)"
+            self.stdout.write(f"Queued warm_cache {noun} {', '.join(ids)}.")
             return
         bar = ProgressBar(self.stderr, len(names or known), enabled=options["verbosity"] > 0)
         try:
