@@ -3,6 +3,7 @@ transaction whose process dies between its commit and Redis is still invalidated
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from datetime import timedelta
@@ -124,3 +125,29 @@ class _count_queries:
 
     def __exit__(self, *exc: object) -> None:
         self._wrapper.__exit__(*exc)
+
+
+def test_writes_before_the_outbox_table_exists_record_nothing_and_succeed(redis_process):
+    """A data migration that runs before the app's own migration writes cached rows."""
+    record = importlib.import_module("django_distcache.outbox.record")
+    server = redis_process()
+    with app_on(server.url):
+        category = Category.objects.create(name="a")
+        assert django_distcache.get_object(Category, category.pk).name == "a"
+        table = OutboxEntry._meta.db_table
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(f'ALTER TABLE "{table}" RENAME TO "{table}_away"')
+                record._migrated.clear()
+                assert not record.has_outbox("default")
+                category.name = "b"
+                category.save()
+                Category.objects.filter(pk=category.pk).update(name="c")
+                raise RuntimeError("roll the rename back")
+        except RuntimeError:
+            pass
+        assert record.has_outbox("default")
+        category.name = "d"
+        category.save()
+        assert django_distcache.get_object(Category, category.pk).name == "d"

@@ -16,11 +16,34 @@ Row = tuple[str, int]
 
 
 @cache
-def has_outbox(alias: str) -> bool:
-    """Whether database ``alias`` holds the outbox table (the router lets it migrate there)."""
+def _routed_here(alias: str) -> bool:
     from django_distcache.models import OutboxEntry
 
     return alias in connections and router.allow_migrate_model(alias, OutboxEntry)
+
+
+_migrated: set[str] = set()
+
+
+def has_outbox(alias: str) -> bool:
+    """Whether database ``alias`` holds the outbox table: the router lets it migrate there
+    and it exists (writes made by migrations that run before the app's own record none).
+
+    NOTE: until the table exists, each call asks the database for its tables.
+    """
+    if alias in _migrated:
+        return True
+    if not _routed_here(alias):
+        return False
+    from django_distcache.models import OutboxEntry
+
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        tables = connection.introspection.table_names(cursor)
+    if OutboxEntry._meta.db_table not in tables:
+        return False
+    _migrated.add(alias)
+    return True
 
 
 def outbox_aliases() -> list[str]:
