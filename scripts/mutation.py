@@ -1,9 +1,13 @@
 """Mutation testing: change the code one small step at a time and check that a test fails.
 
-    python scripts/mutation.py [--target NAME ...] [--limit N] [--list] [--jobs N]
+    python scripts/mutation.py [--target NAME ...] [--module PATH ...] [--limit N]
+                               [--seed S] [--list] [--jobs N]
 
 What to mutate and which tests must catch it are read from ``[tool.mutation]`` in
-pyproject.toml (targets: a name, module paths, test paths). Each mutant is one edit
+pyproject.toml (targets: a name, module paths, test paths, and per module a narrower
+test selection under ``module_tests``). ``--limit N`` tests a seeded random sample of
+N mutants per module: the same seed picks the same mutants, so a score can be
+measured again after a test is added. Each mutant is one edit
 of the module's syntax tree (a comparison or boolean operator flipped, a condition
 negated, a constant changed, a call statement or a ``return`` value dropped); the
 mutated module is written into a scratch copy of the checkout and the target's tests
@@ -21,6 +25,8 @@ import ast
 import copy
 import json
 import os
+import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -59,6 +65,7 @@ BINARY_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
     ast.FloorDiv: ast.Mult,
     ast.Div: ast.Mult,
 }
+DEFAULT_SEED = 14
 # Calls whose removal only changes what is logged; not counted as mutants.
 QUIET_CALLS = ("logger.", "logging.", "warnings.warn")
 
@@ -212,16 +219,19 @@ def _replace(tree: ast.AST, old: ast.AST, new: ast.AST) -> None:
                 return
 
 
-def list_mutants(module: str, limit: int | None, root: Path = ROOT) -> list[Mutant]:
+def list_mutants(
+    module: str, limit: int | None, root: Path = ROOT, seed: int = DEFAULT_SEED
+) -> list[Mutant]:
+    """The module's mutants in line order; with ``limit``, a sample seeded by
+    ``seed`` and the module's path (the same seed picks the same mutants)."""
     tree = ast.parse((root / module).read_text())
     found = [
         Mutant(module, index, getattr(node, "lineno", 0), description)
         for index, (node, description, _change) in enumerate(mutations(tree))
     ]
-    found.sort(key=lambda m: (m.line, m.index))
     if limit and len(found) > limit:
-        step = len(found) / limit  # an even sample over the whole module
-        found = [found[int(i * step)] for i in range(limit)]
+        found = random.Random(f"{seed}:{module}").sample(found, limit)
+    found.sort(key=lambda m: (m.line, m.index))
     return found
 
 
@@ -312,7 +322,10 @@ def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--target", action="append", help="a target name of the config")
     parser.add_argument("--module", action="append", help="only these module paths")
-    parser.add_argument("--limit", type=int, help="at most N mutants per module (even sample)")
+    parser.add_argument("--limit", type=int, help="at most N mutants per module (a sample)")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the --limit sample"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--report", type=Path, help="write every outcome as JSON here")
@@ -361,15 +374,29 @@ def _plan(
     plan: list[tuple[Mutant, list[str]]] = []
     for target in targets:
         deselect = [f"--deselect={test}" for test in target.get("deselect", [])]
+        narrow = target.get("module_tests", {})
         for module in target["modules"]:
             if args.module and module not in args.module:
                 continue
-            tests = [*target["tests"], *deselect]
-            plan += [(m, tests) for m in list_mutants(module, args.limit, root)]
+            tests = [*narrow.get(module, target["tests"]), *deselect]
+            plan += [(m, tests) for m in list_mutants(module, args.limit, root, args.seed)]
     return plan
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command that measures the same sample again."""
+    parts = ["python", "scripts/mutation.py"]
+    for name in args.target or []:
+        parts += ["--target", name]
+    for module in args.module or []:
+        parts += ["--module", module]
+    if args.limit:
+        parts += ["--limit", str(args.limit), "--seed", str(args.seed)]
+    return shlex.join(parts)
+
+
 def _run(plan, sandboxes, created, config, args) -> int:  # type: ignore[no-untyped-def]
+    print(f"command: {_command(args)} ({len(plan)} mutants)", flush=True)
     timeout_floor = float(config.get("timeout", 600))
     test_sets = {tuple(tests) for _m, tests in plan}
     baseline: dict[tuple[str, ...], float] = {}
@@ -411,6 +438,7 @@ def _run(plan, sandboxes, created, config, args) -> int:  # type: ignore[no-unty
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             outcomes = list(pool.map(one, plan))
     _summary(outcomes)
+    print(f"\ncommand: {_command(args)}")
     if args.report:
         args.report.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
     return 0
