@@ -323,9 +323,7 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--target", action="append", help="a target name of the config")
     parser.add_argument("--module", action="append", help="only these module paths")
     parser.add_argument("--limit", type=int, help="at most N mutants per module (a sample)")
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="seed of the --limit sample"
-    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the --limit sample")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--report", type=Path, help="write every outcome as JSON here")

@@ -1,1 +1,1 @@
-"""Tests that kill mutants the rest of the suite let live (scripts/mutation.py): the invalidation modules."""
+"""Tests that kill mutants the rest of the suite lets live: the invalidation modules."""

@@ -1,1 +1,1 @@
-"""Tests that kill mutants the rest of the suite let live (scripts/mutation.py): the read path."""
+"""Tests that kill mutants the rest of the suite lets live: the read path."""

@@ -1,1 +1,1 @@
-"""Tests that kill mutants the rest of the suite let live (scripts/mutation.py): write-behind."""
+"""Tests that kill mutants the rest of the suite lets live: write-behind."""
