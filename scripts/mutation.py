@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import json
 import os
@@ -33,11 +34,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from queue import Queue
+from typing import TypeVar
 
 try:
     import tomllib
@@ -65,6 +67,8 @@ BINARY_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
     ast.FloorDiv: ast.Mult,
     ast.Div: ast.Mult,
 }
+T = TypeVar("T")
+R = TypeVar("R")
 DEFAULT_SEED = 14
 # Calls whose removal only changes what is logged; not counted as mutants.
 QUIET_CALLS = ("logger.", "logging.", "warnings.warn")
@@ -269,6 +273,7 @@ class Sandbox:
             "DISTCACHE_TEST_REDIS_DB": str(redis_db),
             "DISTCACHE_TEST_CELERY_DB": str(redis_db + 1),
         }
+        self.running: subprocess.Popen[str] | None = None
 
     def run_tests(self, tests: list[str], timeout: float) -> tuple[bool, str]:
         """(passed, the failed tests and the last line of the output)."""
@@ -283,17 +288,26 @@ class Sandbox:
             text=True,
             start_new_session=True,
         )
+        self.running = process
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             return False, f"timed out after {timeout:.0f} s"
         finally:
+            self.running = None
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         lines = output.strip().splitlines()
         failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
         return process.returncode == 0, "\n".join([*failed, *lines[-1:]])
+
+    def stop_tests(self) -> None:
+        """Kill the tests running in this copy (from another thread), and their workers."""
+        process = self.running
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
     def restore(self, module: str, source: str) -> None:
         (self.path / module).write_text(source)
@@ -396,16 +410,26 @@ def _command(args: argparse.Namespace) -> str:
 def _run(plan, sandboxes, created, config, args) -> int:  # type: ignore[no-untyped-def]
     print(f"command: {_command(args)} ({len(plan)} mutants)", flush=True)
     timeout_floor = float(config.get("timeout", 600))
-    test_sets = {tuple(tests) for _m, tests in plan}
+    test_sets = sorted({tuple(tests) for _m, tests in plan})
     baseline: dict[tuple[str, ...], float] = {}
-    for tests in sorted(test_sets):
-        started = time.monotonic()
-        passed, detail = created[0].run_tests(list(tests), timeout_floor)
+
+    def base(tests: tuple[str, ...]) -> tuple[bool, str]:
+        sandbox = sandboxes.get()
+        try:
+            started = time.monotonic()
+            passed, detail = sandbox.run_tests(list(tests), timeout_floor)
+            baseline[tests] = time.monotonic() - started
+        finally:
+            sandboxes.put(sandbox)
+        print(f"baseline {' '.join(tests)}: {baseline[tests]:.0f} s", flush=True)
+        return passed, detail
+
+    for tests, (passed, detail) in zip(
+        test_sets, _map(base, test_sets, args.jobs, created), strict=True
+    ):
         if not passed:
             print(f"the tests fail without any mutant ({' '.join(tests)}): {detail}")
             return 2
-        baseline[tests] = time.monotonic() - started
-        print(f"baseline {' '.join(tests)}: {baseline[tests]:.0f} s", flush=True)
     # Read once: edits to the checkout while this runs do not leak into the sandboxes.
     sources = {m.module: (created[0].path / m.module).read_text() for m, _t in plan}
     trees = {module: ast.parse(source) for module, source in sources.items()}
@@ -430,16 +454,27 @@ def _run(plan, sandboxes, created, config, args) -> int:  # type: ignore[no-unty
         )
         return outcome
 
-    if args.jobs == 1:  # in this thread, so that an interrupt stops the tests at once
-        outcomes = [one(item) for item in plan]
-    else:
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            outcomes = list(pool.map(one, plan))
+    outcomes = _map(one, plan, args.jobs, created)
     _summary(outcomes)
     print(f"\ncommand: {_command(args)}")
     if args.report:
         args.report.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
     return 0
+
+
+def _map(func: Callable[[T], R], items: list[T], jobs: int, created: list[Sandbox]) -> list[R]:
+    """``func`` over ``items``, ``jobs`` at a time; an interrupt kills the running tests."""
+    if jobs == 1:  # in this thread, so that an interrupt stops the tests at once
+        return [func(item) for item in items]
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        return list(pool.map(func, items))
+    except BaseException:
+        for sandbox in created:
+            sandbox.stop_tests()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _summary(outcomes: list[Outcome]) -> None:
