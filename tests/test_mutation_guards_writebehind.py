@@ -21,6 +21,7 @@ from django_distcache.writebehind import backlog, flush_write_behind, sql
 from django_distcache.writebehind.buffer import buffer_keys
 from django_distcache.writebehind.flush import apply_batch, claim_batch
 from tests.factories import ProductFactory
+from tests.shapes.models import Item, Shelf
 from tests.testapp.models import Product
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -135,6 +136,14 @@ def test_the_generic_statements_set_and_add_as_postgresql_does():
     names = dict(Product.objects.values_list("pk", "name"))
     assert (rows[first.pk], rows[second.pk]) == (15, 17)
     assert (names[first.pk], names[second.pk]) == ("x", "y")
+
+
+def test_the_generic_statements_count_a_null_column_as_zero():
+    """NULL + n = n off PostgreSQL too (a nullable integer column: a foreign key's)."""
+    shelf = Shelf.objects.create(name="s")
+    item = Item.objects.create(name="i", shelf=None)
+    sql._update_generic(Item, "default", (("shelf_id", "add"),), [(item.pk, shelf.pk)])
+    assert Item.objects.values_list("shelf_id", flat=True).get(pk=item.pk) == shelf.pk
 
 
 def test_postgresql_writes_a_thousand_rows_per_statement():
