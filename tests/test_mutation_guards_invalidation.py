@@ -13,6 +13,7 @@ import django_distcache
 from django_distcache import keys
 from django_distcache.registry import get_config
 from tests.shapes.models import Place, Restaurant
+from tests.testapp.models import Document
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "other"])
 
@@ -66,3 +67,16 @@ def test_invalidate_model_on_an_alias_waits_for_that_alias_s_commit(raw_redis):
         django_distcache.invalidate_model(Place, using="other")
         assert raw_redis.get(generation) == before  # not before "other" commits
     assert raw_redis.get(generation) != before
+
+
+def test_creating_a_row_with_a_key_of_its_own_keeps_the_other_rows_cached(
+    django_assert_num_queries,
+):
+    """A UUID primary key is not returned by the INSERT: the created row is still named
+    by its key, so only its own entry goes, not the model's others."""
+    first = Document.objects.create(title="first")
+    django_distcache.get_object(Document, first.pk)
+    Document.objects.create(title="second")
+    Document.objects.bulk_create([Document(title="third")])
+    with django_assert_num_queries(0):
+        assert django_distcache.get_object(Document, first.pk).title == "first"
