@@ -12,6 +12,7 @@ from django.db import transaction
 import django_distcache
 from django_distcache import keys
 from django_distcache.registry import get_config
+from django_distcache.signals import invalidated
 from tests.shapes.models import Place, Restaurant
 from tests.testapp.models import Document
 
@@ -80,3 +81,18 @@ def test_creating_a_row_with_a_key_of_its_own_keeps_the_other_rows_cached(
     Document.objects.bulk_create([Document(title="third")])
     with django_assert_num_queries(0):
         assert django_distcache.get_object(Document, first.pk).title == "first"
+
+
+def test_a_failing_invalidation_does_not_stop_the_transaction_s_later_hooks(caplog):
+    """The invalidation is the transaction's first on_commit hook, and a robust one."""
+
+    def broken(**kwargs):
+        raise RuntimeError("a receiver of invalidated broke")
+
+    invalidated.connect(broken)  # the registrations_restored fixture disconnects it
+    ran = []
+    with transaction.atomic():
+        Place.objects.create(name="x")
+        transaction.on_commit(lambda: ran.append("later hook"))
+    assert ran == ["later hook"]
+    assert "a receiver of invalidated broke" in caplog.text
