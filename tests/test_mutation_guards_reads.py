@@ -1,1 +1,48 @@
-"""Tests that kill mutants the rest of the suite lets live: the read path."""
+"""Tests that kill mutants the rest of the suite lets live: the read path.
+
+Each pins one behaviour that a change to the code kept passing: what the statistics
+count for a read that did not wait, and what a DistcacheManager's update() costs for a
+model without write-behind.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import django_distcache
+from django_distcache import stats
+from django_distcache.querysets import DistcacheQuerySet
+from tests.factories import CategoryFactory
+from tests.testapp.models import Category, Uncached
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def counted(settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, "STATS_ENABLED": True}
+
+
+def test_a_read_that_loads_itself_counts_a_miss_and_no_wait(counted):
+    assert django_distcache.get_or_set("alone", lambda: 1) == 1
+    assert django_distcache.get_or_set("alone", lambda: 2) == 1
+    counts = {event: n for (ns, event), n in stats.local_counts().items() if ns == "get_or_set"}
+    assert counts.get("misses") == 1
+    assert counts.get("hits") == 1
+    assert "waits" not in counts
+    assert "wait_timeouts" not in counts
+
+
+def test_update_through_the_queryset_of_a_model_without_write_behind_is_one_query(
+    django_assert_num_queries,
+):
+    category = CategoryFactory(name="old")
+    with django_assert_num_queries(1):  # no primary keys read to set deferred writes aside
+        DistcacheQuerySet(model=Category).filter(pk=category.pk).update(name="new")
+    assert django_distcache.get_object(Category, category.pk).name == "new"
+
+
+def test_update_through_the_queryset_of_an_unregistered_model_works():
+    row = Uncached.objects.create(name="a")
+    assert DistcacheQuerySet(model=Uncached).filter(pk=row.pk).update(name="b") == 1
+    assert Uncached.objects.get(pk=row.pk).name == "b"
