@@ -46,3 +46,35 @@ def test_update_through_the_queryset_of_an_unregistered_model_works():
     row = Uncached.objects.create(name="a")
     assert DistcacheQuerySet(model=Uncached).filter(pk=row.pk).update(name="b") == 1
     assert Uncached.objects.get(pk=row.pk).name == "b"
+
+
+def test_a_forked_child_does_not_keep_its_parent_s_leases_alive(settings, raw_redis):
+    """The lease keeper forgets the leases held at a fork: the child renews only its own,
+    so a lease whose holder stops renewing it still expires."""
+    import os
+    import signal
+    import time
+
+    from django_distcache import leases
+
+    settings.DISTCACHE = {**settings.DISTCACHE, "LEASE_TIMEOUT": 0.6}
+    key = "dctest:guard:fork"
+    raw_redis.set(f"{key}!lease", "parent-token|g", px=600)
+    with leases.kept_alive([(key, "parent-token")]):
+        with leases._keeper._condition:  # forked while the keeper's thread holds no lock
+            child = os.fork()
+        if child == 0:  # the child: its own keeper, holding a lease of its own
+            try:
+                leases._keeper.hold([(f"{key}:child", "child-token")])
+                time.sleep(60)  # alive, renewing, until the parent kills it
+            finally:
+                os._exit(0)
+    # The parent stopped renewing (as a holder that died would); the child must not.
+    try:
+        deadline = time.monotonic() + 10  # it expires 0.6 s after the last renewal
+        while raw_redis.exists(f"{key}!lease"):
+            assert time.monotonic() < deadline, "the parent's lease was kept alive by its child"
+            time.sleep(0.05)
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
