@@ -78,3 +78,24 @@ def test_a_forked_child_does_not_keep_its_parent_s_leases_alive(settings, raw_re
     finally:
         os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
+
+
+def test_get_objects_lays_deferred_writes_over_rows_when_the_buffer_has_its_own_redis(
+    redis_process, settings
+):
+    from django_distcache.writebehind import flush_write_behind
+    from tests.factories import ProductFactory
+    from tests.testapp.models import Product
+
+    server = redis_process()
+    settings.CACHES = {
+        **settings.CACHES,
+        "buffer": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": server.url},
+    }
+    settings.DISTCACHE = {**settings.DISTCACHE, "WRITE_BEHIND_CACHE_ALIAS": "buffer"}
+    product = ProductFactory(stock=1)
+    django_distcache.get_objects(Product, [product.pk])  # cached: stock 1
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=2)
+    assert django_distcache.get_objects(Product, [product.pk])[product.pk].stock == 3
+    flush_write_behind(Product)
+    assert django_distcache.get_objects(Product, [product.pk])[product.pk].stock == 3
