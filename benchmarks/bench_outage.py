@@ -13,8 +13,6 @@ import os
 import random
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,41 +24,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 
 from benchmarks.database import prepare_products  # noqa: E402
+from tests.redis_servers import RedisServer  # noqa: E402
 
 ROWS = 200
 PHASE_SECONDS = 3.0
-
-
-def start_redis(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    import redis
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            if redis.Redis(port=port).ping():
-                return process, port
-        except redis.RedisError:
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -79,14 +46,10 @@ def main() -> None:
     from tests.testapp.models import Category
 
     workdir = tempfile.mkdtemp()
-    server, port = start_redis(workdir)
-    caches = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-        }
-    }
+    server = RedisServer(Path(workdir))
+    caches = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": server.url}}
     try:
+        server.start()
         with override_settings(CACHES=caches, DISTCACHE={**settings.DISTCACHE}):
             if Category.objects.count() != ROWS:
                 Category.objects.all().delete()
@@ -158,8 +121,7 @@ def main() -> None:
             for thread in threads:
                 thread.join()
     finally:
-        server.terminate()
-        server.wait()
+        server.stop()  # a server that failed to start too
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(

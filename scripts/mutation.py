@@ -1,9 +1,13 @@
 """Mutation testing: change the code one small step at a time and check that a test fails.
 
-    python scripts/mutation.py [--target NAME ...] [--limit N] [--list] [--jobs N]
+    python scripts/mutation.py [--target NAME ...] [--module PATH ...] [--limit N]
+                               [--seed S] [--list] [--jobs N]
 
 What to mutate and which tests must catch it are read from ``[tool.mutation]`` in
-pyproject.toml (targets: a name, module paths, test paths). Each mutant is one edit
+pyproject.toml (targets: a name, module paths, test paths, and per module a narrower
+test selection under ``module_tests``). ``--limit N`` tests a seeded random sample of
+N mutants per module: the same seed picks the same mutants, so a score can be
+measured again after a test is added. Each mutant is one edit
 of the module's syntax tree (a comparison or boolean operator flipped, a condition
 negated, a constant changed, a call statement or a ``return`` value dropped); the
 mutated module is written into a scratch copy of the checkout and the target's tests
@@ -18,20 +22,24 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import json
 import os
+import random
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from queue import Queue
+from typing import TypeVar
 
 try:
     import tomllib
@@ -59,6 +67,9 @@ BINARY_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
     ast.FloorDiv: ast.Mult,
     ast.Div: ast.Mult,
 }
+T = TypeVar("T")
+R = TypeVar("R")
+DEFAULT_SEED = 14
 # Calls whose removal only changes what is logged; not counted as mutants.
 QUIET_CALLS = ("logger.", "logging.", "warnings.warn")
 
@@ -212,16 +223,19 @@ def _replace(tree: ast.AST, old: ast.AST, new: ast.AST) -> None:
                 return
 
 
-def list_mutants(module: str, limit: int | None, root: Path = ROOT) -> list[Mutant]:
+def list_mutants(
+    module: str, limit: int | None, root: Path = ROOT, seed: int = DEFAULT_SEED
+) -> list[Mutant]:
+    """The module's mutants in line order; with ``limit``, a sample seeded by
+    ``seed`` and the module's path (the same seed picks the same mutants)."""
     tree = ast.parse((root / module).read_text())
     found = [
         Mutant(module, index, getattr(node, "lineno", 0), description)
         for index, (node, description, _change) in enumerate(mutations(tree))
     ]
-    found.sort(key=lambda m: (m.line, m.index))
     if limit and len(found) > limit:
-        step = len(found) / limit  # an even sample over the whole module
-        found = [found[int(i * step)] for i in range(limit)]
+        found = random.Random(f"{seed}:{module}").sample(found, limit)
+    found.sort(key=lambda m: (m.line, m.index))
     return found
 
 
@@ -259,6 +273,7 @@ class Sandbox:
             "DISTCACHE_TEST_REDIS_DB": str(redis_db),
             "DISTCACHE_TEST_CELERY_DB": str(redis_db + 1),
         }
+        self.running: subprocess.Popen[str] | None = None
 
     def run_tests(self, tests: list[str], timeout: float) -> tuple[bool, str]:
         """(passed, the failed tests and the last line of the output)."""
@@ -273,17 +288,26 @@ class Sandbox:
             text=True,
             start_new_session=True,
         )
+        self.running = process
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             return False, f"timed out after {timeout:.0f} s"
         finally:
+            self.running = None
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         lines = output.strip().splitlines()
         failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
         return process.returncode == 0, "\n".join([*failed, *lines[-1:]])
+
+    def stop_tests(self) -> None:
+        """Kill the tests running in this copy (from another thread), and their workers."""
+        process = self.running
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
     def restore(self, module: str, source: str) -> None:
         (self.path / module).write_text(source)
@@ -312,7 +336,8 @@ def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--target", action="append", help="a target name of the config")
     parser.add_argument("--module", action="append", help="only these module paths")
-    parser.add_argument("--limit", type=int, help="at most N mutants per module (even sample)")
+    parser.add_argument("--limit", type=int, help="at most N mutants per module (a sample)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the --limit sample")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--report", type=Path, help="write every outcome as JSON here")
@@ -361,26 +386,50 @@ def _plan(
     plan: list[tuple[Mutant, list[str]]] = []
     for target in targets:
         deselect = [f"--deselect={test}" for test in target.get("deselect", [])]
+        narrow = target.get("module_tests", {})
         for module in target["modules"]:
             if args.module and module not in args.module:
                 continue
-            tests = [*target["tests"], *deselect]
-            plan += [(m, tests) for m in list_mutants(module, args.limit, root)]
+            tests = [*narrow.get(module, target["tests"]), *deselect]
+            plan += [(m, tests) for m in list_mutants(module, args.limit, root, args.seed)]
     return plan
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command that measures the same sample again."""
+    parts = ["python", "scripts/mutation.py"]
+    for name in args.target or []:
+        parts += ["--target", name]
+    for module in args.module or []:
+        parts += ["--module", module]
+    if args.limit:
+        parts += ["--limit", str(args.limit), "--seed", str(args.seed)]
+    return shlex.join(parts)
+
+
 def _run(plan, sandboxes, created, config, args) -> int:  # type: ignore[no-untyped-def]
+    print(f"command: {_command(args)} ({len(plan)} mutants)", flush=True)
     timeout_floor = float(config.get("timeout", 600))
-    test_sets = {tuple(tests) for _m, tests in plan}
+    test_sets = sorted({tuple(tests) for _m, tests in plan})
     baseline: dict[tuple[str, ...], float] = {}
-    for tests in sorted(test_sets):
-        started = time.monotonic()
-        passed, detail = created[0].run_tests(list(tests), timeout_floor)
+
+    def base(tests: tuple[str, ...]) -> tuple[bool, str]:
+        sandbox = sandboxes.get()
+        try:
+            started = time.monotonic()
+            passed, detail = sandbox.run_tests(list(tests), timeout_floor)
+            baseline[tests] = time.monotonic() - started
+        finally:
+            sandboxes.put(sandbox)
+        print(f"baseline {' '.join(tests)}: {baseline[tests]:.0f} s", flush=True)
+        return passed, detail
+
+    for tests, (passed, detail) in zip(
+        test_sets, _map(base, test_sets, args.jobs, created), strict=True
+    ):
         if not passed:
             print(f"the tests fail without any mutant ({' '.join(tests)}): {detail}")
             return 2
-        baseline[tests] = time.monotonic() - started
-        print(f"baseline {' '.join(tests)}: {baseline[tests]:.0f} s", flush=True)
     # Read once: edits to the checkout while this runs do not leak into the sandboxes.
     sources = {m.module: (created[0].path / m.module).read_text() for m, _t in plan}
     trees = {module: ast.parse(source) for module, source in sources.items()}
@@ -405,15 +454,27 @@ def _run(plan, sandboxes, created, config, args) -> int:  # type: ignore[no-unty
         )
         return outcome
 
-    if args.jobs == 1:  # in this thread, so that an interrupt stops the tests at once
-        outcomes = [one(item) for item in plan]
-    else:
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            outcomes = list(pool.map(one, plan))
+    outcomes = _map(one, plan, args.jobs, created)
     _summary(outcomes)
+    print(f"\ncommand: {_command(args)}")
     if args.report:
         args.report.write_text(json.dumps([asdict(o) for o in outcomes], indent=2))
     return 0
+
+
+def _map(func: Callable[[T], R], items: list[T], jobs: int, created: list[Sandbox]) -> list[R]:
+    """``func`` over ``items``, ``jobs`` at a time; an interrupt kills the running tests."""
+    if jobs == 1:  # in this thread, so that an interrupt stops the tests at once
+        return [func(item) for item in items]
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        return list(pool.map(func, items))
+    except BaseException:
+        for sandbox in created:
+            sandbox.stop_tests()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _summary(outcomes: list[Outcome]) -> None:

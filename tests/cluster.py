@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -13,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from redis.backoff import NoBackoff
 from redis.connection import Connection
-from redis.retry import Retry
+
+from tests.redis_servers import RedisServer, RedisServerMissing, binary, free_port
 
 # How long a node may not answer before the others count it as failed. The shared cluster
 # is patient (a busy machine must not fail a node over); the tests that kill one are quick.
@@ -53,106 +51,40 @@ def sent_to_every_node_before_reading(events: list[tuple[str, int]], nodes: int)
     return len(sends) == nodes and len({port for _, port in sends}) == nodes
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _binaries() -> tuple[str, str]:
-    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
-    if server is None or cli is None:
+    try:
+        return binary("redis-server"), binary("redis-cli")
+    except RedisServerMissing:
         pytest.skip(
             "Redis Cluster tests need the redis-server and redis-cli binaries "
             "(system package 'redis-server')"
         )
-    return server, cli
 
 
-class ClusterNode:
+class ClusterNode(RedisServer):
     """One redis-server in cluster mode on free loopback ports (client and bus)."""
 
-    def __init__(self, server: str, workdir: Path, node_timeout_ms: int) -> None:
-        self.port = free_port()
+    def __init__(self, workdir: Path, node_timeout_ms: int) -> None:
         # The bus port is given explicitly: the default, port + 10000, may be out of range.
         self.bus_port = free_port()
-        self.workdir = workdir / str(self.port)
-        self.workdir.mkdir(parents=True)
-        self.args = [
-            server,
-            "--port",
-            str(self.port),
+        super().__init__(
+            workdir / str(self.bus_port),
             "--cluster-port",
             str(self.bus_port),
-            "--bind",
-            "127.0.0.1",
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
             "nodes.conf",
             "--cluster-node-timeout",
             str(node_timeout_ms),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
             # a master stopped by the tests need not wait for its replicas to catch up
             "--shutdown-on-sigterm",
             "now",
             # replicas synchronise at once rather than after the default 5 s gathering delay
             "--repl-diskless-sync-delay",
             "0",
-            "--dir",
-            str(self.workdir),
-            "--logfile",
-            "redis.log",
-        ]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def connection(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2, decode_responses=True)
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            logfile=True,
         )
-
-    def wait_until_answering(self, deadline: float) -> None:
-        # Not redis-py's retries: on a port that another process holds, a probe would wait.
-        probe_options = {"socket_timeout": 0.5, "retry": Retry(NoBackoff(), 0)}
-        with redis.Redis(port=self.port, **probe_options) as probe:
-            while time.monotonic() < deadline:
-                if self.process is not None and self.process.poll() is not None:
-                    break  # it exited: a port taken meanwhile, say (see its log)
-                try:
-                    if probe.ping():
-                        return
-                except redis.RedisError:
-                    time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not start on port {self.port}: {self.log_tail()}")
-
-    def log_tail(self) -> str:
-        log = self.workdir / "redis.log"
-        return log.read_text()[-500:] if log.exists() else "(no log)"
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def kill(self) -> None:
-        """Stop abruptly, as a crashed server would."""
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
     def info(self, section: str) -> dict:
         with self.connection() as conn:
@@ -173,10 +105,10 @@ class RedisClusterProcesses:
         replicas: int = 1,
         node_timeout_ms: int = NODE_TIMEOUT_MS,
     ) -> None:
-        server, self.cli = _binaries()
+        _server, self.cli = _binaries()
         self.replicas = replicas
         count = masters * (1 + replicas)
-        self.nodes = [ClusterNode(server, workdir, node_timeout_ms) for _ in range(count)]
+        self.nodes = [ClusterNode(workdir, node_timeout_ms) for _ in range(count)]
 
     @property
     def url(self) -> str:
@@ -192,7 +124,7 @@ class RedisClusterProcesses:
         try:
             deadline = time.monotonic() + START_TIMEOUT
             for node in self.nodes:
-                node.start()
+                node.launch()
             for node in self.nodes:
                 node.wait_until_answering(deadline)
             subprocess.run(

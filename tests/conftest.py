@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +17,7 @@ from django_distcache import signals as distcache_signals
 from tests import roundtrips
 from tests.celery_app import app as celery_app  # noqa: F401  (the current Celery app)
 from tests.cluster import redis_cluster  # noqa: F401  (the session's Redis Cluster)
+from tests.redis_servers import RedisServer, RedisServerMissing
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -124,83 +121,23 @@ def round_trips(settings) -> Iterator[RoundTripCounter]:
         ConnectionFactory._pools[url] = saved_pool
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisProcess:
-    """A redis-server of the test's own on a free loopback port."""
-
-    def __init__(self, workdir: Path, *extra: str) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip("redis-server binary not installed (system package 'redis-server')")
-        self.port = _free_port()
-        self.workdir = workdir
-        self.args = [
-            binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-            *extra,
-        ]
-        self.process: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        # Closed explicitly: a probe that failed half-way must not leave a socket open.
-        with redis.Redis(port=self.port, socket_timeout=0.5) as probe:
-            while time.monotonic() < deadline:
-                try:
-                    if probe.ping():
-                        return
-                except redis.RedisError:
-                    if self.process.poll() is not None:
-                        break
-                    time.sleep(0.02)
-        self.stop()  # a server that did not answer in time must not outlive the test
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
 @pytest.fixture
-def redis_process(tmp_path: Path) -> Iterator[type[RedisProcess]]:
-    """A factory of private redis-server processes, stopped after the test."""
-    started: list[RedisProcess] = []
+def redis_process(tmp_path: Path) -> Iterator[object]:
+    """A factory of private redis-server processes (RedisServer), stopped after the test."""
+    started: list[RedisServer] = []
 
-    def start(*extra: str) -> RedisProcess:
-        process = RedisProcess(tmp_path, *extra)
-        started.append(process)
-        return process
+    def start(*extra: str) -> RedisServer:
+        try:
+            server = RedisServer(tmp_path, *extra)
+        except RedisServerMissing as missing:
+            pytest.skip(str(missing))
+        started.append(server)  # stopped after the test even if it never answers
+        server.start()
+        return server
 
-    yield start  # type: ignore[misc]
-    for process in started:
-        process.stop()
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture

@@ -21,8 +21,10 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_project"
-# the shop's cache and broker on database numbers the test suite does not use
-SHOP_DBS = {"SHOP_CACHE_REDIS_DB": "10", "SHOP_BROKER_REDIS_DB": "11"}
+# the shop's cache and broker on database numbers the test suite does not use (this one and
+# the next; two suites side by side give each its own)
+_SHOP_DB = int(os.environ.get("DISTCACHE_TEST_SHOP_REDIS_DB", "10"))
+SHOP_DBS = {"SHOP_CACHE_REDIS_DB": str(_SHOP_DB), "SHOP_BROKER_REDIS_DB": str(_SHOP_DB + 1)}
 
 
 @pytest.fixture
@@ -117,7 +119,7 @@ def test_make_demo_serves_the_shop_and_a_live_dashboard_and_stops_everything(sho
     )  # fmt: skip
     try:
         out = _read_until(demo, "Ctrl-C stops them all", 240)
-        assert f"Redis:    {settings.REDIS_URL}/10 (cache)" in out
+        assert f"Redis:    {settings.REDIS_URL}/{_SHOP_DB} (cache)" in out
         password = re.search(r"Admin login: admin / (\S+)", out).group(1)
         pids = [int(pid) for pid in re.findall(r"(?:worker|beat|server|traffic) (\d+)", out)]
         assert len(pids) == 4

@@ -33,13 +33,30 @@ def stocks(pks) -> dict[int, int]:
     return dict(Product.objects.filter(pk__in=pks).values_list("pk", "stock"))
 
 
-def wait_until(condition, timeout: float = 30.0, message: str = "") -> None:
+def wait_until(condition, timeout: float = 30.0, message: str = "", pause: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.05)
+        time.sleep(pause)
     raise AssertionError(f"timed out waiting: {message}")
+
+
+def settled_exactly_once(expected: Counter, counts: Counter | None = None):
+    """A condition: flush here (recovering what killed flushes left, once their leases
+    ran out) and say whether every write is applied, none twice (that fails at once)."""
+    pks = list(expected)
+
+    def settled() -> bool:
+        flushed = flush_write_behind(Product)
+        if counts is not None:
+            counts.update(flushed)
+        now = stocks(pks)
+        doubled = {pk: (now[pk], expected[pk]) for pk in pks if now[pk] > expected[pk]}
+        assert not doubled, f"increments applied twice (now, expected): {doubled}"
+        return now == {pk: expected[pk] for pk in pks} and backlog() == []
+
+    return settled
 
 
 def queue_flush():
@@ -67,7 +84,9 @@ def test_reaching_the_batch_size_starts_a_flush(start_worker):
     products = ProductFactory.create_batch(5, stock=0)
     for product in products[:4]:
         django_distcache.write_behind_incr(Product, product.pk, "stock")
-    time.sleep(0.5)
+    # The worker takes tasks in order, one at a time: once a later task has run, a
+    # flush the fourth row had queued would have run too.
+    tasks.flush_write_behind.apply_async(args=["testapp.tag"], queue="distcache").get(timeout=30)
     assert set(stocks([p.pk for p in products]).values()) == {0}
     django_distcache.write_behind_incr(Product, products[4].pk, "stock")
     wait_until(
@@ -139,8 +158,13 @@ def test_killed_worker_loses_no_write_and_doubles_no_increment(
         kills += 1
         worker.start()
     assert kills == 10
-    time.sleep(FAST["WRITE_BEHIND_LEASE_TIMEOUT"] + 0.1)
-    counts = flush_write_behind(Product)
+    counts: Counter[str] = Counter()
+    wait_until(
+        settled_exactly_once(expected, counts),
+        timeout=60,
+        message="every write applied once",
+        pause=0.2,
+    )
     assert stocks(pks) == {pk: expected[pk] for pk in pks}
     # Kills landed inside flushes: batches were left behind and recovered.
     log = worker.log_path.read_text(errors="replace")
@@ -201,7 +225,7 @@ def test_sigterm_during_a_flush_finishes_the_batch(start_worker):
         queue_flush()
         wait_until(lambda: backlog() and backlog()[0]["in_flight"] == 1, message="claimed")
         worker.process.send_signal(15)
-        time.sleep(0.5)
+        wait_until(lambda: "Warm shutdown" in worker.output(), message="the warm shutdown")
         assert worker.process.poll() is None, "warm shutdown waits for the running flush"
         blocker.rollback()
     assert worker.process.wait(timeout=30) == 0
@@ -212,14 +236,15 @@ def test_sigterm_during_a_flush_finishes_the_batch(start_worker):
 def test_database_down_for_seconds_delays_the_flush(start_worker):
     proxy = TcpProxy(int(connection.settings_dict["PORT"] or 5432))
     proxy.start()
-    start_worker("cut-off", db_port=proxy.port)
+    worker = start_worker("cut-off", db_port=proxy.port)
     products = ProductFactory.create_batch(20, stock=0)
     queue_flush().get(timeout=30)  # the worker has a database connection through the proxy
     proxy.cut()
     for product in products:
         django_distcache.write_behind_incr(Product, product.pk, "stock", by=2)
     queue_flush()
-    time.sleep(3)
+    # The flush found the database down and was put off (Celery logs the retry).
+    wait_until(lambda: "retry: Retry in" in worker.output(), message="the flush put off")
     assert set(stocks([p.pk for p in products]).values()) == {0}
     assert backlog()[0]["pending"] == 20
     proxy.start()
@@ -354,10 +379,8 @@ def test_killed_worker_on_rabbitmq_loses_no_write_and_doubles_no_increment(
     )
     final.get(timeout=60)
 
-    def settled() -> bool:
-        flush_write_behind(Product)  # recovers what the kills left, once leases ran out
-        return stocks(pks) == {pk: expected[pk] for pk in pks} and backlog() == []
-
-    wait_until(settled, timeout=60, message="every write applied once")
+    wait_until(
+        settled_exactly_once(expected), timeout=60, message="every write applied once", pause=0.2
+    )
     assert stocks(pks) == {pk: expected[pk] for pk in pks}
     assert "flush_write_behind" in worker.output()

@@ -24,6 +24,8 @@ class PendingInvalidation:
     """
 
     def __init__(self) -> None:
+        # Django names a robust on_commit hook that raised by its __qualname__ (in its log).
+        self.__qualname__ = type(self).__qualname__
         self.generations: set[str] = set()
         self.entries: set[str] = set()
         self.outbox: OutboxRow | None = None
