@@ -63,7 +63,8 @@ class Workers:
     """The worker processes of one system."""
 
     def __init__(self, system: str, procs: int) -> None:
-        env = {**os.environ, "DISTCACHE_BENCH_SYSTEM": system, "PYTHONPATH": str(ROOT)}
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "DISTCACHE_BENCH_SYSTEM": system, "PYTHONPATH": path}
         env["DJANGO_SETTINGS_MODULE"] = "benchmarks.mixed_settings"
         self.processes = [
             subprocess.Popen(
@@ -76,10 +77,15 @@ class Workers:
             )
             for i in range(procs)
         ]
+        self.system = system
+
+    def ready(self) -> Workers:
+        """Wait until every process has set Django up (start all systems, then wait)."""
         for process in self.processes:
             assert process.stdout is not None
             if process.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"a {system} worker did not start")
+                raise RuntimeError(f"a {self.system} worker did not start")
+        return self
 
     def run(self, seconds: float, writes: float, seed: int) -> list[dict]:
         for process in self.processes:
@@ -88,12 +94,15 @@ class Workers:
             process.stdin.flush()
         return [json.loads(p.stdout.readline()) for p in self.processes]  # type: ignore[union-attr]
 
-    def warm(self) -> None:
+    def warm(self) -> list[dict]:
+        return self.ask("warm")
+
+    def ask(self, command: str) -> list[dict]:
+        """Send ``command`` to every process; their JSON answers."""
         for process in self.processes:
-            process.stdin.write("warm\n")  # type: ignore[union-attr]
+            process.stdin.write(f"{command}\n")  # type: ignore[union-attr]
             process.stdin.flush()  # type: ignore[union-attr]
-        for process in self.processes:
-            process.stdout.readline()  # type: ignore[union-attr]
+        return [json.loads(p.stdout.readline()) for p in self.processes]  # type: ignore[union-attr]
 
     def close(self) -> None:
         for process in self.processes:
@@ -103,6 +112,8 @@ class Workers:
 
 def measure(procs: int, rounds: int, seconds: float) -> dict[tuple[float, str], dict]:
     workers = {system: Workers(system, procs) for system in SYSTEMS}
+    for group in workers.values():
+        group.ready()
     rng = random.Random(procs)
     table: dict[tuple[float, str], dict] = {}
     try:
