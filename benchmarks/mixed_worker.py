@@ -141,6 +141,7 @@ def stampede(readers_count: int, rounds: int, system: str) -> dict[str, Any]:
         category_id = categories[number % len(categories)]
         first = Product.objects.filter(category_id=category_id).order_by("pk").first()
         assert first is not None
+        products_in(category_id)  # cached, so the write must invalidate it
         first.stock += 1
         first.save()  # autocommit: every system invalidates (cacheops, cachalot, distcache)
         if system == "floor":  # no invalidation: the floor's loader writes the key first
