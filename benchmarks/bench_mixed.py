@@ -1,10 +1,11 @@
 """Mixed workload: reads, a cached list, a related object and writes, against the peers.
 
-Run: ``make benchmark`` (or ``python benchmarks/run.py bench_mixed``). 10,000 products in
-PostgreSQL in 50 categories; per operation: a product by pk (Zipf), a cached filtered
-list depending on Product (5%), a Category by pk (5%), or a write through ``save()``
-followed by a re-read (0, 5 or 20%). Every system (plain ORM, django-cacheops,
-django-cachalot, django_distcache) runs in its own worker processes, 1 or 2 at a time;
+Run: ``python benchmarks/run.py --modules bench_mixed`` (``make bench`` runs this workload
+with the floor, a stampede and more). 10,000 products in PostgreSQL in 50 categories;
+per operation: a product by pk (Zipf), a cached filtered list depending on Product (5%),
+a Category by pk (5%), or a write through ``save()`` followed by a re-read (0, 5 or 20%).
+Every system (plain ORM, django-cacheops, django-cachalot, django_distcache) runs in its
+own worker processes, 1 or 2 at a time;
 the systems take turns in short segments (order shuffled per round) so a busy machine
 slows all alike. Printed: ops/s (median of rounds), p50/p99 latency, database queries
 per 1,000 operations, stale reads (a re-read after a write that did not show it).
