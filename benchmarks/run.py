@@ -123,6 +123,7 @@ def mixed(systems: list[str], plan: Plan, procs: int) -> list[dict]:
     try:
         for group in workers.values():
             group.ready()
+        progress(f"{procs} process(es): every object read once")
         for system in systems:  # every key read once: an empty cache filled by reads
             parts = workers[system].warm()
             if procs == 1:
@@ -136,6 +137,7 @@ def mixed(systems: list[str], plan: Plan, procs: int) -> list[dict]:
                 rows.append(warmed)
         rng = random.Random(procs)
         for writes in plan.writes:
+            progress(f"{procs} process(es): the mixed workload, {writes:.0%} writes")
             rounds: dict[str, list[dict]] = {system: [] for system in systems}
             rates: dict[str, list[float]] = {system: [] for system in systems}
             for number in range(plan.rounds):
@@ -150,6 +152,7 @@ def mixed(systems: list[str], plan: Plan, procs: int) -> list[dict]:
                 median = statistics.median(rates[system])
                 rows.append(row("mixed workload", variant, system, merged(rounds[system]), median))
         if procs == 1:
+            progress("the stampede")
             variant = f"{plan.stampede_readers} concurrent misses on one list after a write"
             for system in systems:
                 readers = f"stampede {plan.stampede_readers} {plan.stampede_rounds}"
@@ -161,8 +164,13 @@ def mixed(systems: list[str], plan: Plan, procs: int) -> list[dict]:
     return rows
 
 
+def progress(step: str) -> None:
+    print(f"  ... {step}", file=sys.stderr, flush=True)
+
+
 def ingest(plan: Plan) -> list[dict]:
     """Write-behind ingestion and flush, and warm(), in a process of their own."""
+    progress("write-behind and warm()")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     out = subprocess.run(
