@@ -128,8 +128,9 @@ def warm(index: int, procs: int, system: str) -> dict[str, Any]:
     return {"warmed": len(pks[index::procs]), "seconds": seconds, "queries": queries[0]}
 
 
-def stampede(readers_count: int, rounds: int, system: str) -> dict[str, Any]:
-    """``rounds`` times: a write to a category's first product, then ``readers_count``
+def stampede(readers_count: int, rounds: int, system: str, first: int = 0) -> dict[str, Any]:
+    """``rounds`` times (from category number ``first`` on): a write to a category's first
+    product, then ``readers_count``
     threads read that category's list at once (all miss, but for the floor). Loads are the
     threads' SQL queries; a reader that does not see the write's stock is a stale read."""
     from tests.testapp.models import Category, Product
@@ -138,18 +139,18 @@ def stampede(readers_count: int, rounds: int, system: str) -> dict[str, Any]:
     categories = list(Category.objects.order_by("pk").values_list("pk", flat=True))
     total: dict[str, Any] = {"ops": 0, "latencies": [], "queries": 0, "stale": 0, "seconds": 0.0}
     for number in range(rounds):
-        category_id = categories[number % len(categories)]
-        first = Product.objects.filter(category_id=category_id).order_by("pk").first()
-        assert first is not None
+        category_id = categories[(first + number) % len(categories)]
+        written = Product.objects.filter(category_id=category_id).order_by("pk").first()
+        assert written is not None
         products_in(category_id)  # cached, so the write must invalidate it
-        first.stock += 1
-        first.save()  # autocommit: every system invalidates (cacheops, cachalot, distcache)
+        written.stock += 1
+        written.save()  # autocommit: every system invalidates (cacheops, cachalot, distcache)
         if system == "floor":  # no invalidation: the floor's loader writes the key first
             from django_distcache.client import get_redis
 
             get_redis().delete(f"dcfloor:list:{category_id}")
             products_in(category_id)
-        part = _stampede_round(lambda: products_in(category_id), readers_count, first)  # noqa: B023
+        part = _stampede_round(lambda: products_in(category_id), readers_count, written)  # noqa: B023
         for name in ("ops", "queries", "stale", "seconds"):
             total[name] += part[name]
         total["latencies"] += part["latencies"]
@@ -262,8 +263,9 @@ def main() -> None:
             print(json.dumps(warm(index, procs, system)), flush=True)
             continue
         if line.startswith("stampede"):
-            _, readers_count, rounds = line.split()
-            print(json.dumps(stampede(int(readers_count), int(rounds), system)), flush=True)
+            _, readers_count, rounds, first = line.split()
+            answer = stampede(int(readers_count), int(rounds), system, int(first))
+            print(json.dumps(answer), flush=True)
             continue
         _, seconds, writes, seed = line.split()
         result = run(float(seconds), float(writes), int(seed), index, procs, system)
