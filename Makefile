@@ -47,7 +47,8 @@ docs: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[docs]'
 	$(VENV)/bin/mkdocs build --strict
 
-# Every benchmarks/bench_*.py with the peers of the bench extra: one table, bench-results.json.
+# django_distcache against no cache, the peers of the bench extra and the redis-py floor,
+# interleaved: one table and bench-results.json. make bench BENCH_ARGS=--quick: a smoke run.
 bench: services
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(WITH_SERVICES) $(PY) benchmarks/run.py $(BENCH_ARGS)

@@ -1,10 +1,11 @@
 """Mixed workload: reads, a cached list, a related object and writes, against the peers.
 
-Run: ``make benchmark`` (or ``python benchmarks/run.py bench_mixed``). 10,000 products in
-PostgreSQL in 50 categories; per operation: a product by pk (Zipf), a cached filtered
-list depending on Product (5%), a Category by pk (5%), or a write through ``save()``
-followed by a re-read (0, 5 or 20%). Every system (plain ORM, django-cacheops,
-django-cachalot, django_distcache) runs in its own worker processes, 1 or 2 at a time;
+Run: ``python benchmarks/run.py --modules bench_mixed`` (``make bench`` runs this workload
+with the floor, a stampede and more). 10,000 products in PostgreSQL in 50 categories;
+per operation: a product by pk (Zipf), a cached filtered list depending on Product (5%),
+a Category by pk (5%), or a write through ``save()`` followed by a re-read (0, 5 or 20%).
+Every system (plain ORM, django-cacheops, django-cachalot, django_distcache) runs in its
+own worker processes, 1 or 2 at a time;
 the systems take turns in short segments (order shuffled per round) so a busy machine
 slows all alike. Printed: ops/s (median of rounds), p50/p99 latency, database queries
 per 1,000 operations, stale reads (a re-read after a write that did not show it).
@@ -63,7 +64,8 @@ class Workers:
     """The worker processes of one system."""
 
     def __init__(self, system: str, procs: int) -> None:
-        env = {**os.environ, "DISTCACHE_BENCH_SYSTEM": system, "PYTHONPATH": str(ROOT)}
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "DISTCACHE_BENCH_SYSTEM": system, "PYTHONPATH": path}
         env["DJANGO_SETTINGS_MODULE"] = "benchmarks.mixed_settings"
         self.processes = [
             subprocess.Popen(
@@ -76,10 +78,15 @@ class Workers:
             )
             for i in range(procs)
         ]
+        self.system = system
+
+    def ready(self) -> Workers:
+        """Wait until every process has set Django up (start all systems, then wait)."""
         for process in self.processes:
             assert process.stdout is not None
             if process.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"a {system} worker did not start")
+                raise RuntimeError(f"a {self.system} worker did not start")
+        return self
 
     def run(self, seconds: float, writes: float, seed: int) -> list[dict]:
         for process in self.processes:
@@ -88,12 +95,15 @@ class Workers:
             process.stdin.flush()
         return [json.loads(p.stdout.readline()) for p in self.processes]  # type: ignore[union-attr]
 
-    def warm(self) -> None:
+    def warm(self) -> list[dict]:
+        return self.ask("warm")
+
+    def ask(self, command: str) -> list[dict]:
+        """Send ``command`` to every process; their JSON answers."""
         for process in self.processes:
-            process.stdin.write("warm\n")  # type: ignore[union-attr]
+            process.stdin.write(f"{command}\n")  # type: ignore[union-attr]
             process.stdin.flush()  # type: ignore[union-attr]
-        for process in self.processes:
-            process.stdout.readline()  # type: ignore[union-attr]
+        return [json.loads(p.stdout.readline()) for p in self.processes]  # type: ignore[union-attr]
 
     def close(self) -> None:
         for process in self.processes:
@@ -103,6 +113,8 @@ class Workers:
 
 def measure(procs: int, rounds: int, seconds: float) -> dict[tuple[float, str], dict]:
     workers = {system: Workers(system, procs) for system in SYSTEMS}
+    for group in workers.values():
+        group.ready()
     rng = random.Random(procs)
     table: dict[tuple[float, str], dict] = {}
     try:

@@ -1,6 +1,6 @@
 """What requests see while Redis is paused (SIGSTOP), with the default settings.
 
-Run: ``make benchmark`` (or ``python benchmarks/bench_outage.py`` with the services' env).
+Run: ``run.py --modules`` (or ``python benchmarks/bench_outage.py`` with the services' env).
 Starts a private redis-server, caches 200 categories, then four threads read and one
 writes (each save in its own transaction) for three seconds before, during and after a
 pause. Prints per phase the read latency, the slowest request, the time until the cache

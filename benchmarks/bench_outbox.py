@@ -1,6 +1,6 @@
 """The cost of invalidation on save(), with the durable outbox, against a plain save().
 
-Run: ``make benchmark`` (or ``python benchmarks/bench_outbox.py`` with the services' env).
+Run: ``run.py --modules`` (or ``python benchmarks/bench_outbox.py`` with the services' env).
 A registered model (Category: one CharField) and an unregistered one of the same shape
 (Uncached) are saved in turn, row by row, in autocommit and inside ``atomic()``. The
 invalidation is one Redis round trip after the commit; on PostgreSQL the outbox row rides

@@ -1,6 +1,6 @@
 """Read-path benchmark: get_object hits against a bare Redis GET and the ORM.
 
-Run: ``make benchmark`` (or ``python benchmarks/bench_reads.py`` with the services' env).
+Run: ``run.py --modules`` (or ``python benchmarks/bench_reads.py`` with the services' env).
 10,000 rows in PostgreSQL, Zipf-distributed keys, contenders interleaved in one run.
 """
 

@@ -1,6 +1,6 @@
 """Write-behind and warming: a write's cost against a bare redis-py SET, flush and warm rates.
 
-Run: ``make benchmark`` (or ``python benchmarks/bench_writebehind.py`` with the services'
+Run: ``run.py --modules`` (or ``python benchmarks/bench_writebehind.py`` with the services'
 env). Uses the benchmarks' database and Redis db (DISTCACHE_BENCH_DB,
 DISTCACHE_BENCH_REDIS_DB); the Redis db is emptied.
 """

@@ -1,7 +1,7 @@
 """What invalidation costs a write: save(), update() of 100 rows and bulk_create() of 100
 rows of a registered model against the same on an unregistered one, interleaved.
 
-Run: ``make benchmark`` (or ``python benchmarks/bench_writes.py`` with the services' env).
+Run: ``run.py --modules`` (or ``python benchmarks/bench_writes.py`` with the services' env).
 Uses the benchmarks' database and Redis db (DISTCACHE_BENCH_DB, DISTCACHE_BENCH_REDIS_DB).
 """
 

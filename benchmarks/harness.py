@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -96,3 +98,18 @@ def report(
                 f"{subject} / {result.name}: {subject_ops / result.ops_per_second:.2f}x throughput"
             )
     return "\n".join(lines)
+
+
+@contextmanager
+def counting_queries() -> Iterator[list[int]]:
+    """``[n]``: the SQL queries this thread's connection ran inside the block."""
+    from django.db import connection
+
+    count = [0]
+
+    def counter(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        count[0] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(counter):
+        yield count

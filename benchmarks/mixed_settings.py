@@ -10,8 +10,10 @@ _BENCH_REDIS = f"{REDIS_URL}/{BENCH_REDIS_DB}"  # noqa: F405
 # Only the measured system is installed: the others' signal receivers and ORM patches
 # must not cost anything in its run.
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "cacheops"]  # noqa: F405
-DISTCACHE = {"KEY_PREFIX": "dcmixed", "TIMEOUT": 3600, "AUTODISCOVER": False}
-if SYSTEM == "distcache":
+# The near-cache variant (registered by the worker) keeps its own entries.
+DISTCACHE = {"KEY_PREFIX": f"dcmixed{SYSTEM.removeprefix('distcache')}", "TIMEOUT": 3600}
+DISTCACHE["AUTODISCOVER"] = False
+if SYSTEM in ("distcache", "distcache_near"):
     DISTCACHE["MODELS"] = {"testapp.Product": {}, "testapp.Category": {}}
 if SYSTEM == "cacheops":
     INSTALLED_APPS.append("cacheops")

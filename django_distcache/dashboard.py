@@ -61,15 +61,16 @@ def _memory(total: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _per_second(now: float, then: float, seconds: float) -> str:
-    if seconds <= 0 or now < then:  # a counter that went down was reset
+def _per_second(now: float, then: float | None, seconds: float) -> str:
+    # None: the first snapshot predates the count; a counter that went down was reset.
+    if then is None or seconds <= 0 or now < then:
         return NO_DATA
     return f"{(now - then) / seconds:,.2f}/s"
 
 
 def _rates(points: list[tuple[datetime, dict[str, Any]]], snap: dict[str, Any]) -> dict[str, Any]:
-    """Hits, misses, evictions and expirations per second from the window's first stored
-    snapshot to now."""
+    """Hits, misses, evictions, expirations and Redis commands per second from the window's
+    first stored snapshot to now (commands from INFO's total_commands_processed)."""
     if not points or not snap["redis"]["available"]:
         return {"since": None}
     since, first = points[0]
@@ -81,6 +82,9 @@ def _rates(points: list[tuple[datetime, dict[str, Any]]], snap: dict[str, Any]) 
         "misses": _per_second(overall["misses"], first.get("misses", 0), seconds),
         "evictions": _per_second(total["evicted_keys"], first.get("evicted_keys", 0), seconds),
         "expirations": _per_second(total["expired_keys"], first.get("expired_keys", 0), seconds),
+        "commands": _per_second(
+            total["commands_processed"], first.get("commands_processed"), seconds
+        ),
     }
 
 
@@ -108,6 +112,13 @@ def _charts(hours: int, snap: dict[str, Any]) -> dict[str, Any]:
         "evictions": line_chart(
             series["evictions"],
             title="Evicted keys per interval",
+            start=start,
+            end=end,
+            label=lambda v: f"{v:,.0f}",
+        ),
+        "commands": line_chart(
+            series["commands"],
+            title="Redis commands per second",
             start=start,
             end=end,
             label=lambda v: f"{v:,.0f}",

@@ -62,8 +62,9 @@ def browser() -> Iterator[object]:
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
-def _history() -> None:
-    """Stored snapshots of the last hours, as the periodic task leaves them."""
+def _history(commands_now: int) -> None:
+    """Stored snapshots of the last hours, as the periodic task leaves them; the last one
+    counted ``commands_now`` Redis commands, 1,800 x 121 more than the first."""
     now = timezone.now()
     for step in range(12):
         hits, misses = 100 * step * step, 40 * step
@@ -75,6 +76,7 @@ def _history() -> None:
                 "misses": misses,
                 "evicted_keys": 5 * max(0, step - 6) ** 2,
                 "expired_keys": 0,
+                "commands_processed": commands_now - 1_800 * (121 - step * step),
                 "used_memory": 2_000_000 + 150_000 * step,
                 "maxmemory": 0,
                 "namespaces": {},
@@ -99,7 +101,7 @@ def _widest_table_fits(page) -> bool:
 
 
 def test_dashboard_in_a_real_browser(
-    browser, live_server, django_assert_num_queries, tmp_path_factory
+    browser, live_server, django_assert_num_queries, tmp_path_factory, raw_redis
 ):
     artifacts = tmp_path_factory.mktemp("dashboard-screenshots")
     print(f"screenshots in {artifacts}")
@@ -109,7 +111,7 @@ def test_dashboard_in_a_real_browser(
     for pk in (10_001, 10_002, 10_003):
         with pytest.raises(Product.DoesNotExist):
             django_distcache.get_object(Product, pk)  # 3 misses
-    _history()
+    _history(raw_redis.info("stats")["total_commands_processed"])
 
     context = browser.new_context(viewport={"width": 1280, "height": 1500})
     context.set_default_timeout(10_000)
@@ -124,7 +126,11 @@ def test_dashboard_in_a_real_browser(
     assert row.locator("td.hits").inner_text() == "3"
     assert row.locator("td.misses").inner_text() == "4"
     assert row.locator("td.loads").inner_text() == "4"
-    assert page.locator("svg.distcache-chart").count() == 3
+    assert page.locator("svg.distcache-chart").count() == 4
+    # from the range's first snapshot (5.5 h ago) to now: 1,800 x 121 commands and the few
+    # of this test (not Redis's instantaneous figure)
+    commands_rate = float(page.inner_text("#rate-commands").removesuffix("/s"))
+    assert 11.0 <= commands_rate < 11.5
     assert _widest_table_fits(page)
     page.screenshot(path=str(artifacts / "dashboard-light.png"), full_page=True)
 

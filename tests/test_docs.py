@@ -46,3 +46,12 @@ def test_every_system_check_is_in_the_checks_page():
     missing = sorted(i for i in ids if f"`{i}`" not in page)
     assert not missing, f"document these checks in the README's table: {missing}"
     assert checks.registry.registry  # the package's checks are registered at all
+
+
+def test_every_management_command_is_in_the_commands_page():
+    page = (ROOT / "docs" / "commands.md").read_text()
+    commands = ROOT / "django_distcache" / "management" / "commands"
+    names = sorted(p.stem for p in commands.glob("distcache_*.py"))
+    assert names, "no management commands found"
+    missing = [name for name in names if f"`{name}" not in page]
+    assert not missing, f"document these commands in docs/commands.md: {missing}"

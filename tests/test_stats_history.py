@@ -104,3 +104,14 @@ def test_charts_are_svg_drawn_on_the_server():
     assert "http" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
     empty = line_chart(points[:1], title="Hit rate", start=now, end=now, label=str)
     assert "not enough history yet" in empty
+
+
+def test_commands_per_second_per_interval_from_the_commands_counter():
+    now = timezone.now()
+    points = [
+        (now - timedelta(minutes=3), {**_data(0, 0), "commands_processed": 1_000}),
+        (now - timedelta(minutes=2), {**_data(0, 0), "commands_processed": 7_000}),
+        (now - timedelta(minutes=1), {**_data(0, 0), "commands_processed": 600}),  # restarted
+        (now, _data(0, 0)),  # stored before snapshots kept the count
+    ]
+    assert [v for _, v in history.series(points)["commands"]] == [100.0, 10.0, None]

@@ -19,6 +19,7 @@ def compact(snap: dict[str, Any]) -> dict[str, Any]:
         "misses": snap["overall"]["misses"],
         "evicted_keys": total.get("evicted_keys", 0),
         "expired_keys": total.get("expired_keys", 0),
+        "commands_processed": total.get("commands_processed", 0),
         "used_memory": total.get("used_memory", 0),
         "maxmemory": total.get("maxmemory", 0),
         "namespaces": {
@@ -61,11 +62,14 @@ def _increase(current: int, previous: int) -> int:
 
 
 def series(points: list[tuple[datetime, dict[str, Any]]]) -> dict[str, list[tuple[datetime, Any]]]:
-    """Chart series: hit rate and evictions per interval, memory used at each point."""
+    """Chart series: hit rate, evictions and Redis commands per second per interval, memory
+    used at each point."""
     hit_rate: list[tuple[datetime, Any]] = []
     evictions: list[tuple[datetime, Any]] = []
+    commands: list[tuple[datetime, Any]] = []
     memory: list[tuple[datetime, Any]] = []
-    previous = None
+    previous: dict[str, Any] | None = None
+    previous_at = datetime.min
     for taken_at, data in points:
         if data.get("redis_available", True):
             memory.append((taken_at, data["used_memory"]))
@@ -75,5 +79,18 @@ def series(points: list[tuple[datetime, dict[str, Any]]]) -> dict[str, list[tupl
             hit_rate.append((taken_at, hits / (hits + misses) if hits + misses else None))
             evicted = _increase(data["evicted_keys"], previous["evicted_keys"])
             evictions.append((taken_at, evicted))
-        previous = data
-    return {"hit_rate": hit_rate, "evictions": evictions, "memory": memory}
+            commands.append((taken_at, _commands_per_second(previous, data, previous_at, taken_at)))
+        previous, previous_at = data, taken_at
+    return {"hit_rate": hit_rate, "evictions": evictions, "commands": commands, "memory": memory}
+
+
+def _commands_per_second(
+    previous: dict[str, Any], data: dict[str, Any], since: datetime, until: datetime
+) -> float | None:
+    """Redis commands per second between two snapshots (None where one was taken before
+    snapshots kept the count, or Redis was unavailable)."""
+    then, now = previous.get("commands_processed"), data.get("commands_processed")
+    seconds = (until - since).total_seconds()
+    if not then or not now or seconds <= 0:
+        return None
+    return _increase(now, then) / seconds

@@ -36,7 +36,13 @@ COUNTERS = {
     "evictions": "Keys evicted by Redis (with the eviction listener)",
     "warm_runs": "Warming runs",
 }
-REDIS_COUNTERS = {"evicted_keys", "expired_keys", "keyspace_hits", "keyspace_misses"}
+REDIS_COUNTERS = {
+    "evicted_keys",
+    "expired_keys",
+    "keyspace_hits",
+    "keyspace_misses",
+    "commands_processed",
+}
 
 
 def _histogram(name: str, doc: str, flushed: dict[str, Any], kind: str) -> Metric:

@@ -19,7 +19,8 @@ FIELDS = {
     "expired_keys": "expired_keys",
     "keyspace_hits": "keyspace_hits",
     "keyspace_misses": "keyspace_misses",
-    "instantaneous_ops_per_sec": "ops_per_sec",
+    "instantaneous_ops_per_sec": "ops_per_sec",  # Redis's own sample of the last moments
+    "total_commands_processed": "commands_processed",  # rates over a window come from this
     "connected_clients": "connected_clients",
 }
 
