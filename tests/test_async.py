@@ -367,3 +367,33 @@ def test_while_the_breaker_is_open_no_read_waits_on_redis(redis_process, categor
             assert breaker.cache_breaker().bypassed >= before + 51
         finally:
             os.kill(server.process.pid, signal.SIGCONT)
+
+
+def test_a_value_loaded_before_a_write_committed_is_not_stored(category):
+    """The load races a committed write: its value is returned to its caller but never
+    stored, so the next read loads the new name."""
+    loads: list[str] = []
+
+    def rename() -> None:
+        Category.objects.filter(pk=category.pk).update(name="renamed")
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        writer_done = asyncio.Event()
+
+        async def load_then_wait() -> list[str]:
+            names = [c.name async for c in Category.objects.order_by("pk")]
+            loads.append("load")
+            if len(loads) == 1:  # the write commits while the first load is in flight
+                await sync_to_async(rename)()
+                writer_done.set()
+            return names
+
+        first = await django_distcache.aget_or_set("racing", load_then_wait, depends_on=[Category])
+        await writer_done.wait()
+        second = await django_distcache.aget_or_set("racing", load_then_wait, depends_on=[Category])
+        return first, second
+
+    first, second = run(scenario)
+    assert first == ["books"]  # its caller gets what it loaded
+    assert second == ["renamed"]  # ... but it was not stored
+    assert loads == ["load", "load"]
