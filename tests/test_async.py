@@ -13,7 +13,7 @@ import redis
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.checks import run_checks
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test import override_settings
 
 import django_distcache
@@ -397,3 +397,34 @@ def test_a_value_loaded_before_a_write_committed_is_not_stored(category):
     assert first == ["books"]  # its caller gets what it loaded
     assert second == ["renamed"]  # ... but it was not stored
     assert loads == ["load", "load"]
+
+
+def test_a_restart_from_an_older_snapshot_is_noticed_before_the_next_async_read(redis_process):
+    """A held connection found dead runs the breaker's recovery (the lost-state check)
+    before the async client trusts Redis again, as the sync path does."""
+    pks = [Category.objects.create(name=f"c{i}-v0").pk for i in range(3)]
+    server = redis_process()
+    admin = redis.Redis(port=server.port)
+    fast = {**settings.DISTCACHE, "REDIS_TIMEOUT": 1.0, "RETRY_REDIS_AFTER": 0.2}
+
+    def rename() -> None:
+        # In atomic(): the write's outbox row is what the recovery replays (a write in
+        # autocommit gets one only when Redis refuses its invalidation).
+        with transaction.atomic():
+            Category.objects.filter(pk=pks[0]).update(name="c0-v1")
+
+    async def scenario() -> list[str]:
+        for pk in pks:
+            await django_distcache.aget_object(Category, pk)
+        admin.save()  # the snapshot holds every entry at v0
+        await sync_to_async(rename)()  # applied to Redis after the snapshot
+        server.process.kill()  # no save at shutdown: the snapshot is what comes back
+        server.process.wait()
+        server.start()
+        return [(await django_distcache.aget_object(Category, pk)).name for pk in pks]
+
+    try:
+        with cache_on(server.url), override_settings(DISTCACHE=fast):
+            assert run(scenario) == ["c0-v1", "c1-v0", "c2-v0"]
+    finally:
+        admin.close()
