@@ -27,6 +27,8 @@ class Uvicorn:
         self.log = log
         command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--lifespan", "off", "--no-access-log"]
+        # a client connection waiting its turn on a busy machine is not dropped
+        command += ["--timeout-keep-alive", "60"]
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
