@@ -23,3 +23,10 @@ CACHES = {
 }
 # The views and the cache measured, not the test project's session and auth middleware.
 MIDDLEWARE: list[str] = []
+# A failed request's traceback in the server's log.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR"}},
+}

@@ -24,13 +24,7 @@ async def rediscache(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(product.name)
 
 
-async def orm(request: HttpRequest, pk: int) -> HttpResponse:
-    product = await Product.objects.aget(pk=pk)
-    return HttpResponse(product.name)
-
-
 urlpatterns = [
     path("distcache/<int:pk>/", distcache),
     path("rediscache/<int:pk>/", rediscache),
-    path("orm/<int:pk>/", orm),
 ]

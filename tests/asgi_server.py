@@ -74,7 +74,7 @@ class HttpConnection:
         self.writer.write(head.encode())
         status_line = await self.reader.readline()
         status = int(status_line.split()[1])
-        length = 0
+        length, chunked = 0, False
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b""):
@@ -82,7 +82,16 @@ class HttpConnection:
             name, _, value = line.decode().partition(":")
             if name.lower() == "content-length":
                 length = int(value)
-        return status, await self.reader.readexactly(length)
+            elif name.lower() == "transfer-encoding":
+                chunked = "chunked" in value.lower()
+        if not chunked:
+            return status, await self.reader.readexactly(length)
+        body = b""
+        while size := int((await self.reader.readline()).split(b";")[0], 16):
+            body += await self.reader.readexactly(size)
+            await self.reader.readline()  # the chunk's CRLF
+        await self.reader.readline()  # the CRLF after the last (empty) chunk
+        return status, body
 
     async def close(self) -> None:
         if self.writer is not None:
