@@ -428,3 +428,30 @@ def test_a_restart_from_an_older_snapshot_is_noticed_before_the_next_async_read(
             assert run(scenario) == ["c0-v1", "c1-v0", "c2-v0"]
     finally:
         admin.close()
+
+
+class Shelf:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"Shelf({self.prefix!r})"
+
+    @django_distcache.cached(depends_on=[Category])
+    async def names(self) -> list[str]:
+        CALLS.append(self.prefix)
+        return [c.name async for c in Category.objects.filter(name__startswith=self.prefix)]
+
+
+def test_cached_async_method_is_bound_and_invalidated(category):
+    CALLS.clear()
+    shelf = Shelf("bo")
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        return await shelf.names(), await shelf.names()
+
+    assert run(scenario) == (["books"], ["books"])
+    assert CALLS == ["bo"]
+    shelf.names.invalidate()
+    assert run(scenario) == (["books"], ["books"])
+    assert CALLS == ["bo", "bo"]
