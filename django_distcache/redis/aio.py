@@ -90,6 +90,7 @@ class AsyncRedis:
         self._idle: list[Any] = []
         self._slots = asyncio.Semaphore(max_connections)
         self.opened = 0  # connections made and not yet closed
+        self._recovering: asyncio.Future[bool] | None = None
 
     async def _acquire(self) -> tuple[Any, bool]:
         """A connection and whether it is new; raises RedisUnavailable while the breaker is open."""
@@ -102,8 +103,13 @@ class AsyncRedis:
             raise
         if self._idle:
             return self._idle.pop(), False
+        try:
+            connection = self._connection_class(**self._kwargs)
+        except BaseException:
+            self._slots.release()
+            raise
         self.opened += 1
-        return self._connection_class(**self._kwargs), True
+        return connection, True
 
     def _give_back(self, connection: Any) -> None:
         self._idle.append(connection)
@@ -137,7 +143,7 @@ class AsyncRedis:
                 if fresh or not idempotent:
                     self.breaker.trip(error)
                     raise
-                if not await asyncio.to_thread(self.breaker.recover_now):
+                if not await self._recover():
                     self.breaker.trip(error)
                     raise
                 continue
@@ -147,6 +153,15 @@ class AsyncRedis:
                 raise
             self._give_back(connection)
             return reply
+
+    async def _recover(self) -> bool:
+        """Run the breaker's recovery hooks once for every request that found its held
+        connection dead at the same time; the other idle connections, made before the same
+        restart, are closed so the command is sent again on a new one."""
+        if self._recovering is None or self._recovering.done():
+            self._recovering = asyncio.ensure_future(asyncio.to_thread(self.breaker.recover_now))
+            await self.aclose()
+        return await asyncio.shield(self._recovering)
 
     async def execute(self, *parts: Any, idempotent: bool = False) -> Any:
         """Send one command given as its parts."""
