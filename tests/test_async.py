@@ -455,3 +455,26 @@ def test_cached_async_method_is_bound_and_invalidated(category):
     shelf.names.invalidate()
     assert run(scenario) == (["books"], ["books"])
     assert CALLS == ["bo", "bo"]
+
+
+def test_a_cancelled_load_releases_its_lease(raw_redis):
+    """A request cancelled mid-load (its client went away) gives the lease up at once."""
+    entry = keys.entry_base("key", "get_or_set", "cancelled")
+
+    async def scenario() -> bool:
+        started = asyncio.Event()
+
+        async def never_done() -> str:
+            started.set()
+            await asyncio.Event().wait()
+            return "never"
+
+        task = asyncio.ensure_future(django_distcache.aget_or_set("cancelled", never_done))
+        await started.wait()
+        assert raw_redis.exists(keys.lease_key(entry)) == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return bool(raw_redis.exists(keys.lease_key(entry)))
+
+    assert run(scenario) is False
