@@ -9,6 +9,7 @@ from django_distcache.invalidation import (
 )
 from django_distcache.objects import get_object, get_objects
 from django_distcache.querysets import DistcacheManager, DistcacheQuerySet, DistcacheQuerySetMixin
+from django_distcache.reads.aio import aget_object, aget_objects, aget_or_set
 from django_distcache.registry import NotRegistered, register
 from django_distcache.views import cache_view
 from django_distcache.warming.registry import warmer
@@ -27,6 +28,9 @@ __all__ = [
     "DistcacheQuerySetMixin",
     "NotRegistered",
     "WriteBehindFull",
+    "aget_object",
+    "aget_objects",
+    "aget_or_set",
     "cache_view",
     "cached",
     "get_object",

@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     # While Redis is unreachable (the circuit breaker is open) no request waits on it;
     # one background probe per process tries it again every this many seconds.
     "RETRY_REDIS_AFTER": 5.0,
+    # The async API's connections to Redis per event loop (one ASGI process): at most this
+    # many requests talk to Redis at once, the others wait for a free connection.
+    "ASYNC_MAX_CONNECTIONS": 10,
     # Invalidations waiting in the outbox (not applied to Redis) replayed row by row up
     # to this many; beyond it, the replay empties the cache at once (an epoch bump).
     "OUTBOX_REPLAY_LIMIT": 1000,

@@ -233,9 +233,15 @@ def cached(
     (an address in its repr, an unsaved model instance, a lambda) raises ``TypeError``
     unless ``key`` (called with the arguments) gives the key. Put ``@cached()`` above
     ``@classmethod`` or ``@staticmethod``. A returned queryset is cached as a list.
+    On an ``async def`` function the call is awaited (``reads.aio``: a hit never leaves
+    the event loop).
     """
 
     def decorator(func: Callable[..., Any]) -> CachedFunction:
+        if inspect.iscoroutinefunction(getattr(func, "__func__", func)):
+            from django_distcache.reads.aio import AsyncCachedFunction
+
+            return AsyncCachedFunction(func, timeout, depends_on, tags, key)
         return CachedFunction(func, timeout, depends_on, tags, key)
 
     return decorator
