@@ -52,6 +52,12 @@ def invalidating() -> Iterator[None]:
         _local.invalidating = False
 
 
+def in_recovery() -> bool:
+    """Whether this thread runs a recovery (a probe or ``recover_now``): its new
+    connections skip the recovered-marker check (see redis/recovered.py)."""
+    return getattr(_local, "recovery", False)
+
+
 class Breaker:
     """The breaker of one Redis server (a cache alias)."""
 
@@ -122,6 +128,7 @@ class Breaker:
 
     def _probe_until_back(self, generation: int) -> None:
         me = threading.get_ident()
+        _local.recovery = True
         with self._lock:
             if generation == self._generation:
                 self._probe_ident = me
@@ -160,8 +167,8 @@ class Breaker:
         return True
 
     def recover_now(self, timeout: float = 10.0) -> bool:
-        """Run the recovery hooks now and wait: after a held connection was found dead
-        (Redis restarted, or closed it while idle), before this process trusts Redis again.
+        """Run the recovery hooks now and wait: a new connection found a Redis that has not
+        been recovered since it started (see redis/recovered.py).
 
         They run in a thread of their own, so the caller's transaction is not theirs.
         False if they failed or took longer than ``timeout`` (the caller trips the breaker).
@@ -171,6 +178,7 @@ class Breaker:
         def run() -> None:
             from django.db import connections
 
+            _local.recovery = True
             try:
                 for hook in recovery_hooks:
                     hook(self.name)

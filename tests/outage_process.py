@@ -52,7 +52,7 @@ def main(argv: list[str]) -> None:
     for line in sys.stdin:
         found: list[dict[str, str]] = []
         if line.strip() == "thread":
-            reader = threading.Thread(target=lambda: read_then_close(found))
+            reader = threading.Thread(target=read_then_close, args=(found,))
             reader.start()
             reader.join()
         else:

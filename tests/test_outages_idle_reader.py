@@ -17,22 +17,25 @@ from contextlib import contextmanager
 import pytest
 import redis
 
+import django_distcache
 from django_distcache import outbox
 from django_distcache.models import OutboxEntry
 from tests.test_outages import (
     HANG,
     app_on,
-    categories,  # noqa: F401  (fixture)
-    pause,
     process_env,
     read_in_other_process,
     rename,
-    resume,
 )
 from tests.testapp.models import Category
 from tests.workers import ROOT, TcpProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def categories() -> list[int]:
+    return [Category.objects.create(name=f"c{i}-v0").pk for i in range(6)]
 
 
 class IdleReader:
@@ -43,7 +46,8 @@ class IdleReader:
 
     def read(self, where: str) -> dict[str, str]:
         """Read every pk again: in a new thread (``"thread"``) or the one held since."""
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.write(f"{where}\n")
         self.process.stdin.flush()
         return json.loads(self.process.stdout.readline())
@@ -120,9 +124,10 @@ def test_idle_reader_after_a_replica_that_missed_invalidations_is_promoted(
     proxy = TcpProxy(target_port=primary.port)  # what the app connects to
     proxy.start()
     try:
-        with app_on(f"redis://127.0.0.1:{proxy.port}/0"), idle_reader(
-            proxy.port, categories
-        ) as reader:
+        with (
+            app_on(f"redis://127.0.0.1:{proxy.port}/0"),
+            idle_reader(proxy.port, categories) as reader,
+        ):
             assert redis.Redis(port=primary.port).wait(1, HANG * 1000) == 1
             link.cut()  # the replica misses what follows
             rename(categories[0], 1)
@@ -141,3 +146,27 @@ def test_idle_reader_after_a_replica_that_missed_invalidations_is_promoted(
     finally:
         proxy.cut()
         link.cut()
+
+
+def test_the_check_costs_one_round_trip_per_new_connection_and_none_per_read(
+    redis_process, categories
+):
+    server = redis_process()
+    admin = redis.Redis(port=server.port)
+
+    def checks() -> int:
+        return admin.info("commandstats").get("cmdstat_script|exists", {}).get("calls", 0)
+
+    with app_on(server.url):
+        for pk in categories:
+            django_distcache.get_object(Category, pk)
+        rename(categories[0], 1)
+        connections = checks()
+        assert connections >= 1
+        for _ in range(20):
+            for pk in categories:
+                django_distcache.get_object(Category, pk)
+        assert checks() == connections
+        # A new process connects: it checks once per connection and finds the marker.
+        assert read_in_other_process(server.port, categories) == committed(categories)
+        assert checks() > connections
