@@ -18,7 +18,7 @@ import pytest
 import redis
 
 import django_distcache
-from django_distcache import outbox
+from django_distcache import breaker, outbox
 from django_distcache.models import OutboxEntry
 from tests.test_outages import (
     HANG,
@@ -26,6 +26,7 @@ from tests.test_outages import (
     process_env,
     read_in_other_process,
     rename,
+    wait_until_cache_used_again,
 )
 from tests.testapp.models import Category
 from tests.workers import ROOT, TcpProxy
@@ -170,3 +171,24 @@ def test_the_check_costs_one_round_trip_per_new_connection_and_none_per_read(
         # A new process connects: it checks once per connection and finds the marker.
         assert read_in_other_process(server.port, categories) == committed(categories)
         assert checks() > connections
+
+
+def test_a_write_kept_while_its_breaker_is_open_is_applied_once_redis_is_back(
+    redis_process, categories
+):
+    server = redis_process()
+    # Probe turns a minute apart: only a probe woken by the kept write can close it.
+    with app_on(server.url, RETRY_REDIS_AFTER=60), idle_reader(server.port, categories) as reader:
+        server.stop()
+        django_distcache.get_object(Category, categories[0])  # this process's breaker opens
+        assert breaker.is_open()
+        server.start()
+        # The reader, which saw nothing, recovers the new server and uses it.
+        assert reader.read("thread") == committed(categories)
+        # This process still bypasses Redis: its write waits in the outbox, and the
+        # breaker's probe replays it at once instead of a minute later.
+        rename(categories[0], 1)
+        wait_until_cache_used_again()
+        assert outbox.figures()["waiting"] == 0
+        assert reader.read("thread") == committed(categories)
+        assert reader.read("held") == committed(categories)
