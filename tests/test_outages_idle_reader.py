@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -192,3 +193,24 @@ def test_a_write_kept_while_its_breaker_is_open_is_applied_once_redis_is_back(
         assert outbox.figures()["waiting"] == 0
         assert reader.read("thread") == committed(categories)
         assert reader.read("held") == committed(categories)
+
+
+def test_the_replay_task_on_a_restarted_server_recovers_it_without_waiting_on_itself(
+    redis_process, categories
+):
+    server = redis_process()
+    with app_on(server.url):
+        for pk in categories:
+            django_distcache.get_object(Category, pk)
+        rename(categories[0], 1)
+        assert outbox.replay()["deleted"] == 1  # the floor row exists (and is locked below)
+        rename(categories[1], 1)
+        restart_from_snapshot(server)  # no snapshot was taken: it comes back empty
+        # As the periodic task runs it: its first connection finds the server unmarked.
+        started = time.monotonic()
+        outbox.replay()
+        assert time.monotonic() - started < 5  # not the 10 s recovery timeout
+        assert not breaker.is_open()
+        # The floor went with the restart: the server was treated as empty.
+        assert redis.Redis(port=server.port).exists("dctest:gen:epoch")
+        assert read_in_other_process(server.port, categories) == committed(categories)

@@ -30,6 +30,9 @@ from django_distcache import breaker
 
 logger = logging.getLogger("django_distcache")
 
+# Seconds a connection waits for the recovery it started (then it fails: the breaker
+# opens, and its probe recovers later).
+RECOVERY_TIMEOUT = 10.0
 _locks: dict[str, threading.Lock] = {}
 _locks_lock = threading.Lock()
 
@@ -44,8 +47,12 @@ def marker_script(db: Any) -> tuple[str, str]:
 
 
 def _is_marked(connection: Any) -> bool:
+    if connection._sock is None:
+        # Closed meanwhile (its pool was disconnected): never reconnect from inside the
+        # check, which would check again, in this very call.
+        raise RedisConnectionError("the connection was closed while it was being checked")
     _body, sha = marker_script(connection.db)
-    connection.send_command("SCRIPT", "EXISTS", sha)
+    connection.send_command("SCRIPT", "EXISTS", sha, check_health=False)
     return bool(connection.read_response()[0])
 
 
@@ -86,7 +93,10 @@ def check(alias: str, connection: Any) -> None:
         # the connection is used as it is (see the docs' Limits).
         logger.debug("django_distcache: cannot check Redis (%s) for lost state", alias)
         return
-    with _lock(alias):  # one recovery per process; the others wait for it
+    lock = _lock(alias)  # one recovery per process; the others wait for it
+    if not lock.acquire(timeout=RECOVERY_TIMEOUT + 5):
+        raise RedisConnectionError(f"Redis ({alias}) is being recovered by another thread")
+    try:
         if _is_marked(connection):
             return
         logger.warning(
@@ -94,10 +104,12 @@ def check(alias: str, connection: Any) -> None:
             "(restarted, or a replica promoted); replaying the outbox before using it",
             alias,
         )
-        if not breaker.for_alias(alias).recover_now():
+        if not breaker.for_alias(alias).recover_now(RECOVERY_TIMEOUT):
             raise RedisConnectionError(
                 f"Redis ({alias}) may have lost invalidations and its recovery failed"
             )
+    finally:
+        lock.release()
 
 
 def mark_recovered(alias: str) -> None:
