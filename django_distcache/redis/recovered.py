@@ -100,8 +100,8 @@ def check(alias: str, connection: Any) -> None:
         if _is_marked(connection):
             return
         logger.warning(
-            "django_distcache: Redis (%s) has not been recovered since it started "
-            "(restarted, or a replica promoted); replaying the outbox before using it",
+            "django_distcache: Redis (%s) has not been recovered since it started (new, "
+            "restarted, or a promoted replica); replaying the outbox before using it",
             alias,
         )
         if not breaker.for_alias(alias).recover_now(RECOVERY_TIMEOUT):
