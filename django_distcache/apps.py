@@ -33,8 +33,11 @@ class DistcacheConfig(AppConfig):
 
 
 def _connect_recovery() -> None:
-    """Before a breaker closes, the outbox replays what Redis missed (see breaker.py)."""
+    """Before a breaker closes, the outbox replays what Redis missed (see breaker.py); then
+    the server is marked recovered (see redis/recovered.py)."""
     from django_distcache import breaker, outbox
+    from django_distcache.redis import recovered
 
-    if outbox.recover not in breaker.recovery_hooks:
-        breaker.recovery_hooks.append(outbox.recover)
+    for hook in (outbox.recover, recovered.mark_recovered):
+        if hook not in breaker.recovery_hooks:
+            breaker.recovery_hooks.append(hook)

@@ -32,6 +32,8 @@ logger = logging.getLogger("django_distcache")
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
 
 CLOSED, OPEN, PROBING = "closed", "open", "probing"
+# Probes woken by a kept invalidation run at most this often (seconds).
+WOKEN_PROBE_INTERVAL = 0.1
 
 
 class RedisUnavailable(RedisConnectionError):
@@ -52,6 +54,12 @@ def invalidating() -> Iterator[None]:
         _local.invalidating = False
 
 
+def in_recovery() -> bool:
+    """Whether this thread runs a recovery (a probe or ``recover_now``): its new
+    connections skip the recovered-marker check (see redis/recovered.py)."""
+    return getattr(_local, "recovery", False)
+
+
 class Breaker:
     """The breaker of one Redis server (a cache alias)."""
 
@@ -67,6 +75,7 @@ class Breaker:
         self.bypassed = 0
         self.seconds_open = 0.0  # over the openings that have ended
         self.last_error = ""
+        self._wake = threading.Event()  # set: probe now rather than at the next turn
 
     @property
     def state(self) -> str:
@@ -122,18 +131,23 @@ class Breaker:
 
     def _probe_until_back(self, generation: int) -> None:
         me = threading.get_ident()
+        _local.recovery = True
         with self._lock:
             if generation == self._generation:
                 self._probe_ident = me
         try:
             while generation == self._generation:
+                started = time.monotonic()
+                self._wake.clear()  # a wake from now on probes again
                 self.probing = True
                 back = self._probe_once()
                 self.probing = False
                 if back:
                     self._close(generation)
                     return
-                time.sleep(get_settings().RETRY_REDIS_AFTER)
+                if self._wake.wait(get_settings().RETRY_REDIS_AFTER):
+                    # Woken: at most one probe per WOKEN_PROBE_INTERVAL all the same.
+                    time.sleep(max(0.0, WOKEN_PROBE_INTERVAL - (time.monotonic() - started)))
         finally:
             with self._lock:
                 if self._probe_ident == me:
@@ -141,6 +155,16 @@ class Breaker:
             from django.db import connections
 
             connections.close_all()  # this thread's database connections
+
+    def wake_probe(self) -> None:
+        """Probe now rather than at the next ``RETRY_REDIS_AFTER`` turn.
+
+        Called when an invalidation was kept in the outbox while the breaker is open: if
+        Redis is back (other processes may already be using it), the replay applies it
+        at once instead of a turn later.
+        """
+        if self.opened_at:
+            self._wake.set()
 
     def _probe_once(self) -> bool:
         from django_distcache.client import get_client
@@ -160,8 +184,8 @@ class Breaker:
         return True
 
     def recover_now(self, timeout: float = 10.0) -> bool:
-        """Run the recovery hooks now and wait: after a held connection was found dead
-        (Redis restarted, or closed it while idle), before this process trusts Redis again.
+        """Run the recovery hooks now and wait: a new connection found a Redis that has not
+        been recovered since it started (see redis/recovered.py).
 
         They run in a thread of their own, so the caller's transaction is not theirs.
         False if they failed or took longer than ``timeout`` (the caller trips the breaker).
@@ -171,6 +195,7 @@ class Breaker:
         def run() -> None:
             from django.db import connections
 
+            _local.recovery = True
             try:
                 for hook in recovery_hooks:
                     hook(self.name)
@@ -230,6 +255,7 @@ class Breaker:
             self.probing = False
             self.recovering = False
             self._probe_ident = None
+            self._wake.set()  # a sleeping probe of the old generation ends now
             self.trips = self.bypassed = 0
             self.seconds_open = 0.0
             self.last_error = ""

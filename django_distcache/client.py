@@ -4,7 +4,9 @@ NOTE: the app does not use django-redis's client as it is: it builds its own con
 pool from the cache's (same server, credentials, connection class and options) with
 connect and read timeouts of at most ``REDIS_TIMEOUT`` seconds and no retries, and every
 command and pipeline goes through the circuit breaker of that cache alias. django-redis's
-own cache API (``cache.get``...) keeps the OPTIONS the project gave it.
+own cache API (``cache.get``...) keeps the OPTIONS the project gave it. Each new
+connection of that pool (and of the direct path, ``wire``) first checks that Redis has
+been recovered since it started (``redis/recovered.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from redis.retry import Retry
 
 from django_distcache import breaker as _breaker
 from django_distcache.conf import get_settings
+from django_distcache.redis import recovered
 from django_distcache.redis.cluster import is_cluster_cache
 
 if TYPE_CHECKING:
@@ -67,8 +70,9 @@ class GuardedRedis(Redis):
         return pipe
 
 
-def connection_kwargs(pool: Any, timeout: float | None) -> dict[str, Any]:
-    """``pool``'s connection arguments with timeouts of at most ``timeout`` and no retries."""
+def connection_kwargs(pool: Any, timeout: float | None, alias: str | None = None) -> dict[str, Any]:
+    """``pool``'s connection arguments with timeouts of at most ``timeout`` and no retries;
+    for cache ``alias``, every new connection checks that Redis has not lost state."""
     kwargs = dict(pool.connection_kwargs)
     valid = isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0
     if valid:  # a bad value is distcache.E060 reports it
@@ -78,19 +82,23 @@ def connection_kwargs(pool: Any, timeout: float | None) -> dict[str, Any]:
     # A dropped connection is reported, not hidden by a reconnect: a restarted Redis
     # must be noticed (it may have lost invalidations).
     kwargs["retry"] = Retry(NoBackoff(), 0)
+    if alias is not None:
+        kwargs["redis_connect_func"] = recovered.connect_hook(
+            alias, kwargs.get("redis_connect_func")
+        )
     return kwargs
 
 
 _pools: list[ConnectionPool] = []
 
 
-def _app_pool(pool: Any) -> Any:
+def _app_pool(pool: Any, alias: str | None = None) -> Any:
     if type(pool) not in _CLONABLE_POOLS:
         return pool  # Sentinel and other managed pools are used as configured
     clone = type(pool)(
         connection_class=pool.connection_class,
         max_connections=pool.max_connections,
-        **connection_kwargs(pool, get_settings().REDIS_TIMEOUT),
+        **connection_kwargs(pool, get_settings().REDIS_TIMEOUT, alias),
     )
     _pools.append(clone)
     return clone
@@ -108,7 +116,7 @@ def get_client(alias: str) -> GuardedRedis:
         # scripts and buffer need one Redis (distcache.E032 says so).
         raise NotImplementedError(f"cache {alias!r} is a Redis Cluster cache")
     raw = get_redis_connection(alias)
-    client = GuardedRedis(connection_pool=_app_pool(raw.connection_pool))
+    client = GuardedRedis(connection_pool=_app_pool(raw.connection_pool, alias))
     client.breaker = _breaker.for_alias(alias)
     return client
 

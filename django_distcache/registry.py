@@ -156,10 +156,11 @@ def track(model: type[models.Model]) -> None:
     """Invalidate what is cached of ``model`` on every write to it (once)."""
     if model in _tracked:
         return
-    from django_distcache.invalidation import capture
+    from django_distcache.invalidation import capture, flush
 
     _tracked.add(model)
     capture.install()
+    flush.install()
     capture.forget_plans()
 
 

@@ -5,7 +5,8 @@ its pool (with a readiness poll of the socket) and wraps each command in its ret
 machinery; on the hot paths (a cache hit, a buffered write) that costs as much CPU as
 the round trip itself. Here a command is encoded directly and sent over a connection
 each thread keeps for these calls, made with the client pool's own connection class
-and arguments (address, credentials, db, protocol, parser). Replies and error replies
+and arguments (address, credentials, db, protocol, parser, and the check a new
+connection makes, see ``redis/recovered.py``). Replies and error replies
 are read by redis-py's parser, so errors raise their usual exceptions. A connection
 that failed in any way is closed and made anew on the next call; only commands that
 may safely run twice (reads, the read path's scripts) are sent again at once when a
@@ -114,9 +115,10 @@ def send(client: Redis, body: bytes, *, idempotent: bool = False) -> Any:
 
     A client with a circuit breaker (the app's) is checked first and trips it on failure.
     An ``idempotent`` command that fails on a connection held from before (Redis
-    restarted, or closed it while idle) is sent once more on a new connection, after the
-    breaker's recovery (the lost-state check and the outbox replay) has run: a Redis that
-    restarted from an older snapshot is never trusted as it was.
+    restarted, or closed it while idle) is sent once more on a new connection. Like every
+    new connection of the app's pool, it first checks that Redis has been recovered since
+    it started (``redis/recovered.py``): a Redis that restarted from an older snapshot is
+    never trusted as it was.
     """
     breaker = getattr(client, "breaker", None)
     if breaker is not None:
@@ -131,7 +133,7 @@ def send(client: Redis, body: bytes, *, idempotent: bool = False) -> Any:
             raise  # an error reply: the connection is in step and stays
         except RedisConnectionError as error:
             _drop(connection)
-            if fresh or not idempotent or (breaker is not None and not breaker.recover_now()):
+            if fresh or not idempotent:
                 if breaker is not None:
                     breaker.trip(error)
                 raise

@@ -31,6 +31,8 @@ def _evictions() -> dict[str, int]:
     return {ns: c["evictions"] for ns, c in counts.items() if "evictions" in c}
 
 
+# The first connection to a new server replays the outbox (the database) before use.
+@pytest.mark.django_db
 def test_every_eviction_is_counted_under_its_namespace(redis_process):
     server = redis_process(
         "--maxmemory",

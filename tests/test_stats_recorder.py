@@ -101,6 +101,8 @@ def test_many_events_wake_the_flusher_early():
         process.communicate()
 
 
+# The first connection to a new server replays the outbox (the database) before use.
+@pytest.mark.django_db
 def test_counts_wait_in_the_process_while_redis_is_down(redis_process):
     server = redis_process()
     with cache_on(server.url):

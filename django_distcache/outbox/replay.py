@@ -47,6 +47,10 @@ def replay(*, due_only: bool = True) -> dict[str, Any]:
     DatabaseError when either is unavailable (nothing is lost: it runs again).
     """
     done = {"replayed": 0, "deleted": 0, "emptied": False, "lost_state": False}
+    # Before any lock is taken: a new connection to a server that has not been recovered
+    # since it started runs a recovery (this replay, in another thread) first, and that
+    # must not wait for the floor lock this one holds (see redis/recovered.py).
+    get_redis().ping()
     for alias in outbox_aliases():
         if _treat_as_empty_if_lost(alias):
             done["lost_state"] = done["emptied"] = True

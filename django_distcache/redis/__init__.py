@@ -1,1 +1,1 @@
-"""Redis access beyond one server: a Django cache on Redis Cluster, sharding, key routing."""
+"""Redis access: Redis Cluster, sharding, key routing, and the check of new connections."""

@@ -20,8 +20,10 @@ from prometheus_client.core import (
 )
 from redis.exceptions import RedisError
 
+from django_distcache import breaker
 from django_distcache.stats import recorder
 from django_distcache.stats.histogram import BOUNDS
+from django_distcache.stats.outages import outbox_figures
 from django_distcache.stats.redis_info import FIELDS, redis_figures
 
 COUNTERS = {
@@ -43,6 +45,78 @@ REDIS_COUNTERS = {
     "keyspace_misses",
     "commands_processed",
 }
+# Outage events counted by every process under the breaker's namespace: metric, help.
+OUTAGE_COUNTERS = {
+    "trips": ("distcache_breaker_trips", "Times a circuit breaker opened"),
+    "bypassed": (
+        "distcache_breaker_bypassed",
+        "Calls that did not go to Redis because its breaker was open (reads answered by "
+        "the database, invalidations kept in the outbox, other calls failed at once)",
+    ),
+    "outbox_kept": (
+        "distcache_outbox_kept",
+        "Invalidations that did not reach Redis and were kept in the outbox",
+    ),
+    "outbox_replayed": (
+        "distcache_outbox_replayed",
+        "Outbox rows applied to Redis by a replay (the task or a recovery)",
+    ),
+    "invalidations_lost": (
+        "distcache_invalidations_lost",
+        "Invalidations neither Redis nor the outbox could take",
+    ),
+    "lost_state": (
+        "distcache_redis_lost_state",
+        "Times Redis was found to have lost invalidations (older snapshot, promoted replica)",
+    ),
+    "cache_emptied": (
+        "distcache_cache_emptied",
+        "Times every entry was dropped at once (epoch bump) by a replay",
+    ),
+}
+
+
+def _outage_metrics(flushed: dict[str, Any] | None) -> Iterator[Metric]:
+    """Breakers of this process (state, current opening) and the outbox (read from the
+    database), then the outage counters of every process (read from Redis, when up)."""
+    state = GaugeMetricFamily(
+        "distcache_breaker_state",
+        "Circuit breaker of a Redis in this process: 1 for its current state",
+        labels=["redis", "state"],
+    )
+    open_for = GaugeMetricFamily(
+        "distcache_breaker_open_for_seconds",
+        "Seconds the circuit breaker of a Redis in this process has been open (0 if closed)",
+        labels=["redis"],
+    )
+    for row in breaker.figures():
+        for name in (breaker.CLOSED, breaker.OPEN, breaker.PROBING):
+            state.add_metric([row["redis"], name], 1.0 if row["state"] == name else 0.0)
+        open_for.add_metric([row["redis"]], row["open_for"])
+    yield state
+    yield open_for
+    box = outbox_figures()
+    if box["error"] is None:
+        yield GaugeMetricFamily(
+            "distcache_outbox_waiting",
+            "Invalidations waiting in the outbox for Redis",
+            value=box["waiting"],
+        )
+        yield GaugeMetricFamily(
+            "distcache_outbox_oldest_age_seconds",
+            "Age of the oldest invalidation waiting in the outbox (0 if none waits)",
+            value=box["oldest_age"] or 0.0,
+        )
+    if flushed is None:
+        return
+    counted = flushed["counts"].get(breaker.BREAKER_NAMESPACE, {})
+    for event, (name, doc) in OUTAGE_COUNTERS.items():
+        yield CounterMetricFamily(name, doc, value=counted.get(event, 0))
+    yield CounterMetricFamily(
+        "distcache_breaker_open_seconds",
+        "Seconds circuit breakers were open, over the openings that have ended",
+        value=counted.get("open_ms", 0) / 1000,
+    )
 
 
 def _histogram(name: str, doc: str, flushed: dict[str, Any], kind: str) -> Metric:
@@ -61,7 +135,8 @@ def _histogram(name: str, doc: str, flushed: dict[str, Any], kind: str) -> Metri
 
 
 class DistcacheCollector:
-    """Collects the merged statistics of all processes and Redis INFO at scrape time."""
+    """Collects the merged statistics of all processes, this process's breakers, the
+    outbox and Redis INFO at scrape time."""
 
     def collect(self) -> Iterator[Metric]:
         recorder.flush()
@@ -82,6 +157,7 @@ class DistcacheCollector:
                 yield counter
             yield _histogram("distcache_read_seconds", "Latency of cache reads", flushed, "read")
             yield _histogram("distcache_load_seconds", "Duration of loads", flushed, "load")
+        yield from _outage_metrics(flushed)
         for label in FIELDS.values():
             name = f"distcache_redis_{label}"
             family: Metric = (
