@@ -32,14 +32,15 @@ from django_distcache.client import buffer_shares_cache, get_buffer_redis
 from django_distcache.keys import lease_key
 from django_distcache.registry import find_config, get_config
 from django_distcache.writebehind.buffer import buffer_keys
+from django_distcache.writebehind.packed import run_after
 from django_distcache.writebehind.scripts import wb_script
 from django_distcache.writebehind.transactions import current_txid
 
 logger = logging.getLogger("django_distcache")
 
-# Rows per script call: a QuerySet.update() of many rows never holds Redis long (about
-# 0.3 ms per call for rows with deferred writes; tests/test_writebehind_costs.py).
-MARK_CHUNK = 25
+# Rows per script call: a QuerySet.update() of many rows never holds Redis long (under
+# 1.5 ms per call for rows with deferred writes; tests/test_writebehind_costs.py).
+MARK_CHUNK = 50
 # The attribute a saved instance keeps its mark in, from pre_save to post_save.
 _MARK_ATTR = "_distcache_write_behind_mark"
 # Where a connection keeps the mark of a delete in progress, from its pre_delete signals
@@ -120,28 +121,31 @@ def settle_mark(model: type[models.Model], token: str, pks: Iterable[str], mode:
     (a restore waits while a batch holds the row)."""
     bkeys = buffer_keys(model)
     config = get_config(model)
-    shares = buffer_shares_cache()
+    dropping = mode == "drop" and buffer_shares_cache()
     fixed = [bkeys.claimed, bkeys.marks, bkeys.pending, bkeys.since]
     pks = list(pks)
     skipped: list[str] = []
     try:
         for start in range(0, len(pks), MARK_CHUNK):
             chunk = pks[start : start + MARK_CHUNK]
-            pipe = get_buffer_redis().pipeline(transaction=False)
-            if mode == "drop" and shares:
-                # A read may have laid the marked writes over these entries.
-                for pk in chunk:
-                    entry = config.object_base(pk)
-                    pipe.delete(entry, lease_key(entry))
-            wb_script("unmark")(
-                keys=[*fixed, *bkeys.rows(chunk, "record", "row_marks", "flag")],
-                args=[mode, token, *chunk],
-                client=pipe,
+            # A read may have laid the marked writes over these entries.
+            drops = [("DEL", *_entry_and_lease(config, pk)) for pk in chunk] if dropping else []
+            replies = run_after(
+                get_buffer_redis(),
+                drops,
+                wb_script("unmark"),
+                [*fixed, *bkeys.rows(chunk, "record", "row_marks", "flag")],
+                [mode, token, *chunk],
             )
-            skipped += [pk.decode() for pk in pipe.execute()[-1]]
+            skipped += [pk.decode() for pk in replies[-1]]
     except RedisError:
         logger.exception("django_distcache could not settle a mark of %s rows", bkeys.label)
     return skipped
+
+
+def _entry_and_lease(config: Any, pk: str) -> tuple[str, str]:
+    entry = config.object_base(pk)
+    return entry, lease_key(entry)
 
 
 def _written_attnames(model: type[models.Model], update_fields: Iterable[str] | None) -> list[str]:

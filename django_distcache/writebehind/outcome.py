@@ -18,6 +18,7 @@ from django_distcache.writebehind.buffer import (
     buffer_keys,
     write_behind_config,
 )
+from django_distcache.writebehind.packed import run_after
 from django_distcache.writebehind.scripts import wb_script
 
 
@@ -93,12 +94,11 @@ def acknowledge(
         args.extend((pk, letter))
     args.append(int(get_settings().WRITE_BEHIND_DEAD_LETTERS_KEPT))
     bases = [*done, *(pk for pk, _letter in dead)] if buffer_shares_cache() else []
-    pipe = get_buffer_redis().pipeline(transaction=False)
+    drops = []
     for pk in bases:
         entry = config.object_base(pk)
-        pipe.delete(entry, lease_key(entry))
-    wb_script("ack")(keys=keys_, args=args, client=pipe)
-    *deleted, acked = pipe.execute()
+        drops.append(("DEL", entry, lease_key(entry)))
+    *deleted, acked = run_after(get_buffer_redis(), drops, wb_script("ack"), keys_, args)
     if not acked:
         return None
     return [pk for pk, count in zip(bases, deleted, strict=True) if count]

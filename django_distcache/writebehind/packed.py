@@ -61,3 +61,30 @@ class PackedCall:
         self.script(keys=keys, args=args, client=pipe)
         pipe.execute_command(*then)
         return pipe.execute()
+
+
+def run_after(
+    client: Any,
+    commands: Sequence[Sequence[Any]],
+    script: Any,
+    keys: Sequence[str],
+    args: Sequence[Any],
+) -> list[Any]:
+    """Run ``commands`` (idempotent ones: they may run twice), then ``script``, in one
+    round trip; their replies, the script's last. (redis-py's pipeline would first ask
+    whether the script is loaded: one round trip more.)"""
+    if not wire.can_send_directly(client):
+        pipe = client.pipeline(transaction=False)
+        for parts in commands:
+            pipe.execute_command(*parts)
+        script(keys=keys, args=args, client=pipe)
+        return pipe.execute()
+    body = b"".join(wire.encode(*parts) for parts in commands)
+    body += wire.encode("EVALSHA", script.sha, len(keys), *keys, *args)
+    count = len(commands) + 1
+    try:
+        replies = wire.send(client, body, replies=count)
+    except NoScriptError:
+        client.script_load(script.script)
+        replies = wire.send(client, body, replies=count)
+    return replies if count > 1 else [replies]
