@@ -388,6 +388,22 @@ def test_a_deferred_write_keeps_the_cached_row(django_assert_num_queries):
         assert django_distcache.get_object(Product, product.pk).stock == 12
 
 
+def test_a_flushed_row_stays_cached_when_the_flush_writes_through_the_orm(
+    monkeypatch, django_assert_num_queries
+):
+    """Off PostgreSQL the flush writes with bulk_update, whose invalidation drops the
+    rows' entries at its commit, before the batch is acknowledged."""
+    from django_distcache.writebehind import rows, sql
+
+    monkeypatch.setattr(rows, "update_rows", sql._update_generic)
+    product = ProductFactory(stock=10)
+    django_distcache.get_object(Product, product.pk)  # cached
+    django_distcache.write_behind_incr(Product, product.pk, "stock")
+    assert flush_write_behind(Product)["rows"] == 1
+    with django_assert_num_queries(0):
+        assert django_distcache.get_object(Product, product.pk).stock == 11
+
+
 def test_a_cached_row_read_before_a_deferred_write_is_not_counted_twice():
     product = ProductFactory(stock=10)
     django_distcache.write_behind_incr(Product, product.pk, "stock", by=5)

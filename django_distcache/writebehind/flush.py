@@ -40,6 +40,7 @@ from django_distcache.writebehind.scripts import wb_script
 from django_distcache.writebehind.settle import (
     DATABASE_DOWN,
     BatchOutcome,
+    cached_rows,
     refresh_entries,
     settle_failed_batch,
 )
@@ -136,6 +137,7 @@ def flush_batch(
     batch_id, pks = claimed
     bkeys = buffer_keys(model)
     outcome = BatchOutcome()
+    cached = cached_rows(model, pks)
     try:
         apply_batch(model, using, bkeys, batch_id, pks, outcome)
     except BatchLost:
@@ -152,7 +154,10 @@ def flush_batch(
         settle_failed_batch(model, using, batch_id, pks, outcome, attempts=1, error=error)
         raise
     else:
-        refresh_entries(model, using, outcome.acknowledge(model, batch_id))
+        dropped = outcome.acknowledge(model, batch_id)
+        if dropped is not None:
+            done = set(outcome.done)
+            refresh_entries(model, using, sorted({*dropped, *(pk for pk in cached if pk in done)}))
     outcome.counts["batches"] += 1
     return outcome.counts
 
