@@ -137,7 +137,7 @@ def flush_batch(
     batch_id, pks = claimed
     bkeys = buffer_keys(model)
     outcome = BatchOutcome()
-    cached = cached_rows(model, pks)
+    cached = cached_rows(model, using, pks)
     try:
         apply_batch(model, using, bkeys, batch_id, pks, outcome)
     except BatchLost:

@@ -13,6 +13,7 @@ from django_distcache.client import buffer_shares_cache, get_redis
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import invalidate_objects
 from django_distcache.registry import get_config
+from django_distcache.writebehind import sql
 from django_distcache.writebehind.buffer import now_ms
 from django_distcache.writebehind.outcome import acknowledge
 from django_distcache.writebehind.transactions import commit_status
@@ -46,11 +47,11 @@ class BatchOutcome:
         )
 
 
-def cached_rows(model: type[models.Model], pks: list[str]) -> list[str]:
-    """The rows of ``pks`` whose entries are cached now, before their batch is written (an
-    ORM write of the batch, on databases other than PostgreSQL, invalidates them at its
-    commit). NOTE: one round trip per batch."""
-    if not buffer_shares_cache():
+def cached_rows(model: type[models.Model], using: str, pks: list[str]) -> list[str]:
+    """The rows of ``pks`` whose entries are cached now, before their batch is written by
+    the ORM (on databases other than PostgreSQL), whose invalidation drops them at its
+    commit. NOTE: one round trip per batch, there only."""
+    if not buffer_shares_cache() or not sql.orm_writes(using):
         return []
     config = get_config(model)
     try:
