@@ -83,12 +83,12 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
     for op in ops:
         args.extend(op)
     buffer = get_buffer_redis()
-    announce(buffer, plan.label)
     # Errors (out of memory, READONLY, connection) reach the caller: a write that
     # was not buffered must never look as if it was. Only while the breaker is open
     # is it certain that nothing was sent: then the write overflows (write through
     # or raise, WRITE_BEHIND_OVERFLOW); a timeout may have reached Redis and raises.
     try:
+        announce(buffer, plan.label)
         if plan.wait_replicas:
             (trigger, _count), acked = _write_and_wait(buffer, plan, row_keys, args, conf)
         else:
