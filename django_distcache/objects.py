@@ -9,17 +9,17 @@ from typing import Any, TypeVar, cast
 
 from django.db import models, router
 from django.db.models.base import ModelState
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
-from django_distcache import hotkeys, readthrough, stats
-from django_distcache.client import buffer_shares_cache
+from django_distcache import hotkeys, readthrough, stats, wire
+from django_distcache.client import buffer_shares_cache, get_redis
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
 from django_distcache.invalidation.replicas import read_alias
 from django_distcache.keys import pk_text
+from django_distcache.outbox.keys import with_epoch
 from django_distcache.registry import ModelConfig, get_config
-from django_distcache.writebehind.buffer import buffer_keys
-from django_distcache.writebehind.overlay import overlay
+from django_distcache.writebehind.overlay import lay_peeked, overlay, peek_call
 
 M = TypeVar("M", bound=models.Model)
 logger = logging.getLogger("django_distcache")
@@ -87,51 +87,114 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
         return config.model._default_manager.db_manager(source).filter(pk=pk).first()
 
     hotkeys.record(config.namespace, key_pk)
-    hit, instance, flagged = False, None, True
     if pending_touches(using, generation_keys, key):
         instance = load()
     else:
         if config.write_behind and buffer_shares_cache():
-            hit, instance, flagged = _read_hit(config, key_pk, key, using)
-        if not hit:
-            instance = readthrough.fetch(
-                config.namespace,
-                generation_keys,
-                key,
-                load,
-                encode=lambda value: _encode_instance(config, value),
-                decode=lambda data: _decode_instance(config, using, data),
-            )
-    if config.write_behind and flagged:
+            hits, _rest = _buffered_hits(config, using, {key: key_pk}, timed=True)
+            if key_pk in hits:
+                # The row's deferred writes are laid over it already.
+                return hits[key_pk]
+        instance = readthrough.fetch(
+            config.namespace,
+            generation_keys,
+            key,
+            load,
+            encode=lambda value: _encode_instance(config, value),
+            decode=lambda data: _decode_instance(config, using, data),
+        )
+    if config.write_behind:
         # Entries hold the database's row; deferred writes are laid over it on each
         # read, so a deferred write never costs the next read a database load.
         _lay_deferred_writes(config, {key_pk: instance}, using)
     return instance
 
 
-def _read_hit(config: ModelConfig, key_pk: Any, key: str, using: str) -> tuple[bool, Any, bool]:
-    """A write-behind model's hit: (hit, instance, whether the row has deferred writes),
-    the entry and the row's flag read in one MGET."""
+def _buffered_hits(
+    config: ModelConfig, using: str, by_base: dict[str, Any], *, timed: bool = False
+) -> tuple[dict[Any, Any], dict[str, Any]]:
+    """A write-behind model's hits, with their rows' deferred writes laid over them, in
+    one round trip: the MGET of the entries (and their generations) and wb_peek, which
+    reads the buffer only for rows flagged as having deferred writes, pipelined.
+
+    Returns (key pk -> instance, or None for a cached "no such row"; the keys still to
+    read: misses, unreadable entries, or all of them if Redis failed). ``timed``: record
+    the hit's latency (a single read). NOTE: the peek costs Redis one EXISTS per row
+    without deferred writes.
+    """
     started = time.perf_counter()
-    flag = buffer_keys(config.model).flag(key_pk)
+    key_pks = [str(key_pk) for key_pk in by_base.values()]
+    entries = list(by_base)
+    generations_keys = with_epoch(config.generation_keys)
+    script, peek_keys, peek_args = peek_call(config.model, key_pks)
+    client = get_redis()
     try:
-        data, flagged = readthrough.read_current(config.generation_keys, [key], [flag])
+        values, peeked = _read_with_peek(
+            client, [*entries, *generations_keys], script, peek_keys, peek_args
+        )
     except RedisError:
-        return False, None, True
-    if data is None:
-        return False, None, True
+        return {}, by_base
+    generations = values[len(entries) :]
+    hits: dict[Any, Any] = {}
+    items: dict[str, Any] = {}
+    remaining: dict[str, Any] = {}
+    # values: the entries, then their generations.
+    for (base, key_pk), stored, item in zip(by_base.items(), values, peeked, strict=False):
+        data = readthrough.current_data(stored, generations)
+        if data is None:
+            remaining[base] = key_pk
+            continue
+        try:
+            instance = _decode_instance(config, using, data)
+        except Exception:  # a corrupt or foreign entry: the read path counts and replaces it
+            remaining[base] = key_pk
+            continue
+        hits[key_pk] = instance
+        if instance is not None:
+            items[str(key_pk)] = item
+    if items:
+        saved = {k for k in items if pending_touches(using, (), config.object_base(k, using))}
+        for marks, group in ((True, items.keys() - saved), (False, saved)):
+            if group:
+                lay_peeked(
+                    config.model,
+                    {k: hits[k] for k in items if k in group},
+                    [items[k] for k in items if k in group],
+                    using,
+                    marks=marks,
+                )
+    elapsed = time.perf_counter() - started if timed else 0.0
+    for _ in hits:
+        stats.record_hit(config.namespace, elapsed)
+    return hits, remaining
+
+
+def _read_with_peek(
+    client: Any, mget_keys: list[str], script: Any, peek_keys: list[str], peek_args: list[str]
+) -> tuple[list[Any], list[Any]]:
+    """MGET ``mget_keys`` and run wb_peek, pipelined: one round trip."""
+    if not wire.can_send_directly(client):
+        pipe = client.pipeline(transaction=False)
+        pipe.mget(mget_keys)
+        script(keys=peek_keys, args=peek_args, client=pipe)
+        values, peeked = pipe.execute()
+        return values, peeked
+    body = wire.encode("MGET", *mget_keys) + wire.encode(
+        "EVALSHA", script.sha, len(peek_keys), *peek_keys, *peek_args
+    )
     try:
-        instance = _decode_instance(config, using, data)
-    except Exception:  # a corrupt or foreign entry: the read path counts and replaces it
-        return False, None, True
-    stats.record_hit(config.namespace, time.perf_counter() - started)
-    return True, instance, flagged is not None
+        values, peeked = wire.send(client, body, idempotent=True, replies=2)
+    except NoScriptError:
+        # A restarted Redis lost the script: load it and read again.
+        client.script_load(script.script)
+        values, peeked = wire.send(client, body, idempotent=True, replies=2)
+    return values, peeked
 
 
 def _lay_deferred_writes(config: ModelConfig, instances: dict[Any, Any], using: str) -> None:
     """Lay the buffered writes over ``instances`` (key pk -> instance or None). A
     transaction that saved a row does not see the writes its save set aside.
-    NOTE: one Redis round trip more per read of a write-behind model."""
+    NOTE: one Redis round trip more per read of a write-behind model that was not a hit."""
     saved = {
         key_pk: instance
         for key_pk, instance in instances.items()
@@ -165,8 +228,8 @@ def get_objects(model: type[M], pks: Iterable[Any], *, using: str | None = None)
 def _read_objects(
     config: ModelConfig, model: type[M], pks: Iterable[Any], using: str, settled: set[Any]
 ) -> Any:
-    """get_objects without the deferred writes; ``settled`` gets the keys of hits whose
-    rows have none (read with the entries, for a write-behind model)."""
+    """get_objects; the deferred writes are laid over the hits of a write-behind model,
+    whose keys go into ``settled``, but not over rows loaded from the database."""
     by_key = {_normalize_pk(model, pk): model._meta.pk.to_python(pk) for pk in pks}
     if not by_key:
         return {}
@@ -184,7 +247,11 @@ def _read_objects(
         return found
     by_base = {keys[k]: k for k in clean}
     if config.write_behind and buffer_shares_cache():
-        by_base = _hits_with_flags(config, using, generation_keys, by_base, found, settled)
+        hits, by_base = _buffered_hits(config, using, by_base)
+        for key_pk, instance in hits.items():
+            settled.add(key_pk)
+            if instance is not None:
+                found[instance.pk] = instance
         if not by_base:
             return found
 
@@ -206,39 +273,3 @@ def _read_objects(
     )
     found.update((instance.pk, instance) for instance in entries.values() if instance is not None)
     return found
-
-
-def _hits_with_flags(
-    config: ModelConfig,
-    using: str,
-    generation_keys: Any,
-    by_base: dict[str, Any],
-    found: dict[Any, Any],
-    settled: set[Any],
-) -> dict[str, Any]:
-    """A write-behind model's hits, read with their rows' deferred-write flags in one MGET;
-    the keys still to read (misses, unreadable entries, or all of them if Redis failed)."""
-    flags = [buffer_keys(config.model).flag(key_pk) for key_pk in by_base.values()]
-    try:
-        current = readthrough.read_current(generation_keys, list(by_base), flags)
-    except RedisError:
-        return by_base
-    count = len(by_base)
-    remaining: dict[str, Any] = {}
-    for (base, key_pk), data, flag in zip(
-        by_base.items(), current[:count], current[count:], strict=True
-    ):
-        if data is None:
-            remaining[base] = key_pk
-            continue
-        try:
-            instance = _decode_instance(config, using, data)
-        except Exception:  # a corrupt or foreign entry: the read path replaces it
-            remaining[base] = key_pk
-            continue
-        if flag is None:
-            settled.add(key_pk)
-        stats.record_hit(config.namespace, 0.0)
-        if instance is not None:
-            found[instance.pk] = instance
-    return remaining

@@ -110,8 +110,11 @@ def _read_pending(connection: Any) -> None:
             logger.exception("django_distcache: handling a deferred reply failed")
 
 
-def send(client: Redis, body: bytes, *, idempotent: bool = False) -> Any:
+def send(client: Redis, body: bytes, *, idempotent: bool = False, replies: int = 1) -> Any:
     """Send one encoded command and return the parsed reply (or raise its error).
+
+    ``replies`` > 1: ``body`` holds that many commands (a pipeline, one round trip);
+    their replies come back as a list, and an error reply is raised once all are read.
 
     A client with a circuit breaker (the app's) is checked first and trips it on failure.
     An ``idempotent`` command that fails on a connection held from before (Redis
@@ -128,7 +131,9 @@ def send(client: Redis, body: bytes, *, idempotent: bool = False) -> Any:
         try:
             connection.send_packed_command([body], check_health=False)
             _read_pending(connection)
-            return connection.read_response()
+            if replies == 1:
+                return connection.read_response()
+            return _read_replies(connection, replies)
         except ResponseError:
             raise  # an error reply: the connection is in step and stays
         except RedisConnectionError as error:
@@ -183,6 +188,27 @@ def script_body(
     parts.extend(bulk(part) for part in keys)
     parts.extend(bulk(part) for part in args)
     return command(len(parts), b"".join(parts))
+
+
+def _read_replies(connection: Any, count: int) -> list[Any]:
+    """``count`` replies; the first error reply is raised after all are read (so the
+    connection stays in step)."""
+    answers: list[Any] = []
+    error: ResponseError | None = None
+    for _ in range(count):
+        try:
+            answers.append(connection.read_response())
+        except ResponseError as exc:
+            error = error or exc
+            answers.append(exc)
+    if error is not None:
+        raise error
+    return answers
+
+
+def encode(*parts: Any) -> bytes:
+    """One RESP command of ``parts``."""
+    return command(len(parts), b"".join(bulk(part) for part in parts))
 
 
 def run_script(client: Redis, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> Any:

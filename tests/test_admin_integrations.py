@@ -58,11 +58,11 @@ def _write_behind_row(page: str, model: str) -> str:
 
 
 def _dead_letter(operator: Client) -> int:
-    """A deferred increment of a row deleted before the flush: one dead letter."""
+    """A deferred increment of a row deleted before it was made: one dead letter."""
     doomed = ProductFactory(stock=10)
     doomed_pk = doomed.pk
-    django_distcache.write_behind_incr(Product, doomed_pk, "stock")
     doomed.delete()
+    django_distcache.write_behind_incr(Product, doomed_pk, "stock")
     response = operator.post(reverse(FLUSH), {"model": "testapp.product"}, follow=True)
     # a dead letter is news the operator must not miss: a warning, not a success
     assert _message(response) == (

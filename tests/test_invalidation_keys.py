@@ -29,7 +29,7 @@ def every_key(model, pk):
     }
     if get_config(model).write_behind:
         bkeys, key_pk = buffer_keys(model), _normalize_pk(model, pk)
-        found["buffer"] = f"{bkeys.record_prefix}{key_pk}"
+        found["buffer"] = bkeys.record(key_pk)
         found["flag"] = bkeys.flag(key_pk)
     return found
 

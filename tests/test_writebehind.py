@@ -10,6 +10,7 @@ from django.test import override_settings
 
 import django_distcache
 from django_distcache.writebehind import backlog, dead_letters, flush_write_behind
+from django_distcache.writebehind.buffer import buffer_keys
 from tests.factories import DocumentFactory, ProductFactory, TagFactory
 from tests.testapp.models import Category, Document, Product, Tag
 
@@ -102,10 +103,11 @@ def test_save_of_other_fields_keeps_deferred_writes():
 def test_writes_to_a_deleted_row_go_to_the_dead_letter_list():
     product = ProductFactory(stock=10)
     keep = ProductFactory(stock=1)
-    django_distcache.write_behind_incr(Product, product.pk, "stock")
     django_distcache.write_behind_incr(Product, keep.pk, "stock")
     deleted_pk = product.pk
     product.delete()
+    # Made after the delete (writes made before it are superseded by it).
+    django_distcache.write_behind_incr(Product, deleted_pk, "stock")
     with pytest.raises(Product.DoesNotExist):
         django_distcache.get_object(Product, deleted_pk)
     counts = flush_write_behind(Product)
@@ -247,7 +249,7 @@ def test_buffer_on_its_own_redis_keeps_read_your_writes(redis_process):
         django_distcache.get_object(Product, product.pk)
         django_distcache.write_behind_incr(Product, product.pk, "stock", by=2)
         assert django_distcache.get_object(Product, product.pk).stock == 3
-        assert redis.Redis.from_url(server.url).exists(f"dctest:wb:testapp.product:r:{product.pk}")
+        assert redis.Redis.from_url(server.url).exists(buffer_keys(Product).record(product.pk))
         flush_write_behind(Product)
         assert stock_in_db(product) == 3
 
@@ -282,7 +284,7 @@ def test_strict_mode_waits_for_a_replica(redis_process):
     strict["DISTCACHE"] |= {"WRITE_BEHIND_WAIT_REPLICAS": 1, "WRITE_BEHIND_WAIT_TIMEOUT": 5}
     with override_settings(**strict):
         django_distcache.write_behind_incr(Product, product.pk, "stock")
-        key = f"dctest:wb:testapp.product:r:{product.pk}"
+        key = f"dctest:wb:{{testapp.product}}:r:{product.pk}"
         assert redis.Redis.from_url(replica.url).hget(key, "i:stock") == b"1"
         replica.stop()
         strict["DISTCACHE"]["WRITE_BEHIND_WAIT_TIMEOUT"] = 0.2
@@ -308,8 +310,8 @@ def test_flush_task_is_configured_for_at_least_once_delivery():
 
 def _expire_leases(raw_redis) -> None:
     raw_redis.zadd(
-        "dctest:wb:testapp.product:batches",
-        {b: 0 for b in raw_redis.zrange("dctest:wb:testapp.product:batches", 0, -1)},
+        "dctest:wb:{testapp.product}:batches",
+        {b: 0 for b in raw_redis.zrange("dctest:wb:{testapp.product}:batches", 0, -1)},
     )
 
 

@@ -50,8 +50,9 @@ def test_replayed_letter_is_flushed_once_its_cause_is_fixed(capsys):
 @override_settings(DISTCACHE=NO_RETRY)
 def test_replayed_increments_add_to_newer_writes():
     product = ProductFactory(stock=0)
-    django_distcache.write_behind_incr(Product, product.pk, "stock", by=2)
     Product.objects.filter(pk=product.pk).delete()
+    # Made after the delete: dead-lettered (one made before it is superseded by it).
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=2)
     flush_write_behind(Product)
     assert len(dead_letters(Product)) == 1
     Product.objects.create(pk=product.pk, name="back", stock=10)

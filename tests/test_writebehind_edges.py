@@ -60,11 +60,11 @@ def test_increment_after_a_deferred_null_value_is_n(nullable_stock, raw_redis):
 
 
 def _batch_key(model_label: str, batch_id: str) -> str:
-    return f"dctest:wb:{model_label}:b:{batch_id}"
+    return f"dctest:wb:{{{model_label}}}:b:{batch_id}"
 
 
 def _expire_lease(raw_redis, model_label: str, batch_id: str) -> None:
-    raw_redis.zadd(f"dctest:wb:{model_label}:batches", {batch_id: 0}, xx=True)
+    raw_redis.zadd(f"dctest:wb:{{{model_label}}}:batches", {batch_id: 0}, xx=True)
 
 
 @override_settings(
@@ -153,10 +153,11 @@ def _buffer_raw(raw_redis, model_label: str, pk, fields: dict) -> None:
 
     codec = readthrough.serializer()
     now = int(time.time() * 1000)
-    root = f"dctest:wb:{model_label}"
+    root = f"dctest:wb:{{{model_label}}}"
     mapping = {f"v:{name}": codec.dumps(value) for name, value in fields.items()}
     raw_redis.hset(f"{root}:r:{pk}", mapping={**mapping, "n": 1, "since": now})
     raw_redis.zadd(f"{root}:pending", {str(pk): now})
+    raw_redis.set(f"{root}:f:{pk}", 1)
     raw_redis.sadd("dctest:wb:models", model_label)
 
 
@@ -387,6 +388,22 @@ def test_a_deferred_write_keeps_the_cached_row(django_assert_num_queries):
         assert django_distcache.get_object(Product, product.pk).stock == 12
 
 
+def test_a_flushed_row_stays_cached_when_the_flush_writes_through_the_orm(
+    monkeypatch, django_assert_num_queries
+):
+    """Off PostgreSQL the flush writes with bulk_update, whose invalidation drops the
+    rows' entries at its commit, before the batch is acknowledged."""
+    from django_distcache.writebehind import sql
+
+    monkeypatch.setattr(sql, "orm_writes", lambda using: True)
+    product = ProductFactory(stock=10)
+    django_distcache.get_object(Product, product.pk)  # cached
+    django_distcache.write_behind_incr(Product, product.pk, "stock")
+    assert flush_write_behind(Product)["rows"] == 1
+    with django_assert_num_queries(0):
+        assert django_distcache.get_object(Product, product.pk).stock == 11
+
+
 def test_a_cached_row_read_before_a_deferred_write_is_not_counted_twice():
     product = ProductFactory(stock=10)
     django_distcache.write_behind_incr(Product, product.pk, "stock", by=5)
@@ -407,7 +424,7 @@ def test_a_hit_reads_the_buffer_only_for_rows_with_deferred_writes(round_trips):
     assert round_trips.count == 1
     round_trips.reset()
     assert django_distcache.get_object(Product, written.pk).stock == 2
-    assert round_trips.count == 2
+    assert round_trips.count == 1
     flush_write_behind(Product)
     round_trips.reset()
     assert django_distcache.get_object(Product, written.pk).stock == 2
@@ -458,7 +475,7 @@ def test_a_row_that_kills_its_flush_is_dead_lettered_after_a_bounded_number_of_d
             counts = flush_module.flush_batch(Product, using)
         except WorkerDied:
             deaths += 1
-            for batch_id in raw_redis.zrange("dctest:wb:testapp.product:batches", 0, -1):
+            for batch_id in raw_redis.zrange("dctest:wb:{testapp.product}:batches", 0, -1):
                 _expire_lease(raw_redis, "testapp.product", batch_id.decode())
             continue
         if counts is None and backlog()[0]["pending"] == 0:

@@ -1,24 +1,23 @@
 -- The deferred writes of rows not yet in the database: per pk, the record held by an
 -- unfinished batch (older), that batch's transaction id, the writes set aside by
--- direct writes in progress (marks, see wb_mark), and the pending record (newer).
--- KEYS: claimed hash. ARGV: buffer root, pks...
-local root = ARGV[1]
+-- direct writes in progress (their marks hash), and the pending record (newer).
+-- A row without its flag has none: it costs one EXISTS.
+-- KEYS: claimed hash, txids hash, then per row: its flag, held record, marks hash and
+--       record. ARGV: pks...
+local claimed, txids = KEYS[1], KEYS[2]
 local out = {}
-for i = 2, #ARGV do
-  local pk = ARGV[i]
-  local id = redis.call('HGET', KEYS[1], pk)
-  if id then
-    out[#out + 1] = redis.call('HGETALL', root .. ':c:' .. id .. ':' .. pk)
-    out[#out + 1] = redis.call('HGET', root .. ':b:' .. id, 'txid') or ''
+for p = 1, #ARGV do
+  local k = 2 + 4 * (p - 1)
+  local flag, held, marks, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  if redis.call('EXISTS', flag) == 0 then
+    out[#out + 1] = 0
   else
-    out[#out + 1] = {}
-    out[#out + 1] = ''
+    local id = redis.call('HGET', claimed, ARGV[p])
+    local txid = ''
+    if id then txid = redis.call('HGET', txids, id) or '' end
+    out[#out + 1] = {
+      redis.call('HGETALL', held), txid, redis.call('HGETALL', marks), redis.call('HGETALL', rec)
+    }
   end
-  local marks = {}
-  for _, token in ipairs(redis.call('SMEMBERS', root .. ':mk:' .. pk)) do
-    marks[#marks + 1] = redis.call('HGETALL', root .. ':m:' .. pk .. ':' .. token)
-  end
-  out[#out + 1] = marks
-  out[#out + 1] = redis.call('HGETALL', root .. ':r:' .. pk)
 end
 return out

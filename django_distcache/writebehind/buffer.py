@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.db import models
@@ -12,26 +15,32 @@ from django.db import models
 from django_distcache import keys, readthrough
 from django_distcache.registry import ModelConfig, get_config
 
-# Layout, per model (W = "<prefix>:wb:<app_label.model>"):
+# Layout, per model (W = "<prefix>:wb:{<app_label.model>}": the concrete model's label
+# as a hash tag, so that every key a script touches is in one Redis Cluster slot; <pk>
+# is the row's key part, keys.pk_text made key-safe as in every other key):
 #   W:pending       zset   pk -> when the row is due (ms): first write, or retry time
 #   W:f:<pk>        string set while the row has deferred writes not in the database
-#                          (read in the MGET of a hit: only then is the buffer read)
+#                          (read with a hit: only then is the buffer read)
 #   W:since         zset   pk -> when its oldest write not yet in the database was made
 #                          (ms), pending, in flight or retried: the backlog's age
 #   W:r:<pk>        hash   the row's deferred writes: v:<attname> (encoded value),
 #                          i:<attname> (summed increment), n (writes), since, attempts, error,
 #                          crashes (its flushes that died)
 #   W:claimed       hash   pk -> id of the batch holding the row (one batch per row)
+#   W:h:<pk>        hash   the row's deferred writes while the batch holding it applies them
 #   W:batches       zset   batch id -> lease expiry (ms)
-#   W:b:<id>        hash   txid of the database transaction applying it, p:<pk> per row
-#   W:c:<id>:<pk>   hash   a row's deferred writes while its batch is applied
-#   W:m:<pk>:<tok>  hash   deferred writes a direct write in progress set aside (mark),
-#                          with txid (its transaction) and at (ms); see ordering.py
-#   W:mk:<pk>       set    the row's marks (tokens)
+#   W:b:<id>        hash   txid of the database transaction applying it, p:<pk> per row,
+#                          and the decisions about failed rows
+#   W:txids         hash   batch id -> its txid (read with a row's writes)
+#   W:m:<pk>        hash   deferred writes that direct writes in progress set aside
+#                          (marks): "<token>:<field>", with <token>:txid (its
+#                          transaction), <token>:at and <token>:seen (ms); see ordering.py
 #   W:marks         zset   "<token>:<pk>" -> when marked (ms): marks not yet settled
-#   W:dead          list   dead letters (encoded dicts), never trimmed
+#   W:dead          list   dead letters (encoded dicts), trimmed to the newest kept
 #   W:stats         hash   writes, rows, dead_lettered
-# and "<prefix>:wb:models", the set of labels that ever buffered a write.
+#   W:trigger       string set while a flush started by the batch size is recent
+# and "<prefix>:wb:models", the set of labels that ever buffered a write (written by
+# Python, once per process and model: it is not in the model's slot).
 
 
 class NotWriteBehind(LookupError):
@@ -46,26 +55,38 @@ def models_key() -> str:
     return f"{keys.prefix()}:wb:models"
 
 
+# (process id, Redis client id, label) of the models this process listed in models_key().
+_announced: set[tuple[int, int, str]] = set()
+
+
+def announce(buffer: Any, label: str) -> None:
+    """List ``label`` among the models that buffered writes (once per process, client and
+    model). NOTE: one round trip, the first time only."""
+    seen = (os.getpid(), id(buffer), label)
+    if seen not in _announced:
+        buffer.sadd(models_key(), label)
+        _announced.add(seen)
+
+
+def row_part(key_pk: Any) -> str:
+    """Row ``key_pk`` (already in keys.pk_text's spelling) as the last part of a key."""
+    text = str(key_pk)
+    return text if text.isascii() and text.isdigit() else keys.safe_part(text)
+
+
 @dataclass(frozen=True)
 class BufferKeys:
-    """The Redis keys of one model's buffer."""
+    """The Redis keys of one model's buffer (``label``: the concrete model's)."""
 
     label: str
 
-    @property
+    @cached_property
     def root(self) -> str:
-        return f"{keys.prefix()}:wb:{self.label}"
+        return f"{keys.prefix()}:wb:{{{keys.safe_part(self.label, 120)}}}"
 
     @property
     def pending(self) -> str:
         return f"{self.root}:pending"
-
-    @property
-    def record_prefix(self) -> str:
-        return f"{self.root}:r:"
-
-    def flag(self, key_pk: Any) -> str:
-        return f"{self.root}:f:{key_pk}"
 
     @property
     def since(self) -> str:
@@ -79,15 +100,9 @@ class BufferKeys:
     def batches(self) -> str:
         return f"{self.root}:batches"
 
-    def batch(self, batch_id: str) -> str:
-        return f"{self.root}:b:{batch_id}"
-
     @property
-    def held_root(self) -> str:
-        return f"{self.root}:c:"
-
-    def held_prefix(self, batch_id: str) -> str:
-        return f"{self.root}:c:{batch_id}:"
+    def txids(self) -> str:
+        return f"{self.root}:txids"
 
     @property
     def marks(self) -> str:
@@ -105,9 +120,31 @@ class BufferKeys:
     def trigger(self) -> str:
         return f"{self.root}:trigger"
 
+    def batch(self, batch_id: str) -> str:
+        return f"{self.root}:b:{batch_id}"
+
+    def record(self, key_pk: Any) -> str:
+        return f"{self.root}:r:{row_part(key_pk)}"
+
+    def flag(self, key_pk: Any) -> str:
+        return f"{self.root}:f:{row_part(key_pk)}"
+
+    def held(self, key_pk: Any) -> str:
+        return f"{self.root}:h:{row_part(key_pk)}"
+
+    def row_marks(self, key_pk: Any) -> str:
+        return f"{self.root}:m:{row_part(key_pk)}"
+
+    def rows(self, key_pks: Iterable[Any], *kinds: str) -> list[str]:
+        """For each row in turn, its keys of ``kinds`` ("record", "flag", "held",
+        "row_marks"): the per-row KEYS of a script."""
+        getters = [getattr(self, kind) for kind in kinds]
+        return [get(key_pk) for key_pk in key_pks for get in getters]
+
 
 def buffer_keys(model: type[models.Model]) -> BufferKeys:
-    return BufferKeys(model._meta.label_lower)
+    """The buffer of ``model``'s rows: a proxy writes to its concrete model's."""
+    return BufferKeys(keys.model_label(model))
 
 
 def write_behind_config(model: type[models.Model]) -> ModelConfig:

@@ -7,9 +7,10 @@ from typing import Any
 from django.db import models
 
 from django_distcache import readthrough
-from django_distcache.client import get_buffer_redis, script
+from django_distcache.client import get_buffer_redis
 from django_distcache.registry import ModelRef, resolve_model
-from django_distcache.writebehind.buffer import buffer_keys, write_behind_config
+from django_distcache.writebehind.buffer import announce, buffer_keys, write_behind_config
+from django_distcache.writebehind.scripts import wb_script
 
 
 def dead_letters(model: ModelRef, limit: int = 100) -> list[dict[str, Any]]:
@@ -38,8 +39,12 @@ def replay_dead_letters(model: ModelRef, count: int | None = None) -> int:
             ops += ["v", name, codec.dumps(value)]
         for name, amount in letter["increments"].items():
             ops += ["i", name, amount]
-        replayed += script("wb_replay")(
-            keys=[bkeys.dead], args=[bkeys.root, item, letter["pk"], *ops], client=buffer
+        pk = letter["pk"]
+        announce(buffer, bkeys.label)
+        replayed += wb_script("replay")(
+            keys=[bkeys.dead, bkeys.pending, bkeys.since, bkeys.record(pk), bkeys.flag(pk)],
+            args=[item, pk, *ops],
+            client=buffer,
         )
     return replayed
 

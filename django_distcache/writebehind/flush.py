@@ -18,7 +18,7 @@ from typing import Any
 from django.db import models, router, transaction
 
 from django_distcache import keys
-from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
+from django_distcache.client import buffer_shares_cache, get_buffer_redis
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import invalidate_objects, schedule_invalidation
 from django_distcache.registry import ModelRef, resolve_model, write_behind_models
@@ -36,9 +36,11 @@ from django_distcache.writebehind.marks import settle_marks
 from django_distcache.writebehind.outcome import dead_letter, record_decisions
 from django_distcache.writebehind.recovery import recover_stale_batches
 from django_distcache.writebehind.rows import apply_rows
+from django_distcache.writebehind.scripts import wb_script
 from django_distcache.writebehind.settle import (
     DATABASE_DOWN,
     BatchOutcome,
+    cached_rows,
     refresh_entries,
     settle_failed_batch,
 )
@@ -135,6 +137,7 @@ def flush_batch(
     batch_id, pks = claimed
     bkeys = buffer_keys(model)
     outcome = BatchOutcome()
+    cached = cached_rows(model, using, pks)
     try:
         apply_batch(model, using, bkeys, batch_id, pks, outcome)
     except BatchLost:
@@ -151,7 +154,10 @@ def flush_batch(
         settle_failed_batch(model, using, batch_id, pks, outcome, attempts=1, error=error)
         raise
     else:
-        refresh_entries(model, using, outcome.acknowledge(model, batch_id))
+        dropped = outcome.acknowledge(model, batch_id)
+        if dropped is not None:
+            done = set(outcome.done)
+            refresh_entries(model, using, sorted({*dropped, *(pk for pk in cached if pk in done)}))
     outcome.counts["batches"] += 1
     return outcome.counts
 
@@ -163,17 +169,24 @@ def claim_batch(
     conf = get_settings()
     bkeys = buffer_keys(model)
     buffer = get_buffer_redis()
+    due = due_by or now_ms()
+    limit = conf.WRITE_BEHIND_BATCH_SIZE
+    # Read first: the script must be given every key it touches (Redis Cluster).
+    # NOTE: one round trip more per batch.
+    candidates: Any = buffer.zrangebyscore(bkeys.pending, "-inf", due, start=0, num=limit * 2)
+    if not candidates:
+        return None
+    pks = [pk.decode() for pk in candidates]
     batch_id = new_batch_id()
-    claimed = script("wb_claim")(
-        keys=[bkeys.pending, bkeys.claimed, bkeys.batches, bkeys.batch(batch_id)],
-        args=[
-            due_by or now_ms(),
-            conf.WRITE_BEHIND_BATCH_SIZE,
-            batch_id,
-            lease_expiry(),
-            bkeys.record_prefix,
-            bkeys.held_prefix(batch_id),
+    claimed = wb_script("claim")(
+        keys=[
+            bkeys.pending,
+            bkeys.claimed,
+            bkeys.batches,
+            bkeys.batch(batch_id),
+            *bkeys.rows(pks, "record", "held"),
         ],
+        args=[due, limit, batch_id, lease_expiry(), *pks],
         client=buffer,
     )
     if not claimed:
@@ -199,15 +212,9 @@ def apply_batch(
     with transaction.atomic(using=using):
         existing, busy = _lock_rows(model, using, values)
         txid = begin_flush_transaction(using)
-        flat = script("wb_begin")(
-            keys=[bkeys.batches, bkeys.batch(batch_id)],
-            args=[
-                batch_id,
-                txid,
-                lease_expiry(),
-                bkeys.held_prefix(batch_id),
-                *pks,
-            ],
+        flat = wb_script("begin")(
+            keys=[bkeys.batches, bkeys.batch(batch_id), bkeys.txids, *bkeys.rows(pks, "held")],
+            args=[batch_id, txid, lease_expiry(), *pks],
             client=get_buffer_redis(),
         )
         if flat is None:

@@ -39,7 +39,7 @@ def settle_marks(model: type[models.Model], using: str) -> int:
         return 0
     pipe = buffer.pipeline(transaction=False)
     for token, pks in tokens.items():
-        pipe.hmget(f"{bkeys.root}:m:{pks[0]}:{token}", ["txid", "seen"])
+        pipe.hmget(bkeys.row_marks(pks[0]), [f"{token}:txid", f"{token}:seen"])
     answers = pipe.execute()
     now, lease = now_ms(), get_settings().WRITE_BEHIND_LEASE_TIMEOUT * 1000
     restored = 0
@@ -55,7 +55,7 @@ def settle_marks(model: type[models.Model], using: str) -> int:
             if not due and seen is None:
                 pipe = buffer.pipeline(transaction=False)
                 for pk in pks:
-                    pipe.hset(f"{bkeys.root}:m:{pk}:{token}", "seen", now)
+                    pipe.hset(bkeys.row_marks(pk), f"{token}:seen", now)
                 pipe.execute()
         if due:
             settle_mark(model, token, pks, "restore")

@@ -9,14 +9,17 @@ from typing import Any
 from django.db import models
 
 from django_distcache import readthrough
-from django_distcache.client import buffer_shares_cache, get_buffer_redis, script
+from django_distcache.client import buffer_shares_cache, get_buffer_redis
 from django_distcache.conf import get_settings
+from django_distcache.keys import lease_key
 from django_distcache.writebehind.buffer import (
     BufferKeys,
     Record,
     buffer_keys,
     write_behind_config,
 )
+from django_distcache.writebehind.packed import run_after
+from django_distcache.writebehind.scripts import wb_script
 
 
 def record_decisions(
@@ -61,10 +64,17 @@ def acknowledge(
 ) -> list[str] | None:
     """Finish a batch in Redis (once; a repeated ack does nothing and returns None).
     ``writes``: how many buffered writes the done rows held (for the coalescing
-    ratio). Returns the pks of the written rows whose cached entries were dropped."""
+    ratio). Returns the pks of the written rows whose cached entries were dropped.
+
+    The entries (and leases) of the rows done or dead are deleted in the same round
+    trip, just before the batch is acknowledged: a read in between misses and loads
+    the row, whose batch it then sees committed (overlay.py), never an entry without
+    the writes that were just acknowledged.
+    """
     bkeys = buffer_keys(model)
     config = write_behind_config(model)
     done, retry, dead = list(done), list(retry), list(dead)
+    rows = [*done, *(item[0] for item in retry), *(pk for pk, _letter in dead)]
     keys_ = [
         bkeys.batches,
         bkeys.claimed,
@@ -73,22 +83,22 @@ def acknowledge(
         bkeys.dead,
         bkeys.stats,
         bkeys.since,
+        bkeys.txids,
+        *bkeys.rows(rows, "held", "record", "flag", "row_marks"),
     ]
-    args: list[Any] = [
-        batch_id,
-        bkeys.held_prefix(batch_id),
-        bkeys.record_prefix,
-        writes,
-        config.object_base("") if buffer_shares_cache() else "",
-        len(done),
-        *done,
-        len(retry),
-    ]
+    args: list[Any] = [batch_id, writes, len(done), *done, len(retry)]
     for retried in retry:
         args.extend(retried)
     args.append(len(dead))
     for pk, letter in dead:
         args.extend((pk, letter))
     args.append(int(get_settings().WRITE_BEHIND_DEAD_LETTERS_KEPT))
-    answer = script("wb_ack")(keys=keys_, args=args, client=get_buffer_redis())
-    return [pk.decode() for pk in answer[1]] if answer else None
+    bases = [*done, *(pk for pk, _letter in dead)] if buffer_shares_cache() else []
+    drops = []
+    for pk in bases:
+        entry = config.object_base(pk)
+        drops.append(("DEL", entry, lease_key(entry)))
+    *deleted, acked = run_after(get_buffer_redis(), drops, wb_script("ack"), keys_, args)
+    if not acked:
+        return None
+    return [pk for pk, count in zip(bases, deleted, strict=True) if count]

@@ -7,10 +7,11 @@ from typing import Any
 
 from django.db import models
 
-from django_distcache.client import get_buffer_redis, script
+from django_distcache.client import get_buffer_redis
 from django_distcache.invalidation import invalidate_objects
 from django_distcache.writebehind.buffer import buffer_keys, lease_expiry, now_ms
 from django_distcache.writebehind.outcome import acknowledge
+from django_distcache.writebehind.scripts import wb_script
 from django_distcache.writebehind.transactions import commit_status
 
 logger = logging.getLogger("django_distcache")
@@ -36,8 +37,8 @@ def steal_batch(model: type[models.Model], batch_id: str) -> dict[str, bytes] | 
     """Take over ``batch_id`` if its lease ran out: its hash (txid, p:<pk>, decisions),
     or None. A batch whose flush had not begun its transaction can no longer begin it."""
     bkeys = buffer_keys(model)
-    flat = script("wb_steal")(
-        keys=[bkeys.batches, bkeys.batch(batch_id)],
+    flat = wb_script("steal")(
+        keys=[bkeys.batches, bkeys.batch(batch_id), bkeys.txids],
         args=[batch_id, now_ms(), lease_expiry()],
         client=get_buffer_redis(),
     )

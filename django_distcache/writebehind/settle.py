@@ -9,8 +9,11 @@ from dataclasses import dataclass, field
 from django.db import InterfaceError, OperationalError, connections, models
 from redis.exceptions import RedisError
 
+from django_distcache.client import buffer_shares_cache, get_redis
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import invalidate_objects
+from django_distcache.registry import get_config
+from django_distcache.writebehind import sql
 from django_distcache.writebehind.buffer import now_ms
 from django_distcache.writebehind.outcome import acknowledge
 from django_distcache.writebehind.transactions import commit_status
@@ -42,6 +45,23 @@ class BatchOutcome:
             dead=self.dead,
             writes=self.counts["writes"],
         )
+
+
+def cached_rows(model: type[models.Model], using: str, pks: list[str]) -> list[str]:
+    """The rows of ``pks`` whose entries are cached now, before their batch is written by
+    the ORM (on databases other than PostgreSQL), whose invalidation drops them at its
+    commit. NOTE: one round trip per batch, there only."""
+    if not buffer_shares_cache() or not sql.orm_writes(using):
+        return []
+    config = get_config(model)
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for pk in pks:
+            pipe.exists(config.object_base(pk))
+        found = pipe.execute()
+    except RedisError:
+        return []
+    return [pk for pk, exists in zip(pks, found, strict=True) if exists]
 
 
 def refresh_entries(model: type[models.Model], using: str, pks: list[str] | None) -> None:

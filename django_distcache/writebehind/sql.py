@@ -20,11 +20,17 @@ def update_rows(
     model: type[models.Model], using: str, columns: Columns, rows: Sequence[tuple[Any, ...]]
 ) -> None:
     """Apply ``rows`` of (pk, value per column) to ``model``'s table."""
-    if connections[using].vendor == "postgresql":
+    if orm_writes(using):
+        _update_generic(model, using, columns, rows)
+    else:
         for start in range(0, len(rows), STATEMENT_ROWS):
             _update_postgresql(model, using, columns, rows[start : start + STATEMENT_ROWS])
-    else:
-        _update_generic(model, using, columns, rows)
+
+
+def orm_writes(using: str) -> bool:
+    """Whether batches are written through the ORM (``bulk_update``, on databases other
+    than PostgreSQL): its invalidation then drops the rows' entries at the commit."""
+    return connections[using].vendor != "postgresql"
 
 
 def _update_postgresql(

@@ -12,15 +12,18 @@ from django.db import models, router, transaction
 from django_distcache import objects as _objects
 from django_distcache import readthrough
 from django_distcache.breaker import RedisUnavailable
-from django_distcache.client import get_buffer_redis, script
+from django_distcache.client import get_buffer_redis
 from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.registry import get_config
 from django_distcache.writebehind.buffer import (
+    BufferKeys,
+    announce,
     buffer_keys,
     write_behind_config,
 )
 from django_distcache.writebehind.own import defer_to_commit
 from django_distcache.writebehind.packed import PackedCall
+from django_distcache.writebehind.scripts import wb_script
 from django_distcache.writebehind.values import (
     checked_pk,
     checked_value,
@@ -46,6 +49,7 @@ class _WritePlan:
     """What every write to one model needs, derived once per settings object."""
 
     label: str
+    keys: BufferKeys
     call: PackedCall
     wait_replicas: int
 
@@ -57,7 +61,13 @@ def _plan(model: type[models.Model], conf: DistcacheSettings) -> _WritePlan:
     limits = f"{int(conf.WRITE_BEHIND_MAX_PENDING)},{int(conf.WRITE_BEHIND_BATCH_SIZE)},"
     return _WritePlan(
         label=bkeys.label,
-        call=PackedCall(script("wb_write"), [], [bkeys.root, limits + str(TRIGGER_MS)]),
+        keys=bkeys,
+        call=PackedCall(
+            wb_script("write"),
+            [bkeys.pending, bkeys.since, bkeys.trigger],
+            2,
+            [limits + str(TRIGGER_MS)],
+        ),
         wait_replicas=conf.WRITE_BEHIND_WAIT_REPLICAS,
     )
 
@@ -68,6 +78,7 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
     conf = get_settings()
     plan = _plan(model, conf)
     key_pk = _objects._normalize_pk(model, pk)
+    row_keys = [plan.keys.record(key_pk), plan.keys.flag(key_pk)]
     args: list[Any] = [str(key_pk)]
     for op in ops:
         args.extend(op)
@@ -77,10 +88,11 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
     # is it certain that nothing was sent: then the write overflows (write through
     # or raise, WRITE_BEHIND_OVERFLOW); a timeout may have reached Redis and raises.
     try:
+        announce(buffer, plan.label)
         if plan.wait_replicas:
-            (trigger, _count), acked = _write_and_wait(buffer, plan, args, conf)
+            (trigger, _count), acked = _write_and_wait(buffer, plan, row_keys, args, conf)
         else:
-            trigger, _count = plan.call(buffer, args)
+            trigger, _count = plan.call(buffer, row_keys, args)
     except RedisUnavailable:
         return None
     if trigger == -1:
@@ -94,13 +106,13 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
     return True
 
 
-def _write_and_wait(buffer: Any, plan: _WritePlan, args: list[Any], conf: Any) -> Any:
-    """The script call and WAIT in one pipeline: WAIT counts the replicas that have
-    the writes of its own connection, so both must go over the same one."""
-    pipe = buffer.pipeline(transaction=False)
-    plan.call.script(keys=plan.call.keys, args=[*plan.call.leading, *args], client=pipe)
-    pipe.wait(conf.WRITE_BEHIND_WAIT_REPLICAS, int(conf.WRITE_BEHIND_WAIT_TIMEOUT * 1000))
-    return pipe.execute()
+def _write_and_wait(
+    buffer: Any, plan: _WritePlan, row_keys: list[str], args: list[Any], conf: Any
+) -> Any:
+    """The script call and WAIT in one round trip, over the same connection: WAIT counts
+    the replicas that have the writes of its own connection."""
+    wait = ("WAIT", conf.WRITE_BEHIND_WAIT_REPLICAS, int(conf.WRITE_BEHIND_WAIT_TIMEOUT * 1000))
+    return plan.call(buffer, row_keys, args, then=wait)
 
 
 def _check_replicas(acked: int, conf: Any) -> None:
