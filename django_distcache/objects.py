@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 from django.db import models, router
 from django.db.models.base import ModelState
 from redis.exceptions import RedisError
 
-from django_distcache import hotkeys, readthrough, stats
+from django_distcache import hotkeys, readthrough, refresh, stats
 from django_distcache.client import buffer_shares_cache
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
@@ -86,6 +86,32 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
         source = read_alias(using, generation_keys, [key])
         return config.model._default_manager.db_manager(source).filter(pk=pk).first()
 
+    def later(bases: list[str], token: str, generations: bytes) -> None:
+        # A stale entry's refresh: on a worker (by pk) or a thread (this load).
+        refresh.start(
+            lambda _: {
+                "kind": "objects",
+                "model": config.model._meta.label,
+                "using": using,
+                "pks": [key_pk],
+            },
+            lambda *lease: readthrough.refresh(
+                config.namespace,
+                generation_keys,
+                bases,
+                *lease,
+                lambda _: {key: load()},
+                encode,
+                config.freshness,
+            ),
+            bases,
+            token,
+            generations,
+        )
+
+    def encode(value: Any) -> Any:
+        return _encode_instance(config, value)
+
     hotkeys.record(config.namespace, key_pk)
     hit, instance, flagged = False, None, True
     if pending_touches(using, generation_keys, key):
@@ -99,8 +125,10 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
                 generation_keys,
                 key,
                 load,
-                encode=lambda value: _encode_instance(config, value),
+                encode=encode,
                 decode=lambda data: _decode_instance(config, using, data),
+                policy=config.freshness,
+                background=later,
             )
     if config.write_behind and flagged:
         # Entries hold the database's row; deferred writes are laid over it on each
@@ -188,24 +216,57 @@ def _read_objects(
         if not by_base:
             return found
 
-    def load(bases: list[str]) -> dict[str, Any]:
-        # The database's rows: deferred writes are laid over them on every read.
-        source = read_alias(using, generation_keys, bases)
-        source_manager = model._default_manager.db_manager(source)
-        loaded = source_manager.in_bulk([by_key[by_base[base]] for base in bases])
-        loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
-        return {base: loaded_by_key.get(by_base[base]) for base in bases}
+    load = rows_loader(config, using, by_base)
+
+    def encode(value: Any) -> Any:
+        return _encode_instance(config, value)
+
+    def later(bases: list[str], token: str, generations: bytes) -> None:
+        refresh.start(
+            lambda _: {
+                "kind": "objects",
+                "model": model._meta.label,
+                "using": using,
+                "pks": [by_base[base] for base in bases],
+            },
+            lambda *lease: readthrough.refresh(
+                namespace, generation_keys, bases, *lease, load, encode, config.freshness
+            ),
+            bases,
+            token,
+            generations,
+        )
 
     entries = readthrough.fetch_many(
         namespace,
         generation_keys,
         list(by_base),
         load,
-        encode=lambda value: _encode_instance(config, value),
+        encode=encode,
         decode=lambda data: _decode_instance(config, using, data),
+        policy=config.freshness,
+        background=later,
     )
     found.update((instance.pk, instance) for instance in entries.values() if instance is not None)
     return found
+
+
+def rows_loader(
+    config: ModelConfig, using: str, by_base: dict[str, Any]
+) -> Callable[[list[str]], dict[str, Any]]:
+    """Loads the rows of entry keys (``by_base``: key -> key pk) in one query, None for a
+    missing row. The database's rows: deferred writes are laid over them on every read."""
+    model = config.model
+
+    def load(bases: list[str]) -> dict[str, Any]:
+        source = read_alias(using, config.generation_keys, bases)
+        source_manager = model._default_manager.db_manager(source)
+        pks = [model._meta.pk.to_python(by_base[base]) for base in bases]
+        loaded = source_manager.in_bulk(pks)
+        loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
+        return {base: loaded_by_key.get(by_base[base]) for base in bases}
+
+    return load
 
 
 def _hits_with_flags(

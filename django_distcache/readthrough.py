@@ -1,21 +1,27 @@
 """The read path: one round trip on a hit; leases, single-flight and a bounded wait on a miss.
 
-An entry is stored at a fixed key as ``b"<generations>|<data>"``: it is current only
-while the generations it was loaded under (its namespace, dependencies and tags) are
-still the current ones, so bumping a generation invalidates a whole group in O(1) and
-the old entries are overwritten by the next load or age out by TTL.
+An entry is stored at a fixed key as ``b"<generations>|<expires>:<delta>:<limit>|<data>"``:
+it is current only while the generations it was loaded under (its namespace,
+dependencies and tags) are still the current ones, so bumping a generation invalidates
+a whole group in O(1) and the old entries are overwritten by the next load or age out by
+TTL. ``expires`` (when it goes stale, on Redis's clock) and ``delta`` (how long its load
+took) travel inside the entry, so early refresh (XFetch) and stale-while-revalidate are
+decided in the same round trip as the read; ``limit`` bounds a sliding entry.
 
 The first round trip of every read is ``lua/read.lua``: it returns the entry if it is
 current and otherwise takes its lease, so a miss costs that round trip, the load and
-one store, and a hit costs one round trip.
+one store, and a hit costs one round trip. A hit that should be refreshed (early, or
+stale within its grace period) also takes the lease, so one process refreshes it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -31,11 +37,15 @@ from django_distcache.outbox.keys import with_epoch
 __all__ = [
     "HELD_ELSEWHERE",
     "LEASE_TAKEN",
+    "PLAIN",
     "Encoder",
+    "Freshness",
     "fetch",
     "fetch_many",
+    "freshness",
     "new_token",
     "read_or_lease",
+    "refresh",
     "release",
     "serializer",
     "store",
@@ -47,11 +57,43 @@ logger = logging.getLogger("django_distcache")
 # Turns a loaded value into (bytes, timeout in seconds or None for no expiry), or None
 # to store nothing.
 Encoder = Callable[[Any], "tuple[bytes, float | None] | None"]
+# Runs the refresh of entries whose lease a reader took (stale-while-revalidate) away
+# from the reader: (keys, token, generations) -> None. See ``django_distcache.refresh``.
+Background = Callable[[list[str], str, bytes], None]
 
 HELD_ELSEWHERE = 0
 LEASE_TAKEN = 1
 _FIRST_POLL = 0.001
 _LONGEST_POLL = 0.025
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How the entries of one namespace age, in milliseconds: served stale for
+    ``stale_ms`` after they expire (while one refresh runs), and, when ``slide_ms``,
+    kept ``slide_ms`` after their last read but never ``max_age_ms`` after their load."""
+
+    stale_ms: int = 0
+    slide_ms: int = 0
+    max_age_ms: int = 0
+
+
+PLAIN = Freshness()
+
+
+def freshness(
+    timeout: float | None, stale_while_revalidate: float | None, sliding: bool | None
+) -> Freshness:
+    """The Freshness of a namespace from its options (None: the DISTCACHE setting)."""
+    conf = get_settings()
+    if stale_while_revalidate is None:
+        stale_while_revalidate = conf.STALE_WHILE_REVALIDATE
+    if sliding is None:
+        sliding = conf.SLIDING
+    stale_ms = int(stale_while_revalidate * 1000)
+    if not (sliding and timeout):
+        return Freshness(stale_ms) if stale_ms else PLAIN
+    return Freshness(stale_ms, int(timeout * 1000), int(conf.SLIDING_MAX_AGE * 1000))
 
 
 @lru_cache(maxsize=4)
@@ -76,12 +118,28 @@ def ttl_ms(timeout: float | None) -> int:
     return max(1, int(timeout * 1000 * (1 - jitter * random.random())))
 
 
+def split_entry(stored: bytes) -> tuple[bytes, int, bytes] | None:
+    """(generations, expires in Redis ms or 0, data) of a stored entry, None if it is
+    not in this release's format."""
+    loaded_under, _, rest = stored.partition(b"|")
+    meta, bar, data = rest.partition(b"|")
+    expires = meta.partition(b":")[0]
+    if not bar or not expires.isdigit():
+        return None
+    return loaded_under, int(expires), data
+
+
 def current_data(stored: bytes | None, generations: Sequence[bytes | None]) -> bytes | None:
-    """The data of ``stored`` if it was loaded under ``generations``, else None."""
+    """The data of ``stored`` if it was loaded under ``generations`` and has not expired
+    (by this machine's clock: an expired entry is left to the read script), else None."""
     if stored is None or None in generations:
         return None
-    loaded_under, _, data = stored.partition(b"|")
-    return data if loaded_under == b".".join(generations) else None  # type: ignore[arg-type]
+    parts = split_entry(stored)
+    if parts is None or parts[0] != b".".join(generations):  # type: ignore[arg-type]
+        return None
+    if parts[1] and parts[1] <= time.time() * 1000:
+        return None
+    return parts[2]
 
 
 def read_current(
@@ -100,34 +158,54 @@ def read_current(
     return entries + values[len(keys) : len(keys) + len(also)]
 
 
-def read_or_lease(generation_keys: Sequence[str], keys: Sequence[str], token: str) -> list[Any]:
-    """[generations, r1, r2, ...]: the stored entry, LEASE_TAKEN or HELD_ELSEWHERE per key."""
+def _early_factor() -> str:
+    """XFetch's ``-beta * ln(random)``, drawn once per read ("0": early refresh off)."""
+    beta = get_settings().EARLY_REFRESH_BETA
+    if not beta:
+        return "0"
+    return f"{-beta * math.log(1.0 - random.random()):.4f}"
+
+
+def read_or_lease(
+    generation_keys: Sequence[str],
+    keys: Sequence[str],
+    token: str,
+    policy: Freshness = PLAIN,
+) -> list[Any]:
+    """[generations, r1, r2, ...]: per key the stored entry, [entry] (a hit whose
+    refresh lease was taken here), LEASE_TAKEN or HELD_ELSEWHERE."""
     breaker.check()
+    args = [lease_ms(), token, _early_factor(), policy.stale_ms, policy.slide_ms, *keys]
     try:
-        return wire.run_script(
-            get_redis(), script("read"), with_epoch(generation_keys), [lease_ms(), token, *keys]
-        )
+        return wire.run_script(get_redis(), script("read"), with_epoch(generation_keys), args)
     except RedisError as error:
         breaker.trip(error)
         raise
 
 
 def data_of(entry: bytes) -> bytes:
-    return entry.partition(b"|")[2]
+    """The data of a stored entry (read.lua returned it as current)."""
+    return entry.split(b"|", 2)[2]
 
 
 def store(
     generation_keys: Sequence[str],
     generations: bytes,
     items: Sequence[tuple[str, str, bytes, int]],
+    *,
+    load_seconds: float = 0.0,
+    policy: Freshness = PLAIN,
 ) -> int:
     """Store (key, token, data, ttl_ms) items if their leases and generations still hold.
 
+    ``load_seconds`` (how long their load took) is kept in each entry for early refresh.
     Leases whose store is refused (a generation moved on) are released at once.
     """
     if not items:
         return 0
-    args: list[Any] = [generations]
+    delta_ms = max(1, math.ceil(load_seconds * 1000)) if load_seconds > 0 else 0
+    max_age = policy.max_age_ms if policy.slide_ms else 0
+    args: list[Any] = [generations, delta_ms, policy.stale_ms, max_age]
     for key, token, data, ttl in items:
         args.extend((key, token, data, ttl))
     return wire.run_script(get_redis(), script("store"), with_epoch(generation_keys), args)
@@ -141,13 +219,17 @@ def fetch(
     *,
     encode: Encoder,
     decode: Callable[[bytes], Any],
+    policy: Freshness = PLAIN,
+    background: Background | None = None,
 ) -> Any:
     """Return the entry at ``key``, loading it once across all processes on a miss.
 
     A hit is one round trip. On a miss the caller that took the lease loads and
     stores; others wait (bounded by MAX_WAIT) for the value, and take the lease
     themselves if its holder died or took it under older generations. A value
-    loaded before a concurrent write committed is never stored.
+    loaded before a concurrent write committed is never stored. An entry due for an
+    early refresh is reloaded here by the one reader that takes its lease; a stale one
+    (``policy.stale_ms``) is served while ``background`` (or else this reader) reloads it.
     """
     return fetch_many(
         namespace,
@@ -157,6 +239,8 @@ def fetch(
         encode=encode,
         decode=decode,
         timed=True,
+        policy=policy,
+        background=background,
     )[key]
 
 
@@ -169,6 +253,8 @@ def fetch_many(
     encode: Encoder,
     decode: Callable[[bytes], Any],
     timed: bool = False,
+    policy: Freshness = PLAIN,
+    background: Background | None = None,
 ) -> dict[str, Any]:
     """The entries at ``keys``; ``load(missing keys)`` is called for the leases taken here.
 
@@ -186,7 +272,7 @@ def fetch_many(
     waited = False
     while True:
         try:
-            _generations, *answers = read_or_lease(generation_keys, pending, token)
+            _generations, *answers = read_or_lease(generation_keys, pending, token, policy)
         except RedisError:
             found.update(load(pending))
             return found
@@ -195,7 +281,11 @@ def fetch_many(
         owned: list[str] = []
         held: list[str] = []
         unreadable: list[str] = []
+        renew: list[str] = []
         for key, answer in zip(pending, answers, strict=True):
+            if isinstance(answer, list):  # a hit to refresh: its lease is ours
+                answer = answer[0]
+                renew.append(key)
             if isinstance(answer, bytes):
                 try:
                     found[key] = decode(data_of(answer))
@@ -212,12 +302,21 @@ def fetch_many(
             if not waited:
                 stats.record_miss(namespace, elapsed)
             (owned if answer == LEASE_TAKEN else held).append(key)
+        if renew:
+            release([(key, token) for key in renew if key in unreadable])
+            renew = [key for key in renew if key not in unreadable]
+            if policy.stale_ms and background is not None:
+                _refresh_in_background(background, renew, token, generations)
+            else:
+                owned.extend(renew)  # early refresh (XFetch): this reader reloads them
         if owned:
             if waited:
                 for _key in owned:
                     stats.record_wait(namespace, timed_out=False)
             found.update(
-                _load_and_store(namespace, generation_keys, owned, token, generations, load, encode)
+                _load_and_store(
+                    namespace, generation_keys, owned, token, generations, load, encode, policy
+                )
             )
         if unreadable:
             found.update(_reload_unreadable(unreadable, load))
@@ -232,6 +331,35 @@ def fetch_many(
         waited = True
         time.sleep(pause)
         pause = min(pause * 2, _LONGEST_POLL)
+
+
+def _refresh_in_background(
+    background: Background, keys: list[str], token: str, generations: bytes
+) -> None:
+    """Hand the refresh of ``keys`` (their leases held by ``token``) to ``background``;
+    if it cannot take it, the leases are given up so the next reader tries again."""
+    try:
+        background(keys, token, generations)
+    except Exception:
+        logger.exception("django_distcache could not start the refresh of %d entries", len(keys))
+        release([(key, token) for key in keys])
+
+
+def refresh(
+    namespace: str,
+    generation_keys: Sequence[str],
+    keys: list[str],
+    token: str,
+    generations: bytes,
+    load: Callable[[list[str]], dict[str, Any]],
+    encode: Encoder,
+    policy: Freshness = PLAIN,
+) -> dict[str, Any]:
+    """Reload and store ``keys`` under the leases ``token`` holds (a background refresh):
+    stored only if the leases and ``generations`` still hold."""
+    return _load_and_store(
+        namespace, generation_keys, keys, token, generations, load, encode, policy
+    )
 
 
 def _reload_unreadable(
@@ -253,12 +381,14 @@ def _load_and_store(
     generations: bytes,
     load: Callable[[list[str]], dict[str, Any]],
     encode: Encoder,
+    policy: Freshness = PLAIN,
 ) -> dict[str, Any]:
     leases = [(key, token) for key in keys]
     load_started = time.perf_counter()
     try:
         with kept_alive(leases):
             values = load(keys)
+            load_seconds = time.perf_counter() - load_started
             items: list[tuple[str, str, bytes, int]] = []
             unstored: list[tuple[str, str]] = []
             for key in keys:
@@ -271,10 +401,13 @@ def _load_and_store(
     except BaseException:
         release(leases)
         raise
-    stats.record_load(namespace, time.perf_counter() - load_started)
+    stats.record_load(namespace, load_seconds)
     release(unstored)
     try:
-        stats.record_set(namespace, store(generation_keys, generations, items))
+        stored = store(
+            generation_keys, generations, items, load_seconds=load_seconds, policy=policy
+        )
+        stats.record_set(namespace, stored)
     except RedisError:
         logger.warning("django_distcache could not store %d entries of %s", len(items), namespace)
     return values
