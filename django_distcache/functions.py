@@ -66,39 +66,19 @@ def _fetch(
     loader: Callable[[], Any],
     timeout: float | object | None,
     policy: readthrough.Freshness = readthrough.PLAIN,
-    describe: refresh.Describe | None = None,
+    describe: readthrough.Describe | None = None,
 ) -> Any:
     if _touched_by_open_transaction(generation_keys, base):
         return loader()
-    encode = _encoder(namespace, timeout)
-
-    def later(bases: list[str], token: str, generations: bytes) -> None:
-        # A stale entry's refresh: on a worker (if ``describe`` can say how) or a thread.
-        refresh.start(
-            describe,
-            lambda *lease: readthrough.refresh(
-                namespace,
-                generation_keys,
-                bases,
-                *lease,
-                lambda _: {base: loader()},
-                encode,
-                policy,
-            ),
-            bases,
-            token,
-            generations,
-        )
-
     return readthrough.fetch(
         namespace,
         generation_keys,
         base,
         loader,
-        encode=encode,
+        encode=_encoder(namespace, timeout),
         decode=lambda data: readthrough.serializer().loads(data),
         policy=policy,
-        background=later if policy.stale_ms else None,
+        describe=describe,
     )
 
 
@@ -261,6 +241,7 @@ class CachedFunction:
         generations: bytes,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        policy: readthrough.Freshness,
     ) -> None:
         """Reload one call's entry under a lease a reader took (a worker's refresh)."""
         load = self._loader(args, kwargs)
@@ -272,7 +253,7 @@ class CachedFunction:
             generations,
             lambda _: {keys_[0]: load()},
             _encoder(self.namespace, self.timeout),
-            self.freshness(),
+            policy,
         )
 
     def invalidate(self, *args: Any, **kwargs: Any) -> None:

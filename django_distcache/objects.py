@@ -11,7 +11,7 @@ from django.db import models, router
 from django.db.models.base import ModelState
 from redis.exceptions import RedisError
 
-from django_distcache import hotkeys, readthrough, refresh, stats
+from django_distcache import hotkeys, readthrough, stats
 from django_distcache.client import buffer_shares_cache
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
@@ -86,32 +86,6 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
         source = read_alias(using, generation_keys, [key])
         return config.model._default_manager.db_manager(source).filter(pk=pk).first()
 
-    def later(bases: list[str], token: str, generations: bytes) -> None:
-        # A stale entry's refresh: on a worker (by pk) or a thread (this load).
-        refresh.start(
-            lambda _: {
-                "kind": "objects",
-                "model": config.model._meta.label,
-                "using": using,
-                "pks": [key_pk],
-            },
-            lambda *lease: readthrough.refresh(
-                config.namespace,
-                generation_keys,
-                bases,
-                *lease,
-                lambda _: {key: load()},
-                encode,
-                config.freshness,
-            ),
-            bases,
-            token,
-            generations,
-        )
-
-    def encode(value: Any) -> Any:
-        return _encode_instance(config, value)
-
     hotkeys.record(config.namespace, key_pk)
     hit, instance, flagged = False, None, True
     if pending_touches(using, generation_keys, key):
@@ -125,10 +99,11 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
                 generation_keys,
                 key,
                 load,
-                encode=encode,
+                encode=lambda value: _encode_instance(config, value),
                 decode=lambda data: _decode_instance(config, using, data),
                 policy=config.freshness,
-                background=later,
+                # A stale entry's refresh on a worker reads the row by its pk.
+                describe=lambda _: _object_job(config, using, [key_pk]),
             )
     if config.write_behind and flagged:
         # Entries hold the database's row; deferred writes are laid over it on each
@@ -218,37 +193,23 @@ def _read_objects(
 
     load = rows_loader(config, using, by_base)
 
-    def encode(value: Any) -> Any:
-        return _encode_instance(config, value)
-
-    def later(bases: list[str], token: str, generations: bytes) -> None:
-        refresh.start(
-            lambda _: {
-                "kind": "objects",
-                "model": model._meta.label,
-                "using": using,
-                "pks": [by_base[base] for base in bases],
-            },
-            lambda *lease: readthrough.refresh(
-                namespace, generation_keys, bases, *lease, load, encode, config.freshness
-            ),
-            bases,
-            token,
-            generations,
-        )
-
     entries = readthrough.fetch_many(
         namespace,
         generation_keys,
         list(by_base),
         load,
-        encode=encode,
+        encode=lambda value: _encode_instance(config, value),
         decode=lambda data: _decode_instance(config, using, data),
         policy=config.freshness,
-        background=later,
+        describe=lambda bases: _object_job(config, using, [by_base[base] for base in bases]),
     )
     found.update((instance.pk, instance) for instance in entries.values() if instance is not None)
     return found
+
+
+def _object_job(config: ModelConfig, using: str, key_pks: list[Any]) -> dict[str, Any]:
+    """What a worker needs to reload rows (see refresh.run)."""
+    return {"kind": "objects", "model": config.model._meta.label, "using": using, "pks": key_pks}
 
 
 def rows_loader(

@@ -57,9 +57,9 @@ logger = logging.getLogger("django_distcache")
 # Turns a loaded value into (bytes, timeout in seconds or None for no expiry), or None
 # to store nothing.
 Encoder = Callable[[Any], "tuple[bytes, float | None] | None"]
-# Runs the refresh of entries whose lease a reader took (stale-while-revalidate) away
-# from the reader: (keys, token, generations) -> None. See ``django_distcache.refresh``.
-Background = Callable[[list[str], str, bytes], None]
+# Describes the refresh of some keys as JSON-safe Celery task arguments, or None if it
+# cannot travel to a worker (see ``django_distcache.refresh``).
+Describe = Callable[[list[str]], "dict[str, Any] | None"]
 
 HELD_ELSEWHERE = 0
 LEASE_TAKEN = 1
@@ -220,7 +220,7 @@ def fetch(
     encode: Encoder,
     decode: Callable[[bytes], Any],
     policy: Freshness = PLAIN,
-    background: Background | None = None,
+    describe: Describe | None = None,
 ) -> Any:
     """Return the entry at ``key``, loading it once across all processes on a miss.
 
@@ -229,7 +229,8 @@ def fetch(
     themselves if its holder died or took it under older generations. A value
     loaded before a concurrent write committed is never stored. An entry due for an
     early refresh is reloaded here by the one reader that takes its lease; a stale one
-    (``policy.stale_ms``) is served while ``background`` (or else this reader) reloads it.
+    (``policy.stale_ms``) is served while a worker (as ``describe`` says) or a thread
+    reloads it.
     """
     return fetch_many(
         namespace,
@@ -240,7 +241,7 @@ def fetch(
         decode=decode,
         timed=True,
         policy=policy,
-        background=background,
+        describe=describe,
     )[key]
 
 
@@ -254,7 +255,7 @@ def fetch_many(
     decode: Callable[[bytes], Any],
     timed: bool = False,
     policy: Freshness = PLAIN,
-    background: Background | None = None,
+    describe: Describe | None = None,
 ) -> dict[str, Any]:
     """The entries at ``keys``; ``load(missing keys)`` is called for the leases taken here.
 
@@ -305,8 +306,9 @@ def fetch_many(
         if renew:
             release([(key, token) for key in renew if key in unreadable])
             renew = [key for key in renew if key not in unreadable]
-            if policy.stale_ms and background is not None:
-                _refresh_in_background(background, renew, token, generations)
+            if policy.stale_ms:
+                refresh_later = (namespace, generation_keys, load, encode, policy, describe)
+                _refresh_in_background(refresh_later, renew, token, generations)
             else:
                 owned.extend(renew)  # early refresh (XFetch): this reader reloads them
         if owned:
@@ -334,12 +336,19 @@ def fetch_many(
 
 
 def _refresh_in_background(
-    background: Background, keys: list[str], token: str, generations: bytes
+    what: tuple[Any, ...], keys: list[str], token: str, generations: bytes
 ) -> None:
-    """Hand the refresh of ``keys`` (their leases held by ``token``) to ``background``;
-    if it cannot take it, the leases are given up so the next reader tries again."""
+    """Start the refresh of ``keys`` (their leases held by ``token``) on a worker or a
+    thread; if none can start, the leases are given up so the next reader tries again."""
+    from django_distcache import refresh
+
+    namespace, generation_keys, load, encode, policy, describe = what
+
+    def here(keys: list[str], token: str, generations: bytes) -> None:
+        _load_and_store(namespace, generation_keys, keys, token, generations, load, encode, policy)
+
     try:
-        background(keys, token, generations)
+        refresh.start(describe, here, keys, token, generations, policy)
     except Exception:
         logger.exception("django_distcache could not start the refresh of %d entries", len(keys))
         release([(key, token) for key in keys])
@@ -355,7 +364,7 @@ def refresh(
     encode: Encoder,
     policy: Freshness = PLAIN,
 ) -> dict[str, Any]:
-    """Reload and store ``keys`` under the leases ``token`` holds (a background refresh):
+    """Reload and store ``keys`` under the leases ``token`` holds (a worker's refresh):
     stored only if the leases and ``generations`` still hold."""
     return _load_and_store(
         namespace, generation_keys, keys, token, generations, load, encode, policy

@@ -22,17 +22,17 @@ import base64
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 
 from django_distcache.conf import get_settings
 
+if TYPE_CHECKING:
+    from django_distcache.readthrough import Describe, Freshness
+
 logger = logging.getLogger("django_distcache")
 
-# Describes the refresh of some keys as JSON-safe task arguments, or None if it cannot
-# travel to a worker.
-Describe = Callable[[list[str]], "dict[str, Any] | None"]
 # Reloads and stores keys in this process: (keys, token, generations).
 RefreshHere = Callable[[list[str], str, bytes], Any]
 
@@ -54,6 +54,7 @@ def start(
     keys: list[str],
     token: str,
     generations: bytes,
+    policy: Freshness,
 ) -> None:
     """Refresh ``keys`` (their leases held by ``token``) on a worker or a thread.
 
@@ -65,6 +66,8 @@ def start(
         from django_distcache.tasks import refresh_entries
 
         job.update(keys=keys, token=token, generations=generations.decode())
+        # Stored as the reader's process would store it, whatever the worker's settings.
+        job["policy"] = [policy.stale_ms, policy.slide_ms, policy.max_age_ms]
         conf = get_settings()
         try:
             refresh_entries.apply_async(
@@ -106,6 +109,7 @@ def run(job: dict[str, Any]) -> int:
 
     keys, token = job["keys"], job["token"]
     generations = job["generations"].encode()
+    policy = readthrough.Freshness(*job["policy"])
     if job["kind"] == "objects":
         config = get_config(apps.get_model(job["model"]))
         by_base = dict(zip(keys, job["pks"], strict=True))
@@ -118,12 +122,12 @@ def run(job: dict[str, Any]) -> int:
             generations,
             load,
             lambda value: objects._encode_instance(config, value),
-            config.freshness,
+            policy,
         )
         return len(keys)
     function = import_string(job["function"])
     args, kwargs = readthrough.serializer().loads(base64.b64decode(job["call"]))
     if not isinstance(function, functions.CachedFunction):
         raise TypeError(f"{job['function']} is not a @cached function")
-    function.refresh(keys, token, generations, tuple(args), kwargs)
+    function.refresh(keys, token, generations, tuple(args), kwargs, policy)
     return len(keys)

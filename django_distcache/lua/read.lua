@@ -67,8 +67,8 @@ for i = 6, #ARGV do
         limit = tonumber(limit)
         if slide_ms > 0 and limit > 0 then
           local slid = math.min(now + slide_ms, limit)
-          -- NOTE: a write per slide; at most ten per timeout and key.
-          if (slid - expires) * 10 >= slide_ms then
+          -- NOTE: a write per slide: at most ten per timeout and key, and one at the limit.
+          if (slid - expires) * 10 >= slide_ms or (slid == limit and slid > expires) then
             redis.call('SETRANGE', ARGV[i], #current, string.format('%013.0f', slid))
             redis.call('PEXPIRE', ARGV[i], slid - now + stale_ms)
             expires = slid
