@@ -31,14 +31,17 @@ def data(key: str) -> bytes | None:
     return None if stored is None else stored.split(b"|", 2)[2]
 
 
-def rewrite(key: str, *, expires: int | None = None, limit: int | None = None) -> None:
-    """Set the entry's expiry and limit (Redis ms), keeping its TTL."""
+def rewrite(
+    key: str, *, expires: int | None = None, limit: int | None = None, delta: int | None = None
+) -> None:
+    """Set the entry's expiry and limit (Redis ms) or load time (ms), keeping its TTL."""
     redis = get_redis()
     generations, meta, value = redis.get(key).split(b"|", 2)
-    old_expires, delta, old_limit = meta.split(b":")
+    old_expires, old_delta, old_limit = meta.split(b":")
     new_expires = b"%013d" % expires if expires is not None else old_expires
     new_limit = b"%d" % limit if limit is not None else old_limit
-    meta = b":".join([new_expires, delta, new_limit])
+    new_delta = b"%d" % delta if delta is not None else old_delta
+    meta = b":".join([new_expires, new_delta, new_limit])
     redis.set(key, b"|".join([generations, meta, value]), keepttl=True)
 
 
