@@ -140,6 +140,7 @@ class CachedFunction:
         self.func = func
         self.timeout = timeout
         self.key = key
+        readthrough.check_options(stale_while_revalidate, sliding)
         self.stale_while_revalidate = stale_while_revalidate
         self.sliding = sliding
         self.signature = inspect.signature(func)

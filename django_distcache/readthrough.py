@@ -40,6 +40,7 @@ __all__ = [
     "PLAIN",
     "Encoder",
     "Freshness",
+    "check_options",
     "fetch",
     "fetch_many",
     "freshness",
@@ -81,10 +82,28 @@ class Freshness:
 PLAIN = Freshness()
 
 
+def check_options(stale_while_revalidate: Any, sliding: Any) -> None:
+    """Raise ValueError naming a bad ``stale_while_revalidate`` or ``sliding`` argument."""
+    if stale_while_revalidate is not None and not (
+        isinstance(stale_while_revalidate, (int, float))
+        and not isinstance(stale_while_revalidate, bool)
+        and stale_while_revalidate >= 0
+    ):
+        raise ValueError(
+            "stale_while_revalidate must be a number of seconds >= 0, or None for "
+            f"DISTCACHE['STALE_WHILE_REVALIDATE']; got {stale_while_revalidate!r}."
+        )
+    if sliding is not None and not isinstance(sliding, bool):
+        raise ValueError(
+            f"sliding must be True, False or None for DISTCACHE['SLIDING']; got {sliding!r}."
+        )
+
+
 def freshness(
     timeout: float | None, stale_while_revalidate: float | None, sliding: bool | None
 ) -> Freshness:
     """The Freshness of a namespace from its options (None: the DISTCACHE setting)."""
+    check_options(stale_while_revalidate, sliding)
     conf = get_settings()
     if stale_while_revalidate is None:
         stale_while_revalidate = conf.STALE_WHILE_REVALIDATE

@@ -146,6 +146,9 @@ def register(
     refresh runs in the background; ``sliding=True`` pushes expiry back on every read
     (up to DISTCACHE["SLIDING_MAX_AGE"]). None: the DISTCACHE settings of those names.
     """
+    from django_distcache.readthrough import check_options
+
+    check_options(stale_while_revalidate, sliding)
     model_cls = resolve_model(model)
     config = ModelConfig(
         model=model_cls,
