@@ -6,12 +6,13 @@ dependencies and tags) are still the current ones, so bumping a generation inval
 a whole group in O(1) and the old entries are overwritten by the next load or age out by
 TTL. ``expires`` (when it goes stale, on Redis's clock) and ``delta`` (how long its load
 took) travel inside the entry, so early refresh (XFetch) and stale-while-revalidate are
-decided in the same round trip as the read; ``limit`` bounds a sliding entry.
+decided with the read, at no extra round trip; ``limit`` bounds a sliding entry.
 
 The first round trip of every read is ``lua/read.lua``: it returns the entry if it is
 current and otherwise takes its lease, so a miss costs that round trip, the load and
-one store, and a hit costs one round trip. A hit that should be refreshed (early, or
-stale within its grace period) also takes the lease, so one process refreshes it.
+one store, and a hit costs one round trip. A stale hit within its grace period takes
+the lease in that round trip, so one process refreshes it; a hit that draws an early
+refresh takes it with one more (``lua/lease.lua``): one process refreshes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -77,6 +78,12 @@ class Freshness:
     stale_ms: int = 0
     slide_ms: int = 0
     max_age_ms: int = 0
+    # read.lua's arguments, encoded once (NOTE: a hit pays no formatting for them).
+    read_args: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        args = (str(self.stale_ms).encode(), str(self.slide_ms).encode())
+        object.__setattr__(self, "read_args", args)
 
 
 PLAIN = Freshness()
@@ -104,7 +111,16 @@ def freshness(
 ) -> Freshness:
     """The Freshness of a namespace from its options (None: the DISTCACHE setting)."""
     check_options(stale_while_revalidate, sliding)
-    conf = get_settings()
+    return _freshness(get_settings(), timeout, stale_while_revalidate, sliding)
+
+
+@lru_cache(maxsize=256)
+def _freshness(
+    conf: DistcacheSettings,
+    timeout: float | None,
+    stale_while_revalidate: float | None,
+    sliding: bool | None,
+) -> Freshness:
     if stale_while_revalidate is None:
         stale_while_revalidate = conf.STALE_WHILE_REVALIDATE
     if sliding is None:
@@ -177,12 +193,18 @@ def read_current(
     return entries + values[len(keys) : len(keys) + len(also)]
 
 
-def _early_factor() -> str:
-    """XFetch's ``-beta * ln(random)``, drawn once per read ("0": early refresh off)."""
-    beta = get_settings().EARLY_REFRESH_BETA
-    if not beta:
-        return "0"
-    return f"{-beta * math.log(1.0 - random.random()):.4f}"
+def due_early(meta: bytes, beta: float, now_ms: float) -> bool:
+    """Whether a hit refreshes its entry now (XFetch, Vattani et al.): when
+    ``now - delta * beta * ln(random) >= expires``, so the chance grows as expiry nears
+    and with how long the entry took to load (``meta``: ``b"<expires>:<delta>:<limit>"``).
+
+    NOTE: decided on this process's clock against the expiry Redis's clock wrote; a
+    skewed clock only moves its readers' refreshes earlier or later. A draw happens
+    only within 40 load times of expiry (past that its chance is below 1e-17).
+    """
+    gap = int(meta[:13]) - now_ms
+    scale = int(meta[14 : meta.index(b":", 14)]) * beta
+    return gap < 40 * scale and -scale * math.log(1.0 - random.random()) >= gap
 
 
 def read_or_lease(
@@ -191,15 +213,32 @@ def read_or_lease(
     token: str,
     policy: Freshness = PLAIN,
 ) -> list[Any]:
-    """[generations, r1, r2, ...]: per key the stored entry, [entry] (a hit whose
+    """[generations, r1, r2, ...]: per key the stored entry, [entry] (a stale hit whose
     refresh lease was taken here), LEASE_TAKEN or HELD_ELSEWHERE."""
     breaker.check()
-    args = [lease_ms(), token, _early_factor(), policy.stale_ms, policy.slide_ms, *keys]
+    args = [lease_ms(), token, *policy.read_args, *keys]
     try:
         return wire.run_script(get_redis(), script("read"), with_epoch(generation_keys), args)
     except RedisError as error:
         breaker.trip(error)
         raise
+
+
+def lease_early(
+    generation_keys: Sequence[str], keys: Sequence[str], token: str, generations: bytes
+) -> list[str]:
+    """Of ``keys`` (read as current under ``generations``), those whose lease is taken
+    here for an early refresh; none if Redis fails (the entries stay as they are)."""
+    try:
+        taken = wire.run_script(
+            get_redis(),
+            script("lease"),
+            with_epoch(generation_keys),
+            [lease_ms(), token, generations, *keys],
+        )
+    except RedisError:
+        return []
+    return [key for key, answer in zip(keys, taken, strict=True) if answer == 1]
 
 
 def data_of(entry: bytes) -> bytes:
@@ -290,6 +329,7 @@ def fetch_many(
     deadline = started + get_settings().MAX_WAIT
     pause = _FIRST_POLL
     waited = False
+    beta = get_settings().EARLY_REFRESH_BETA
     while True:
         try:
             _generations, *answers = read_or_lease(generation_keys, pending, token, policy)
@@ -302,18 +342,25 @@ def fetch_many(
         held: list[str] = []
         unreadable: list[str] = []
         renew: list[str] = []
+        early: list[str] = []
         for key, answer in zip(pending, answers, strict=True):
-            if isinstance(answer, list):  # a hit to refresh: its lease is ours
+            if isinstance(answer, list):  # a stale hit to refresh: its lease is ours
                 answer = answer[0]
                 renew.append(key)
             if isinstance(answer, bytes):
                 try:
-                    found[key] = decode(data_of(answer))
+                    _, meta, data = answer.split(b"|", 2)
+                    if not meta[:13].isdigit():
+                        raise ValueError("not an entry of this release")
+                    found[key] = decode(data)
                 except Exception as error:  # a corrupt or foreign entry: a miss
                     stats.record_miss(namespace, elapsed)
                     unreadable.append(key)
                     logger.warning("django_distcache dropped unreadable entry %s: %r", key, error)
                     continue
+                # An expiry of all zeros (never expires) starts with b"0" (48).
+                if beta and meta[0] != 48 and due_early(meta, beta, time.time() * 1000):
+                    early.append(key)
                 if waited:
                     stats.record_wait(namespace, timed_out=False)
                 else:
@@ -322,6 +369,10 @@ def fetch_many(
             if not waited:
                 stats.record_miss(namespace, elapsed)
             (owned if answer == LEASE_TAKEN else held).append(key)
+        if early:
+            # NOTE: one more round trip, only for a hit that drew an early refresh.
+            early = [key for key in early if key not in unreadable and key not in renew]
+            renew += lease_early(generation_keys, early, token, generations) if early else []
         if renew:
             release([(key, token) for key in renew if key in unreadable])
             renew = [key for key in renew if key not in unreadable]
