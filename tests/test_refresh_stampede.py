@@ -7,7 +7,7 @@ import threading
 import pytest
 
 import django_distcache
-from tests.entries import expire, fn_entry, redis_now_ms, rewrite
+from tests.entries import data, expire, fn_entry, redis_now_ms, rewrite, wait_until
 from tests.threads import in_thread
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -56,6 +56,7 @@ def test_a_hot_key_at_expiry_is_loaded_once_while_readers_read_on(settings, mode
     for thread in threads:
         thread.join(90)
     assert len(finished) == READERS
+    wait_until(lambda: data(fn_entry("hot")) == b'J"v2"', what="the refresh")
     assert len(loads) == 1
     assert readers_went_on == [True]
     stale_readers = [values for values in seen if "v2" not in values]
