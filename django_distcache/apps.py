@@ -12,7 +12,13 @@ class DistcacheConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_distcache import checks, model_checks, stats, stats_tasks  # noqa: F401
+        from django_distcache import (  # noqa: F401
+            checks,
+            model_checks,
+            refresh_checks,
+            stats,
+            stats_tasks,
+        )
         from django_distcache.conf import get_settings
         from django_distcache.functions import resolve_dependencies
         from django_distcache.invalidation import checks as _invalidation_checks  # noqa: F401
@@ -23,7 +29,7 @@ class DistcacheConfig(AppConfig):
         from django_distcache.writebehind import checks as _write_behind_checks  # noqa: F401
 
         # A bad DISTCACHE['MODELS'] is reported by the system checks (distcache.E005).
-        with suppress(LookupError, TypeError, AttributeError):
+        with suppress(LookupError, TypeError, ValueError, AttributeError):
             register_from_settings()
         if get_settings().AUTODISCOVER:
             autodiscover_modules("distcache")

@@ -13,6 +13,7 @@ from django_distcache.conf import DEFAULTS, get_settings
 from django_distcache.registry import resolve_model
 
 REDIS_BACKENDS = ("django_redis.cache.RedisCache",)
+MODEL_OPTIONS = ("timeout", "depends_on", "write_behind", "stale_while_revalidate", "sliding")
 
 
 def is_number(value: Any) -> bool:
@@ -128,13 +129,13 @@ def _check_models(models_setting: Any) -> list[Error]:
             )
             continue
         options = options or {}
-        unknown = set(options) - {"timeout", "depends_on", "write_behind"}
+        unknown = set(options) - set(MODEL_OPTIONS)
         if unknown:
             errors.append(
                 Error(
                     f"DISTCACHE['MODELS'][{label!r}] has unknown options: "
                     f"{', '.join(sorted(unknown))}.",
-                    hint="Valid options: timeout, depends_on, write_behind.",
+                    hint=f"Valid options: {', '.join(MODEL_OPTIONS)}.",
                     id="distcache.E005",
                 )
             )

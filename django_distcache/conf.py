@@ -27,6 +27,23 @@ DEFAULTS: dict[str, Any] = {
     "LEASE_TIMEOUT": 5.0,
     # The longest a waiter waits for another process's load before loading itself.
     "MAX_WAIT": 5.0,
+    # Early refresh (XFetch): a hit refreshes its entry before it expires, with a chance
+    # that grows as expiry nears and with how long the entry took to load, so one
+    # reader reloads a hot entry while the others still read it. Higher: earlier.
+    # 0: off (entries are reloaded on the first miss after they expire).
+    "EARLY_REFRESH_BETA": 1.0,
+    # Stale-while-revalidate: seconds after expiry during which an entry is still
+    # served while one refresh runs in the background (0: off). Per model or function:
+    # stale_while_revalidate=seconds. Never after an invalidation.
+    "STALE_WHILE_REVALIDATE": 0,
+    # Where background refreshes run: "auto" (a Celery task when a Celery app with a
+    # broker is configured, else a thread of the reading process), "celery" or "thread".
+    "REFRESH_IN": "auto",
+    # Sliding expiration: every read pushes the expiry back to the timeout (sliding=True
+    # per model or function), but an entry is never kept longer than SLIDING_MAX_AGE
+    # seconds after it was loaded.
+    "SLIDING": False,
+    "SLIDING_MAX_AGE": 3600,
     # Connect and read timeout (seconds) of the app's Redis connections; a shorter one in
     # the cache's OPTIONS wins. None: the cache's OPTIONS as they are.
     "REDIS_TIMEOUT": 1.0,

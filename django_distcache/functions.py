@@ -12,8 +12,9 @@ from django.apps import apps
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.db import connections, models
 from django.db.models.query import QuerySet
+from django.utils.module_loading import import_string
 
-from django_distcache import arguments, keys, readthrough
+from django_distcache import arguments, keys, readthrough, refresh
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches, schedule_invalidation
 from django_distcache.registry import ModelRef, resolve_model, track
@@ -53,12 +54,19 @@ def _encoder(namespace: str, timeout: float | object | None) -> readthrough.Enco
     return encode
 
 
+def _seconds(timeout: float | object | None) -> float | None:
+    value = get_settings().TIMEOUT if timeout is DEFAULT_TIMEOUT else timeout
+    return value if isinstance(value, (int, float)) else None
+
+
 def _fetch(
     namespace: str,
     base: str,
     generation_keys: Sequence[str],
     loader: Callable[[], Any],
     timeout: float | object | None,
+    policy: readthrough.Freshness = readthrough.PLAIN,
+    describe: readthrough.Describe | None = None,
 ) -> Any:
     if _touched_by_open_transaction(generation_keys, base):
         return loader()
@@ -69,6 +77,8 @@ def _fetch(
         loader,
         encode=_encoder(namespace, timeout),
         decode=lambda data: readthrough.serializer().loads(data),
+        policy=policy,
+        describe=describe,
     )
 
 
@@ -79,6 +89,8 @@ def get_or_set(
     timeout: float | object | None = DEFAULT_TIMEOUT,
     depends_on: Iterable[ModelRef] = (),
     tags: Iterable[str] = (),
+    stale_while_revalidate: float | None = None,
+    sliding: bool | None = None,
 ) -> Any:
     """The value cached under ``key``, or ``loader()`` stored there on a miss.
 
@@ -86,13 +98,16 @@ def get_or_set(
     ``tags`` is invalidated. Concurrent misses call ``loader`` once. ``timeout``
     follows Django: omitted means DISTCACHE["TIMEOUT"], ``None`` never expires, ``0``
     stores nothing. A value the codec cannot encode is returned uncached (logged).
+    ``stale_while_revalidate`` and ``sliding``: as for ``cached`` (the refresh of a stale
+    entry runs on a thread of this process: a loader cannot travel to a worker).
     """
     models_ = [resolve_model(m) for m in depends_on]
     for model in models_:
         track(model)
     generation_keys = keys.dedupe(_dependency_generations(models_, tags))
     base = keys.entry_base("key", "get_or_set", key)
-    return _fetch("get_or_set", base, generation_keys, loader, timeout)
+    policy = readthrough.freshness(_seconds(timeout), stale_while_revalidate, sliding)
+    return _fetch("get_or_set", base, generation_keys, loader, timeout, policy)
 
 
 _unresolved: list[CachedFunction] = []
@@ -114,6 +129,8 @@ class CachedFunction:
         depends_on: Sequence[ModelRef],
         tags: Sequence[str],
         key: Callable[..., Any] | None = None,
+        stale_while_revalidate: float | None = None,
+        sliding: bool | None = None,
     ) -> None:
         # @cached() above @classmethod / @staticmethod: bound like them.
         self.binds_class = isinstance(func, classmethod)
@@ -123,6 +140,9 @@ class CachedFunction:
         self.func = func
         self.timeout = timeout
         self.key = key
+        readthrough.check_options(stale_while_revalidate, sliding)
+        self.stale_while_revalidate = stale_while_revalidate
+        self.sliding = sliding
         self.signature = inspect.signature(func)
         self.namespace = f"{func.__module__}.{func.__qualname__}"
         self._depends_on_refs = tuple(depends_on)
@@ -152,8 +172,16 @@ class CachedFunction:
                     *_dependency_generations(self.dependencies(), self.tags),
                 ]
             )
-            self._derived = (conf, tuple(generations), keys.entry_base("fn", self.namespace, ""))
+            policy = readthrough.freshness(
+                _seconds(self.timeout), self.stale_while_revalidate, self.sliding
+            )
+            base = keys.entry_base("fn", self.namespace, "")
+            self._derived = (conf, tuple(generations), base, policy)
         return self._derived
+
+    def freshness(self) -> readthrough.Freshness:
+        """How this function's entries age."""
+        return self._keys()[3]
 
     def generation_keys(self) -> tuple[str, ...]:
         """The generations every entry of this function lives under."""
@@ -170,14 +198,63 @@ class CachedFunction:
             text = arguments.call_identity(self.signature, args, kwargs)
         return self._keys()[2] + keys.safe_part(text if len(text) <= 64 else keys.digest(text))
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def _loader(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[], Any]:
         def load() -> Any:
             value = self.func(*args, **kwargs)
             # A queryset is cached as its list of rows; return the same on a miss.
             return list(value) if isinstance(value, QuerySet) else value
 
+        return load
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        def describe(_keys: list[str]) -> dict[str, Any] | None:
+            # A worker finds this function by its dotted name, with the arguments encoded.
+            if not self._importable():
+                return None
+            call = refresh.encode_call(args, kwargs)
+            return (
+                None
+                if call is None
+                else {"kind": "function", "function": self.namespace, "call": call}
+            )
+
+        _conf, generation_keys, _, policy = self._keys()
         return _fetch(
-            self.namespace, self.base(args, kwargs), self.generation_keys(), load, self.timeout
+            self.namespace,
+            self.base(args, kwargs),
+            generation_keys,
+            self._loader(args, kwargs),
+            self.timeout,
+            policy,
+            describe,
+        )
+
+    def _importable(self) -> bool:
+        try:
+            return import_string(self.namespace) is self
+        except ImportError:
+            return False
+
+    def refresh(
+        self,
+        keys_: list[str],
+        token: str,
+        generations: bytes,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        policy: readthrough.Freshness,
+    ) -> None:
+        """Reload one call's entry under a lease a reader took (a worker's refresh)."""
+        load = self._loader(args, kwargs)
+        readthrough.refresh(
+            self.namespace,
+            self.generation_keys(),
+            keys_,
+            token,
+            generations,
+            lambda _: {keys_[0]: load()},
+            _encoder(self.namespace, self.timeout),
+            policy,
         )
 
     def invalidate(self, *args: Any, **kwargs: Any) -> None:
@@ -222,6 +299,8 @@ def cached(
     depends_on: Sequence[ModelRef] = (),
     tags: Sequence[str] = (),
     key: Callable[..., Any] | None = None,
+    stale_while_revalidate: float | None = None,
+    sliding: bool | None = None,
 ) -> Callable[[Callable[..., Any]], CachedFunction]:
     """Cache a function's results per arguments.
 
@@ -235,6 +314,12 @@ def cached(
     ``@classmethod`` or ``@staticmethod``. A returned queryset is cached as a list.
     On an ``async def`` function the call is awaited (``reads.aio``: a hit never leaves
     the event loop).
+
+    ``stale_while_revalidate`` (seconds; None: DISTCACHE["STALE_WHILE_REVALIDATE"])
+    serves an expired entry that long while one refresh runs on a Celery worker or a
+    thread (see ``django_distcache.refresh``); never after an invalidation.
+    ``sliding=True`` pushes an entry's expiry back to ``timeout`` on every read, up to
+    DISTCACHE["SLIDING_MAX_AGE"] after its load (None: DISTCACHE["SLIDING"]).
     """
 
     def decorator(func: Callable[..., Any]) -> CachedFunction:
@@ -242,6 +327,6 @@ def cached(
             from django_distcache.reads.aio import AsyncCachedFunction
 
             return AsyncCachedFunction(func, timeout, depends_on, tags, key)
-        return CachedFunction(func, timeout, depends_on, tags, key)
+        return CachedFunction(func, timeout, depends_on, tags, key, stale_while_revalidate, sliding)
 
     return decorator

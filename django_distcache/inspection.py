@@ -46,6 +46,9 @@ def inspect_entry(full_key: str) -> dict[str, Any]:
     if stored is None:
         raise NothingCached(f"Nothing is cached under {full_key}.")
     generations, _, data = stored.partition(b"|")
+    parts = readthrough.split_entry(stored)
+    if parts is not None:
+        data = parts[2]
     try:
         value = repr(readthrough.serializer().loads(data))
     except ValueError as exc:

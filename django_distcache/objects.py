@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 from django.db import models, router
@@ -102,6 +102,9 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
             load,
             encode=lambda value: _encode_instance(config, value),
             decode=lambda data: _decode_instance(config, using, data),
+            policy=config.freshness,
+            # A stale entry's refresh on a worker reads the row by its pk.
+            describe=lambda _: _object_job(config, using, [key_pk]),
         )
     if config.write_behind:
         # Entries hold the database's row; deferred writes are laid over it on each
@@ -255,13 +258,7 @@ def _read_objects(
         if not by_base:
             return found
 
-    def load(bases: list[str]) -> dict[str, Any]:
-        # The database's rows: deferred writes are laid over them on every read.
-        source = read_alias(using, generation_keys, bases)
-        source_manager = model._default_manager.db_manager(source)
-        loaded = source_manager.in_bulk([by_key[by_base[base]] for base in bases])
-        loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
-        return {base: loaded_by_key.get(by_base[base]) for base in bases}
+    load = rows_loader(config, using, by_base)
 
     entries = readthrough.fetch_many(
         namespace,
@@ -270,6 +267,31 @@ def _read_objects(
         load,
         encode=lambda value: _encode_instance(config, value),
         decode=lambda data: _decode_instance(config, using, data),
+        policy=config.freshness,
+        describe=lambda bases: _object_job(config, using, [by_base[base] for base in bases]),
     )
     found.update((instance.pk, instance) for instance in entries.values() if instance is not None)
     return found
+
+
+def _object_job(config: ModelConfig, using: str, key_pks: list[Any]) -> dict[str, Any]:
+    """What a worker needs to reload rows (see refresh.run)."""
+    return {"kind": "objects", "model": config.model._meta.label, "using": using, "pks": key_pks}
+
+
+def rows_loader(
+    config: ModelConfig, using: str, by_base: dict[str, Any]
+) -> Callable[[list[str]], dict[str, Any]]:
+    """Loads the rows of entry keys (``by_base``: key -> key pk) in one query, None for a
+    missing row. The database's rows: deferred writes are laid over them on every read."""
+    model = config.model
+
+    def load(bases: list[str]) -> dict[str, Any]:
+        source = read_alias(using, config.generation_keys, bases)
+        source_manager = model._default_manager.db_manager(source)
+        pks = [model._meta.pk.to_python(by_base[base]) for base in bases]
+        loaded = source_manager.in_bulk(pks)
+        loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
+        return {base: loaded_by_key.get(by_base[base]) for base in bases}
+
+    return load

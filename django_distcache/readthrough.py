@@ -1,21 +1,28 @@
 """The read path: one round trip on a hit; leases, single-flight and a bounded wait on a miss.
 
-An entry is stored at a fixed key as ``b"<generations>|<data>"``: it is current only
-while the generations it was loaded under (its namespace, dependencies and tags) are
-still the current ones, so bumping a generation invalidates a whole group in O(1) and
-the old entries are overwritten by the next load or age out by TTL.
+An entry is stored at a fixed key as ``b"<generations>|<expires>:<delta>:<limit>|<data>"``:
+it is current only while the generations it was loaded under (its namespace,
+dependencies and tags) are still the current ones, so bumping a generation invalidates
+a whole group in O(1) and the old entries are overwritten by the next load or age out by
+TTL. ``expires`` (when it goes stale, on Redis's clock) and ``delta`` (how long its load
+took) travel inside the entry, so early refresh (XFetch) and stale-while-revalidate are
+decided with the read, at no extra round trip; ``limit`` bounds a sliding entry.
 
 The first round trip of every read is ``lua/read.lua``: it returns the entry if it is
 current and otherwise takes its lease, so a miss costs that round trip, the load and
-one store, and a hit costs one round trip.
+one store, and a hit costs one round trip. A stale hit within its grace period takes
+the lease in that round trip, so one process refreshes it; a hit that draws an early
+refresh takes it with one more (``lua/lease.lua``): one process refreshes.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -31,11 +38,16 @@ from django_distcache.outbox.keys import with_epoch
 __all__ = [
     "HELD_ELSEWHERE",
     "LEASE_TAKEN",
+    "PLAIN",
     "Encoder",
+    "Freshness",
+    "check_options",
     "fetch",
     "fetch_many",
+    "freshness",
     "new_token",
     "read_or_lease",
+    "refresh",
     "release",
     "serializer",
     "store",
@@ -47,11 +59,76 @@ logger = logging.getLogger("django_distcache")
 # Turns a loaded value into (bytes, timeout in seconds or None for no expiry), or None
 # to store nothing.
 Encoder = Callable[[Any], "tuple[bytes, float | None] | None"]
+# Describes the refresh of some keys as JSON-safe Celery task arguments, or None if it
+# cannot travel to a worker (see ``django_distcache.refresh``).
+Describe = Callable[[list[str]], "dict[str, Any] | None"]
 
 HELD_ELSEWHERE = 0
 LEASE_TAKEN = 1
 _FIRST_POLL = 0.001
 _LONGEST_POLL = 0.025
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How the entries of one namespace age, in milliseconds: served stale for
+    ``stale_ms`` after they expire (while one refresh runs), and, when ``slide_ms``,
+    kept ``slide_ms`` after their last read but never ``max_age_ms`` after their load."""
+
+    stale_ms: int = 0
+    slide_ms: int = 0
+    max_age_ms: int = 0
+    # read.lua's arguments, encoded once (NOTE: a hit pays no formatting for them).
+    read_args: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        args = (str(self.stale_ms).encode(), str(self.slide_ms).encode())
+        object.__setattr__(self, "read_args", args)
+
+
+PLAIN = Freshness()
+
+
+def check_options(stale_while_revalidate: Any, sliding: Any) -> None:
+    """Raise ValueError naming a bad ``stale_while_revalidate`` or ``sliding`` argument."""
+    if stale_while_revalidate is not None and not (
+        isinstance(stale_while_revalidate, (int, float))
+        and not isinstance(stale_while_revalidate, bool)
+        and stale_while_revalidate >= 0
+    ):
+        raise ValueError(
+            "stale_while_revalidate must be a number of seconds >= 0, or None for "
+            f"DISTCACHE['STALE_WHILE_REVALIDATE']; got {stale_while_revalidate!r}."
+        )
+    if sliding is not None and not isinstance(sliding, bool):
+        raise ValueError(
+            f"sliding must be True, False or None for DISTCACHE['SLIDING']; got {sliding!r}."
+        )
+
+
+def freshness(
+    timeout: float | None, stale_while_revalidate: float | None, sliding: bool | None
+) -> Freshness:
+    """The Freshness of a namespace from its options (None: the DISTCACHE setting)."""
+    check_options(stale_while_revalidate, sliding)
+    return _freshness(get_settings(), timeout, stale_while_revalidate, sliding)
+
+
+@lru_cache(maxsize=256)
+def _freshness(
+    conf: DistcacheSettings,
+    timeout: float | None,
+    stale_while_revalidate: float | None,
+    sliding: bool | None,
+) -> Freshness:
+    if stale_while_revalidate is None:
+        stale_while_revalidate = conf.STALE_WHILE_REVALIDATE
+    if sliding is None:
+        sliding = conf.SLIDING
+    stale_ms = int(stale_while_revalidate * 1000)
+    if not (sliding and timeout):
+        return Freshness(stale_ms) if stale_ms else PLAIN
+    return Freshness(stale_ms, int(timeout * 1000), int(conf.SLIDING_MAX_AGE * 1000))
 
 
 @lru_cache(maxsize=4)
@@ -76,12 +153,28 @@ def ttl_ms(timeout: float | None) -> int:
     return max(1, int(timeout * 1000 * (1 - jitter * random.random())))
 
 
+def split_entry(stored: bytes) -> tuple[bytes, int, bytes] | None:
+    """(generations, expires in Redis ms or 0, data) of a stored entry, None if it is
+    not in this release's format."""
+    loaded_under, _, rest = stored.partition(b"|")
+    meta, bar, data = rest.partition(b"|")
+    expires = meta.partition(b":")[0]
+    if not bar or not expires.isdigit():
+        return None
+    return loaded_under, int(expires), data
+
+
 def current_data(stored: bytes | None, generations: Sequence[bytes | None]) -> bytes | None:
-    """The data of ``stored`` if it was loaded under ``generations``, else None."""
+    """The data of ``stored`` if it was loaded under ``generations`` and has not expired
+    (by this machine's clock: an expired entry is left to the read script), else None."""
     if stored is None or None in generations:
         return None
-    loaded_under, _, data = stored.partition(b"|")
-    return data if loaded_under == b".".join(generations) else None  # type: ignore[arg-type]
+    parts = split_entry(stored)
+    if parts is None or parts[0] != b".".join(generations):  # type: ignore[arg-type]
+        return None
+    if parts[1] and parts[1] <= time.time() * 1000:
+        return None
+    return parts[2]
 
 
 def read_current(
@@ -100,37 +193,90 @@ def read_current(
     return entries + values[len(keys) : len(keys) + len(also)]
 
 
-def read_or_lease(generation_keys: Sequence[str], keys: Sequence[str], token: str) -> list[Any]:
-    """[generations, r1, r2, ...]: the stored entry, LEASE_TAKEN or HELD_ELSEWHERE per key."""
+def due_early(meta: bytes, beta: float, now_ms: float) -> bool:
+    """Whether a hit refreshes its entry now (XFetch, Vattani et al.): when
+    ``now - delta * beta * ln(random) >= expires``, so the chance grows as expiry nears
+    and with how long the entry took to load (``meta``: ``b"<expires>:<delta>:<limit>"``).
+
+    NOTE: decided on this process's clock against the expiry Redis's clock wrote; a
+    skewed clock only moves its readers' refreshes earlier or later. A draw happens
+    only within 40 load times of expiry (past that its chance is below 1e-17).
+    """
+    gap = int(meta[:13]) - now_ms
+    scale = int(meta[14 : meta.index(b":", 14)]) * beta
+    return gap < 40 * scale and -scale * math.log(1.0 - random.random()) >= gap
+
+
+def read_or_lease(
+    generation_keys: Sequence[str],
+    keys: Sequence[str],
+    token: str,
+    policy: Freshness = PLAIN,
+) -> list[Any]:
+    """[generations, r1, r2, ...]: per key the stored entry, [entry] (a stale hit whose
+    refresh lease was taken here), LEASE_TAKEN or HELD_ELSEWHERE."""
     breaker.check()
+    args = [lease_ms(), token, *policy.read_args, *keys]
     try:
-        return wire.run_script(
-            get_redis(), script("read"), with_epoch(generation_keys), [lease_ms(), token, *keys]
-        )
+        return wire.run_script(get_redis(), script("read"), with_epoch(generation_keys), args)
     except RedisError as error:
         breaker.trip(error)
         raise
 
 
+def lease_early(
+    generation_keys: Sequence[str], keys: Sequence[str], token: str, generations: bytes
+) -> list[str]:
+    """Of ``keys`` (read as current under ``generations``), those whose lease is taken
+    here for an early refresh; none if Redis fails (the entries stay as they are)."""
+    try:
+        taken = wire.run_script(
+            get_redis(),
+            script("lease"),
+            with_epoch(generation_keys),
+            [lease_ms(), token, generations, *keys],
+        )
+    except RedisError:
+        return []
+    return [key for key, answer in zip(keys, taken, strict=True) if answer == 1]
+
+
 def data_of(entry: bytes) -> bytes:
-    return entry.partition(b"|")[2]
+    """The data of a stored entry (read.lua returned it as current)."""
+    return entry.split(b"|", 2)[2]
 
 
 def store(
     generation_keys: Sequence[str],
     generations: bytes,
     items: Sequence[tuple[str, str, bytes, int]],
+    *,
+    load_seconds: float = 0.0,
+    policy: Freshness = PLAIN,
 ) -> int:
     """Store (key, token, data, ttl_ms) items if their leases and generations still hold.
 
+    ``load_seconds`` (how long their load took) is kept in each entry for early refresh.
     Leases whose store is refused (a generation moved on) are released at once.
     """
     if not items:
         return 0
-    args: list[Any] = [generations]
+    args = _store_arguments(generations, items, load_seconds, policy)
+    return wire.run_script(get_redis(), script("store"), with_epoch(generation_keys), args)
+
+
+def _store_arguments(
+    generations: bytes,
+    items: Sequence[tuple[str, str, bytes, int]],
+    load_seconds: float,
+    policy: Freshness,
+) -> list[Any]:
+    delta_ms = max(1, math.ceil(load_seconds * 1000)) if load_seconds > 0 else 0
+    max_age = policy.max_age_ms if policy.slide_ms else 0
+    args: list[Any] = [generations, delta_ms, policy.stale_ms, max_age]
     for key, token, data, ttl in items:
         args.extend((key, token, data, ttl))
-    return wire.run_script(get_redis(), script("store"), with_epoch(generation_keys), args)
+    return args
 
 
 def store_later(
@@ -138,6 +284,9 @@ def store_later(
     generation_keys: Sequence[str],
     generations: bytes,
     items: Sequence[tuple[str, str, bytes, int]],
+    *,
+    load_seconds: float = 0.0,
+    policy: Freshness = PLAIN,
 ) -> None:
     """``store`` without waiting for its reply (read with this thread's next command).
 
@@ -149,11 +298,12 @@ def store_later(
         return
     client = get_redis()
     if not wire.can_send_directly(client):
-        stats.record_set(namespace, store(generation_keys, generations, items))
+        stored = store(
+            generation_keys, generations, items, load_seconds=load_seconds, policy=policy
+        )
+        stats.record_set(namespace, stored)
         return
-    args: list[Any] = [generations]
-    for key, token, data, ttl in items:
-        args.extend((key, token, data, ttl))
+    args = _store_arguments(generations, items, load_seconds, policy)
     body = wire.script_body(script("store"), with_epoch(generation_keys), args, source=True)
 
     def stored(reply: Any) -> None:
@@ -174,13 +324,18 @@ def fetch(
     *,
     encode: Encoder,
     decode: Callable[[bytes], Any],
+    policy: Freshness = PLAIN,
+    describe: Describe | None = None,
 ) -> Any:
     """Return the entry at ``key``, loading it once across all processes on a miss.
 
     A hit is one round trip. On a miss the caller that took the lease loads and
     stores; others wait (bounded by MAX_WAIT) for the value, and take the lease
     themselves if its holder died or took it under older generations. A value
-    loaded before a concurrent write committed is never stored.
+    loaded before a concurrent write committed is never stored. An entry due for an
+    early refresh is reloaded here by the one reader that takes its lease; a stale one
+    (``policy.stale_ms``) is served while a worker (as ``describe`` says) or a thread
+    reloads it.
     """
     return fetch_many(
         namespace,
@@ -190,6 +345,8 @@ def fetch(
         encode=encode,
         decode=decode,
         timed=True,
+        policy=policy,
+        describe=describe,
     )[key]
 
 
@@ -202,6 +359,8 @@ def fetch_many(
     encode: Encoder,
     decode: Callable[[bytes], Any],
     timed: bool = False,
+    policy: Freshness = PLAIN,
+    describe: Describe | None = None,
 ) -> dict[str, Any]:
     """The entries at ``keys``; ``load(missing keys)`` is called for the leases taken here.
 
@@ -217,9 +376,10 @@ def fetch_many(
     deadline = started + get_settings().MAX_WAIT
     pause = _FIRST_POLL
     waited = False
+    beta = get_settings().EARLY_REFRESH_BETA
     while True:
         try:
-            _generations, *answers = read_or_lease(generation_keys, pending, token)
+            _generations, *answers = read_or_lease(generation_keys, pending, token, policy)
         except RedisError:
             found.update(load(pending))
             return found
@@ -228,15 +388,26 @@ def fetch_many(
         owned: list[str] = []
         held: list[str] = []
         unreadable: list[str] = []
+        renew: list[str] = []
+        early: list[str] = []
         for key, answer in zip(pending, answers, strict=True):
+            if isinstance(answer, list):  # a stale hit to refresh: its lease is ours
+                answer = answer[0]
+                renew.append(key)
             if isinstance(answer, bytes):
                 try:
-                    found[key] = decode(data_of(answer))
+                    _, meta, data = answer.split(b"|", 2)
+                    if not meta[:13].isdigit():
+                        raise ValueError("not an entry of this release")
+                    found[key] = decode(data)
                 except Exception as error:  # a corrupt or foreign entry: a miss
                     stats.record_miss(namespace, elapsed)
                     unreadable.append(key)
                     logger.warning("django_distcache dropped unreadable entry %s: %r", key, error)
                     continue
+                # An expiry of all zeros (never expires) starts with b"0" (48).
+                if beta and meta[0] != 48 and due_early(meta, beta, time.time() * 1000):
+                    early.append(key)
                 if waited:
                     stats.record_wait(namespace, timed_out=False)
                 else:
@@ -245,12 +416,26 @@ def fetch_many(
             if not waited:
                 stats.record_miss(namespace, elapsed)
             (owned if answer == LEASE_TAKEN else held).append(key)
+        if early:
+            # NOTE: one more round trip, only for a hit that drew an early refresh.
+            early = [key for key in early if key not in unreadable and key not in renew]
+            renew += lease_early(generation_keys, early, token, generations) if early else []
+        if renew:
+            release([(key, token) for key in renew if key in unreadable])
+            renew = [key for key in renew if key not in unreadable]
+            if policy.stale_ms:
+                refresh_later = (namespace, generation_keys, load, encode, policy, describe)
+                _refresh_in_background(refresh_later, renew, token, generations)
+            else:
+                owned.extend(renew)  # early refresh (XFetch): this reader reloads them
         if owned:
             if waited:
                 for _key in owned:
                     stats.record_wait(namespace, timed_out=False)
             found.update(
-                _load_and_store(namespace, generation_keys, owned, token, generations, load, encode)
+                _load_and_store(
+                    namespace, generation_keys, owned, token, generations, load, encode, policy
+                )
             )
         if unreadable:
             found.update(_reload_unreadable(unreadable, load))
@@ -265,6 +450,42 @@ def fetch_many(
         waited = True
         time.sleep(pause)
         pause = min(pause * 2, _LONGEST_POLL)
+
+
+def _refresh_in_background(
+    what: tuple[Any, ...], keys: list[str], token: str, generations: bytes
+) -> None:
+    """Start the refresh of ``keys`` (their leases held by ``token``) on a worker or a
+    thread; if none can start, the leases are given up so the next reader tries again."""
+    from django_distcache import refresh
+
+    namespace, generation_keys, load, encode, policy, describe = what
+
+    def here(keys: list[str], token: str, generations: bytes) -> None:
+        _load_and_store(namespace, generation_keys, keys, token, generations, load, encode, policy)
+
+    try:
+        refresh.start(describe, here, keys, token, generations, policy)
+    except Exception:
+        logger.exception("django_distcache could not start the refresh of %d entries", len(keys))
+        release([(key, token) for key in keys])
+
+
+def refresh(
+    namespace: str,
+    generation_keys: Sequence[str],
+    keys: list[str],
+    token: str,
+    generations: bytes,
+    load: Callable[[list[str]], dict[str, Any]],
+    encode: Encoder,
+    policy: Freshness = PLAIN,
+) -> dict[str, Any]:
+    """Reload and store ``keys`` under the leases ``token`` holds (a worker's refresh):
+    stored only if the leases and ``generations`` still hold."""
+    return _load_and_store(
+        namespace, generation_keys, keys, token, generations, load, encode, policy
+    )
 
 
 def _reload_unreadable(
@@ -286,12 +507,14 @@ def _load_and_store(
     generations: bytes,
     load: Callable[[list[str]], dict[str, Any]],
     encode: Encoder,
+    policy: Freshness = PLAIN,
 ) -> dict[str, Any]:
     leases = [(key, token) for key in keys]
     load_started = time.perf_counter()
     try:
         with kept_alive(leases):
             values = load(keys)
+            load_seconds = time.perf_counter() - load_started
             items: list[tuple[str, str, bytes, int]] = []
             unstored: list[tuple[str, str]] = []
             for key in keys:
@@ -304,10 +527,17 @@ def _load_and_store(
     except BaseException:
         release(leases)
         raise
-    stats.record_load(namespace, time.perf_counter() - load_started)
+    stats.record_load(namespace, load_seconds)
     release(unstored)
     try:
-        store_later(namespace, generation_keys, generations, items)
+        store_later(
+            namespace,
+            generation_keys,
+            generations,
+            items,
+            load_seconds=load_seconds,
+            policy=policy,
+        )
     except RedisError:
         logger.warning("django_distcache could not store %d entries of %s", len(items), namespace)
     return values

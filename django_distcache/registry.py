@@ -43,6 +43,10 @@ class ModelConfig:
     depends_on: tuple[type[models.Model], ...] = ()
     # Whether write_behind() may buffer writes to this model (see writebehind).
     write_behind: bool = False
+    # Seconds a stale entry is served while one refresh runs (None: the setting).
+    stale_while_revalidate: float | None = None
+    # Whether reads push the expiry back (None: DISTCACHE["SLIDING"]).
+    sliding: bool | None = None
     _derived: tuple[Any, ...] = field(default=(None,), repr=False)
 
     def _keys(self) -> tuple[Any, ...]:
@@ -56,15 +60,21 @@ class ModelConfig:
             )
             base: dict[str | None, str] = {}
             attnames = tuple(f.attname for f in self.model._meta.concrete_fields)
-            from django_distcache.readthrough import serializer
+            from django_distcache.readthrough import freshness, serializer
 
-            self._derived = (conf, gens, base, attnames, serializer())
+            policy = freshness(self.effective_timeout, self.stale_while_revalidate, self.sliding)
+            self._derived = (conf, gens, base, attnames, serializer(), policy)
         return self._derived
 
     @property
     def serializer(self) -> Any:
         """The codec of this model's entries."""
         return self._keys()[4]
+
+    @property
+    def freshness(self) -> Any:
+        """How this model's entries age (readthrough.Freshness)."""
+        return self._keys()[5]
 
     @property
     def plain_init(self) -> bool:
@@ -124,19 +134,29 @@ def register(
     timeout: float | None = None,
     depends_on: Iterable[ModelRef] = (),
     write_behind: bool = False,
+    stale_while_revalidate: float | None = None,
+    sliding: bool | None = None,
 ) -> ModelConfig:
     """Cache ``model`` by primary key and invalidate it on every write.
 
     ``depends_on`` names models whose changes invalidate every cached object of
     ``model`` (for example when its entries are used together with a Category's).
     ``write_behind=True`` lets ``write_behind()`` buffer writes to it in Redis.
+    ``stale_while_revalidate`` (seconds) serves an expired entry that long while one
+    refresh runs in the background; ``sliding=True`` pushes expiry back on every read
+    (up to DISTCACHE["SLIDING_MAX_AGE"]). None: the DISTCACHE settings of those names.
     """
+    from django_distcache.readthrough import check_options
+
+    check_options(stale_while_revalidate, sliding)
     model_cls = resolve_model(model)
     config = ModelConfig(
         model=model_cls,
         timeout=timeout,
         depends_on=tuple(resolve_model(m) for m in depends_on),
         write_behind=write_behind,
+        stale_while_revalidate=stale_while_revalidate,
+        sliding=sliding,
     )
     _configs[model_cls] = config
     _proxy_configs.clear()
@@ -208,4 +228,6 @@ def register_from_settings() -> None:
             timeout=options.get("timeout"),
             depends_on=options.get("depends_on", ()),
             write_behind=bool(options.get("write_behind", False)),
+            stale_while_revalidate=options.get("stale_while_revalidate"),
+            sliding=options.get("sliding"),
         )

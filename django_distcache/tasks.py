@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers over writebehind, warming and the outbox, with JSON-safe arguments.
+"""Celery tasks: thin wrappers over writebehind, warming, refresh and the outbox (JSON-safe args).
 
 Both run with late acknowledgement and are requeued if their worker is lost: a
 flush is idempotent (its batches are acknowledged once), so a redelivered or
@@ -70,3 +70,11 @@ def replay_invalidations() -> dict[str, Any]:
     from django_distcache import outbox
 
     return outbox.replay()
+
+
+@shared_task(name="django_distcache.refresh_entries", ignore_result=True)
+def refresh_entries(job: dict[str, Any]) -> int:
+    """Reload stale entries under the lease their reader took (stale-while-revalidate)."""
+    from django_distcache import refresh
+
+    return refresh.run(job)

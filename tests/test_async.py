@@ -331,11 +331,11 @@ def test_hundred_concurrent_reads_open_no_more_connections_than_the_budget(async
 
 def test_async_budget_setting_is_checked(settings):
     settings.DISTCACHE = {**settings.DISTCACHE, "ASYNC_MAX_CONNECTIONS": 0}
-    assert "distcache.E070" in [m.id for m in run_checks()]
+    assert "distcache.E080" in [m.id for m in run_checks()]
     settings.DISTCACHE = {**settings.DISTCACHE, "ASYNC_MAX_CONNECTIONS": 2.5}
-    assert "distcache.E070" in [m.id for m in run_checks()]
+    assert "distcache.E080" in [m.id for m in run_checks()]
     settings.DISTCACHE = {**settings.DISTCACHE, "ASYNC_MAX_CONNECTIONS": 10}
-    assert "distcache.E070" not in [m.id for m in run_checks()]
+    assert "distcache.E080" not in [m.id for m in run_checks()]
 
 
 def test_while_the_breaker_is_open_no_read_waits_on_redis(redis_process, category):

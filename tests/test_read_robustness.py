@@ -29,8 +29,8 @@ def entry_of(name: str) -> str:
 def test_a_corrupt_or_foreign_entry_is_a_counted_miss(stored, caplog):
     assert django_distcache.get_or_set("odd", lambda: "first") == "first"
     key = entry_of("odd")
-    generations = get_redis().get(key).partition(b"|")[0]
-    get_redis().set(key, generations + b"|" + stored)  # still "current", but unreadable
+    head = b"|".join(get_redis().get(key).split(b"|", 2)[:2])  # generations and times
+    get_redis().set(key, head + b"|" + stored)  # still "current", but unreadable
     stats.reset_local()
     with caplog.at_level(logging.WARNING, logger="django_distcache"):
         assert django_distcache.get_or_set("odd", lambda: "loaded") == "loaded"
@@ -45,10 +45,10 @@ def test_a_corrupt_object_entry_is_a_miss_for_get_object_and_get_objects():
     product = ProductFactory(name="real")
     django_distcache.get_object(Product, product.pk)
     key = get_config(Product).object_base(product.pk)
-    generations = get_redis().get(key).partition(b"|")[0]
-    get_redis().set(key, generations + b"|J[1]")  # a row of the wrong shape
+    head = b"|".join(get_redis().get(key).split(b"|", 2)[:2])  # generations and times
+    get_redis().set(key, head + b"|J[1]")  # a row of the wrong shape
     assert django_distcache.get_objects(Product, [product.pk])[product.pk].name == "real"
-    get_redis().set(key, generations + b"|J[1]")
+    get_redis().set(key, head + b"|J[1]")
     assert django_distcache.get_object(Product, product.pk).name == "real"
 
 

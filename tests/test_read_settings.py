@@ -52,7 +52,7 @@ def test_missing_rows_live_for_missing_timeout(settings, raw_redis):
 
 def _stored_value(raw_redis, name: str) -> bytes:
     (key,) = raw_redis.scan_iter(match=f"dctest:v1:key:get_or_set:{name}*")
-    return raw_redis.get(key).partition(b"|")[2]
+    return raw_redis.get(key).split(b"|", 2)[2]
 
 
 def test_values_from_compress_min_bytes_on_are_compressed(settings, raw_redis):

@@ -1,12 +1,17 @@
 -- Read entries under their current generations and take a lease on each miss.
--- An entry is stored as "<generations>|<data>": it is current only while the
--- generations it was loaded under are still the current ones. A lease is stored as
--- "<token>|<generations>": it belongs to the generations it was taken under, so a
--- lease taken before a generation moved on is taken over at once (its holder's
--- store will be refused anyway) instead of making readers wait for it.
--- KEYS: generation keys. ARGV: lease_ms, token, entry keys...
--- Returns {generations, r1, r2, ...}: ri is the stored entry, 1 (miss, lease taken,
--- or already ours) or 0 (miss, another process holds a current lease).
+-- An entry is stored as "<generations>|<expires>:<delta>:<limit>|<data>": it is current
+-- only while the generations it was loaded under are still the current ones. <expires>
+-- is when it goes stale (Redis ms, 13 digits so it can be rewritten in place; all
+-- zeros: never), <delta> how long its load took (ms, for early refresh, decided by the
+-- reader), <limit> the latest a sliding entry may be kept to (0: not sliding). A lease
+-- is stored as "<token>|<generations>": it belongs to the generations it was taken
+-- under, so a lease taken before a generation moved on is taken over at once (its
+-- holder's store will be refused anyway) instead of making readers wait for it.
+-- KEYS: generation keys. ARGV: lease_ms, token, stale_ms (grace after expiry in which
+-- the entry is still served), slide_ms (sliding timeout, 0: off), entry keys...
+-- Returns {generations, r1, r2, ...}: ri is the stored entry (a hit), {entry} (a stale
+-- hit whose lease was taken here: refresh it), 1 (miss, lease taken, or already ours)
+-- or 0 (miss, another process holds a current lease).
 local gens = {}
 if #KEYS > 0 then
   local values = redis.call('MGET', unpack(KEYS))
@@ -26,25 +31,60 @@ local generations = table.concat(gens, '.')
 local current = generations .. '|'
 local lease_ms = tonumber(ARGV[1])
 local mine = ARGV[2] .. '|' .. generations
+local stale_ms = tonumber(ARGV[3])
+local slide_ms = tonumber(ARGV[4])
+-- NOTE: the clock is read (and an entry's times parsed) only for namespaces that serve
+-- stale entries or slide; any other hit is the GET and one comparison.
+local timed = stale_ms > 0 or slide_ms > 0
+local now
+
+-- Take the lease of entry `key` unless another process holds a current one.
+local function lease(key)
+  local name = key .. '!lease'
+  local held = redis.call('GET', name)
+  if held == mine then return 1 end
+  local bar = held and string.find(held, '|', 1, true)
+  if bar and string.sub(held, bar + 1) == generations then return 0 end
+  redis.call('SET', name, mine, 'PX', lease_ms)
+  return 1
+end
+
 local result = {generations}
-for i = 3, #ARGV do
-  local value = redis.call('GET', ARGV[i])
+for i = 5, #ARGV do
+  local key = ARGV[i]
+  local value = redis.call('GET', key)
+  local answer
   if value and string.sub(value, 1, #current) == current then
-    result[#result + 1] = value
-  elseif lease_ms <= 0 then
-    result[#result + 1] = 0
-  else
-    local lease = ARGV[i] .. '!lease'
-    local held = redis.call('GET', lease)
-    local bar = held and string.find(held, '|', 1, true)
-    if held == mine then
-      result[#result + 1] = 1
-    elseif bar and string.sub(held, bar + 1) == generations then
-      result[#result + 1] = 0
-    else
-      redis.call('SET', lease, mine, 'PX', lease_ms)
-      result[#result + 1] = 1
+    answer = value
+    local expires = timed and tonumber(string.sub(value, #current + 1, #current + 13))
+    if expires and expires > 0 then
+      if not now then
+        local t = redis.call('TIME')
+        now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      end
+      if now >= expires + stale_ms then
+        answer = nil -- past its grace period: a miss
+      elseif now >= expires then
+        -- Stale within its grace: served at once; one reader refreshes it.
+        if lease_ms > 0 and lease(key) == 1 then answer = {value} end
+      elseif slide_ms > 0 then
+        local limit = tonumber(string.match(value, '^%d+:%d+:(%d+)|', #current + 1))
+        local slid = math.min(now + slide_ms, limit)
+        -- NOTE: a write per slide: at most ten per timeout and key, and one at the limit.
+        if limit > 0 and ((slid - expires) * 10 >= slide_ms or (slid == limit and slid > expires)) then
+          redis.call('SETRANGE', key, #current, string.format('%013.0f', slid))
+          redis.call('PEXPIRE', key, slid - now + stale_ms)
+        end
+      end
     end
   end
+  if answer == nil then
+    if lease_ms <= 0 then
+      answer = 0
+    else
+      answer = lease(key)
+    end
+  end
+  result[#result + 1] = answer
 end
 return result

@@ -1,4 +1,4 @@
-"""System check of the async API's setting: ASYNC_MAX_CONNECTIONS (distcache.E070)."""
+"""System check of the async API's setting: ASYNC_MAX_CONNECTIONS (distcache.E080)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,6 @@ def check_async_settings(app_configs: Iterable[Any] | None = None, **kwargs: Any
             f"DISTCACHE['ASYNC_MAX_CONNECTIONS'] must be a positive whole number, got {value!r}.",
             hint="The Redis connections of one event loop (one ASGI process); 10 is plenty "
             "for hundreds of concurrent requests.",
-            id="distcache.E070",
+            id="distcache.E080",
         )
     ]

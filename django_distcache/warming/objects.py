@@ -46,4 +46,4 @@ def refresh_objects(
             continue
         data, timeout = encoded
         items.append((base, token, data, readthrough.ttl_ms(timeout)))
-    return readthrough.store(config.generation_keys, generations, items)
+    return readthrough.store(config.generation_keys, generations, items, policy=config.freshness)
