@@ -115,6 +115,12 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_WARN_ON_EVICTIONS": True,
     # the oldest pending write-behind older than this many seconds (None: never).
     "HEALTH_MAX_BACKLOG_AGE": 60,
+    # Near cache (register(..., near_cache=True), @cached(near_cache=True)): the most
+    # entries and bytes each process keeps (the least recently used go first), and the
+    # longest it keeps one (seconds), even if every invalidation message were lost.
+    "NEAR_CACHE_MAX_ENTRIES": 10_000,
+    "NEAR_CACHE_MAX_BYTES": 32 * 1024 * 1024,
+    "NEAR_CACHE_MAX_AGE": 60.0,
 }
 
 
@@ -153,7 +159,9 @@ def _reset_settings(*, setting: str, **kwargs: Any) -> None:
         get_settings.cache_clear()
         from django_distcache import breaker, client
         from django_distcache.outbox import log
+        from django_distcache.reads import near
 
+        near.reset()
         client.reset()
         breaker.reset()
         log.reset()

@@ -16,6 +16,7 @@ from django.db.models.query import QuerySet
 from django_distcache import arguments, keys, readthrough
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches, schedule_invalidation
+from django_distcache.reads import front, values
 from django_distcache.registry import ModelRef, resolve_model, track
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,16 +60,31 @@ def _fetch(
     generation_keys: Sequence[str],
     loader: Callable[[], Any],
     timeout: float | object | None,
+    near_cache: bool = False,
 ) -> Any:
     if _touched_by_open_transaction(generation_keys, base):
         return loader()
-    return readthrough.fetch(
+
+    def fetch() -> Any:
+        return readthrough.fetch(
+            namespace,
+            generation_keys,
+            base,
+            loader,
+            encode=_encoder(namespace, timeout),
+            decode=lambda data: readthrough.serializer().loads(data),
+        )
+
+    if not near_cache:
+        return fetch()
+    return front.read(
         namespace,
         generation_keys,
         base,
-        loader,
-        encode=_encoder(namespace, timeout),
+        fetch,
         decode=lambda data: readthrough.serializer().loads(data),
+        freeze=values.freezer(timeout),
+        thaw=values.thaw,
     )
 
 
@@ -79,6 +95,7 @@ def get_or_set(
     timeout: float | object | None = DEFAULT_TIMEOUT,
     depends_on: Iterable[ModelRef] = (),
     tags: Iterable[str] = (),
+    near_cache: bool = False,
 ) -> Any:
     """The value cached under ``key``, or ``loader()`` stored there on a miss.
 
@@ -86,13 +103,14 @@ def get_or_set(
     ``tags`` is invalidated. Concurrent misses call ``loader`` once. ``timeout``
     follows Django: omitted means DISTCACHE["TIMEOUT"], ``None`` never expires, ``0``
     stores nothing. A value the codec cannot encode is returned uncached (logged).
+    ``near_cache=True`` keeps the value in this process too (see the near cache docs).
     """
     models_ = [resolve_model(m) for m in depends_on]
     for model in models_:
         track(model)
     generation_keys = keys.dedupe(_dependency_generations(models_, tags))
     base = keys.entry_base("key", "get_or_set", key)
-    return _fetch("get_or_set", base, generation_keys, loader, timeout)
+    return _fetch("get_or_set", base, generation_keys, loader, timeout, near_cache)
 
 
 _unresolved: list[CachedFunction] = []
@@ -114,6 +132,7 @@ class CachedFunction:
         depends_on: Sequence[ModelRef],
         tags: Sequence[str],
         key: Callable[..., Any] | None = None,
+        near_cache: bool = False,
     ) -> None:
         # @cached() above @classmethod / @staticmethod: bound like them.
         self.binds_class = isinstance(func, classmethod)
@@ -123,6 +142,7 @@ class CachedFunction:
         self.func = func
         self.timeout = timeout
         self.key = key
+        self.near_cache = near_cache
         self.signature = inspect.signature(func)
         self.namespace = f"{func.__module__}.{func.__qualname__}"
         self._depends_on_refs = tuple(depends_on)
@@ -177,7 +197,12 @@ class CachedFunction:
             return list(value) if isinstance(value, QuerySet) else value
 
         return _fetch(
-            self.namespace, self.base(args, kwargs), self.generation_keys(), load, self.timeout
+            self.namespace,
+            self.base(args, kwargs),
+            self.generation_keys(),
+            load,
+            self.timeout,
+            self.near_cache,
         )
 
     def invalidate(self, *args: Any, **kwargs: Any) -> None:
@@ -222,6 +247,7 @@ def cached(
     depends_on: Sequence[ModelRef] = (),
     tags: Sequence[str] = (),
     key: Callable[..., Any] | None = None,
+    near_cache: bool = False,
 ) -> Callable[[Callable[..., Any]], CachedFunction]:
     """Cache a function's results per arguments.
 
@@ -233,9 +259,10 @@ def cached(
     (an address in its repr, an unsaved model instance, a lambda) raises ``TypeError``
     unless ``key`` (called with the arguments) gives the key. Put ``@cached()`` above
     ``@classmethod`` or ``@staticmethod``. A returned queryset is cached as a list.
+    ``near_cache=True`` keeps results in each process too (see the near cache docs).
     """
 
     def decorator(func: Callable[..., Any]) -> CachedFunction:
-        return CachedFunction(func, timeout, depends_on, tags, key)
+        return CachedFunction(func, timeout, depends_on, tags, key, near_cache)
 
     return decorator

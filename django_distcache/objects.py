@@ -17,6 +17,7 @@ from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
 from django_distcache.invalidation.replicas import read_alias
 from django_distcache.keys import pk_text
+from django_distcache.reads import front, instances
 from django_distcache.registry import ModelConfig, get_config
 from django_distcache.writebehind.buffer import buffer_keys
 from django_distcache.writebehind.overlay import overlay
@@ -94,19 +95,37 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
         if config.write_behind and buffer_shares_cache():
             hit, instance, flagged = _read_hit(config, key_pk, key, using)
         if not hit:
-            instance = readthrough.fetch(
-                config.namespace,
-                generation_keys,
-                key,
-                load,
-                encode=lambda value: _encode_instance(config, value),
-                decode=lambda data: _decode_instance(config, using, data),
-            )
+
+            def fetch() -> Any:
+                return readthrough.fetch(
+                    config.namespace,
+                    generation_keys,
+                    key,
+                    load,
+                    encode=lambda value: _encode_instance(config, value),
+                    decode=lambda data: _decode_instance(config, using, data),
+                )
+
+            instance = _near_read(config, key, using, fetch) if config.near_cache else fetch()
     if config.write_behind and flagged:
         # Entries hold the database's row; deferred writes are laid over it on each
         # read, so a deferred write never costs the next read a database load.
         _lay_deferred_writes(config, {key_pk: instance}, using)
     return instance
+
+
+def _near_read(config: ModelConfig, key: str, using: str, fetch: Any) -> Any:
+    """The near cache in front of ``fetch`` (``register(..., near_cache=True)``)."""
+    found = front.read(
+        config.namespace,
+        config.generation_keys,
+        key,
+        fetch,
+        decode=lambda data: _decode_instance(config, using, data),
+        freeze=lambda instance: instances.freeze(config, instance),
+        thaw=lambda entry: instances.thaw(config, using, entry),
+    )
+    return found
 
 
 def _read_hit(config: ModelConfig, key_pk: Any, key: str, using: str) -> tuple[bool, Any, bool]:

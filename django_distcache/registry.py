@@ -43,6 +43,8 @@ class ModelConfig:
     depends_on: tuple[type[models.Model], ...] = ()
     # Whether write_behind() may buffer writes to this model (see writebehind).
     write_behind: bool = False
+    # Whether reads go through the process's near cache (see reads.near).
+    near_cache: bool = False
     _derived: tuple[Any, ...] = field(default=(None,), repr=False)
 
     def _keys(self) -> tuple[Any, ...]:
@@ -124,19 +126,27 @@ def register(
     timeout: float | None = None,
     depends_on: Iterable[ModelRef] = (),
     write_behind: bool = False,
+    near_cache: bool = False,
 ) -> ModelConfig:
     """Cache ``model`` by primary key and invalidate it on every write.
 
     ``depends_on`` names models whose changes invalidate every cached object of
     ``model`` (for example when its entries are used together with a Category's).
     ``write_behind=True`` lets ``write_behind()`` buffer writes to it in Redis.
+    ``near_cache=True`` keeps its objects in each process too (see the near cache docs).
     """
     model_cls = resolve_model(model)
+    if near_cache and write_behind:
+        raise ValueError(
+            f"{model_cls._meta.label}: near_cache=True cannot be combined with "
+            "write_behind=True (each read lays the buffered writes over the entry in Redis)."
+        )
     config = ModelConfig(
         model=model_cls,
         timeout=timeout,
         depends_on=tuple(resolve_model(m) for m in depends_on),
         write_behind=write_behind,
+        near_cache=near_cache,
     )
     _configs[model_cls] = config
     _proxy_configs.clear()
@@ -207,4 +217,5 @@ def register_from_settings() -> None:
             timeout=options.get("timeout"),
             depends_on=options.get("depends_on", ()),
             write_behind=bool(options.get("write_behind", False)),
+            near_cache=bool(options.get("near_cache", False)),
         )
