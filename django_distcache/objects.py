@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
-from django.db import models, router
+from django.db import DEFAULT_DB_ALIAS, models, router
 from django.db.models.base import ModelState
 from redis.exceptions import RedisError
 
@@ -18,6 +18,7 @@ from django_distcache.invalidation import pending_touches
 from django_distcache.invalidation.replicas import read_alias
 from django_distcache.keys import pk_text
 from django_distcache.reads import front, instances
+from django_distcache.reads.near import near_cache
 from django_distcache.registry import ModelConfig, get_config
 from django_distcache.writebehind.buffer import buffer_keys
 from django_distcache.writebehind.overlay import overlay
@@ -70,7 +71,9 @@ def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
     (or a model it depends on) the database is read and nothing is cached.
     """
     config = get_config(model)
-    using = using or router.db_for_read(model)
+    # NOTE: without routers Django answers the default database; asking it costs as
+    # much as a near cache hit.
+    using = using or (router.db_for_read(model) if router.routers else DEFAULT_DB_ALIAS)
     instance = _read_object(config, _normalize_pk(model, pk), pk, using)
     if instance is None:
         raise model.DoesNotExist(  # type: ignore[attr-defined]
@@ -88,8 +91,15 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
         return config.model._default_manager.db_manager(source).filter(pk=pk).first()
 
     hotkeys.record(config.namespace, key_pk)
+    touched = pending_touches(using, generation_keys, key)
+    if config.near_cache and not touched:
+        # The hot path: nothing built before the near cache is asked.
+        entry = near_cache().lookup(key)
+        if entry is not None:
+            stats.record_near_hit(config.namespace, 0.0)
+            return instances.thaw(config, using, entry)
     hit, instance, flagged = False, None, True
-    if pending_touches(using, generation_keys, key):
+    if touched:
         instance = load()
     else:
         if config.write_behind and buffer_shares_cache():
@@ -115,17 +125,15 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
 
 
 def _near_read(config: ModelConfig, key: str, using: str, fetch: Any) -> Any:
-    """The near cache in front of ``fetch`` (``register(..., near_cache=True)``)."""
-    found = front.read(
+    """After a near cache miss (``register(..., near_cache=True)``): read, then fill L1."""
+    return front.read_missed(
         config.namespace,
         config.generation_keys,
         key,
         fetch,
         decode=lambda data: _decode_instance(config, using, data),
         freeze=lambda instance: instances.freeze(config, instance),
-        thaw=lambda entry: instances.thaw(config, using, entry),
     )
-    return found
 
 
 def _read_hit(config: ModelConfig, key_pk: Any, key: str, using: str) -> tuple[bool, Any, bool]:

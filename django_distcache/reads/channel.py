@@ -14,7 +14,6 @@ import time
 from typing import TYPE_CHECKING
 
 from redis import ConnectionPool, Redis
-from redis.exceptions import RedisError
 
 from django_distcache import keys
 from django_distcache.client import connection_kwargs, get_redis
@@ -83,7 +82,7 @@ class Subscriber(threading.Thread):
         while not self.stopping.is_set():
             try:
                 self._listen()
-            except (RedisError, OSError, ValueError) as error:
+            except Exception as error:  # whatever ended it, L1 can no longer be vouched for
                 if not self.stopping.is_set():
                     logger.info("django_distcache near cache lost its messages: %r", error)
             finally:

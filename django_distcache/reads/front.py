@@ -19,10 +19,10 @@ from django_distcache.client import get_redis
 from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads.near import NOT_LIVE, Entry, near_cache
 
-# freeze(value) -> (what L1 keeps, whether each hit copies it, its size in bytes, its
-# time to live in seconds or None), or None to keep nothing.
+# freeze(value) -> (what L1 keeps, what each hit copies of it (falsy: nothing), its
+# size in bytes, its time to live in seconds or None), or None to keep nothing.
 # thaw(entry) -> a fresh value for one caller.
-Freeze = Callable[[Any], "tuple[Any, bool, int, float | None] | None"]
+Freeze = Callable[[Any], "tuple[Any, Any, int, float | None] | None"]
 Thaw = Callable[[Entry], Any]
 
 _ABSENT = object()
@@ -57,20 +57,46 @@ def read(
     if entry is not None:
         stats.record_near_hit(namespace, 0.0)
         return thaw(entry)
+    return read_missed(namespace, generation_keys, key, fetch, decode=decode, freeze=freeze)
+
+
+def read_missed(
+    namespace: str,
+    generation_keys: Sequence[str],
+    key: str,
+    fetch: Callable[[], Any],
+    *,
+    decode: Callable[[bytes], Any],
+    freeze: Freeze,
+) -> Any:
+    """``read`` after the near cache missed: one GET, or ``fetch()``; then fill L1."""
+    cache = near_cache()
     mark = cache.mark()
     if mark == NOT_LIVE:
         return fetch()
     started = time.monotonic()
+    names = with_epoch(generation_keys)
     try:
-        known = cache.current_generations(with_epoch(generation_keys), mark, _read)
+        known = cache.current_generations(names, mark, _read)
     except RedisError:
         return fetch()
     if known is None:
-        return fetch()  # a generation not created yet: the read-through path makes it
-    generations, known_until = known
-    value = _entry_alone(namespace, key, [v for _name, v in generations], decode, started)
-    if value is _ABSENT:
+        # A generation not created yet: the read-through path creates it. What it read
+        # is kept under the generations read after it: any invalidation since the mark
+        # is still caught, by the fill's check or by its message dropping the entry.
         value = fetch()
+        try:
+            known = cache.current_generations(names, mark, _read)
+        except RedisError:
+            return value
+        if known is None:
+            return value
+        generations, known_until = known
+    else:
+        generations, known_until = known
+        value = _entry_alone(namespace, key, [v for _name, v in generations], decode, started)
+        if value is _ABSENT:
+            value = fetch()
     kept = freeze(value)
     if kept is not None:
         stored, copies, size, timeout = kept

@@ -31,8 +31,8 @@ class Entry:
     """One value in the near cache."""
 
     value: Any
-    # Whether each hit copies the value (it holds parts a caller could change).
-    copies: bool
+    # What each hit copies (parts a caller could change); falsy for nothing.
+    copies: Any
     generations: tuple[tuple[str, bytes], ...]
     expires: float
     size: int
@@ -121,7 +121,7 @@ class NearCache:
         self,
         key: str,
         value: Any,
-        copies: bool,
+        copies: Any,
         generations: tuple[tuple[str, bytes], ...],
         expires: float,
         size: int,
