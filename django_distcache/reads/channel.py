@@ -9,6 +9,7 @@ the numbers or a message Redis could not number empties it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -66,6 +67,8 @@ class Subscriber(threading.Thread):
         self.channel, self.sequence_key = channel_names()
         pool = get_redis().connection_pool
         self._kwargs = connection_kwargs(pool, get_settings().REDIS_TIMEOUT)
+        # Named, so that an operator (or a test) finds it in CLIENT LIST.
+        self._kwargs["client_name"] = f"distcache-near-{os.getpid()}"
         self._connection_class = pool.connection_class
         self._client: Redis | None = None
         self.last: int | None = None
@@ -130,10 +133,12 @@ class Subscriber(threading.Thread):
     def _apply(self, data: bytes) -> None:
         number, generations, entries = parse(data)
         last = self.last
+        if number is not None and last is not None and number <= last:
+            return  # published before the sequence was read: already in what Redis holds
         if number is None or last is None or number > last + 1:
             # Unnumbered, or some were lost: what L1 holds can no longer be vouched for.
             self.cache.clear(live=True)
-        elif number <= last:
-            return  # published before the sequence was read: already in what Redis holds
-        self.last = number if number is not None else last
         self.cache.drop(generations, entries)
+        # Counted once applied: whoever waits for this number finds it applied.
+        if number is not None:
+            self.last = number
