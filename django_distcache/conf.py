@@ -116,10 +116,12 @@ DEFAULTS: dict[str, Any] = {
     # the oldest pending write-behind older than this many seconds (None: never).
     "HEALTH_MAX_BACKLOG_AGE": 60,
     # Near cache (register(..., near_cache=True), @cached(near_cache=True)): the most
-    # entries and bytes each process keeps (the least recently used go first), and the
-    # longest it keeps one (seconds), even if every invalidation message were lost.
+    # entries each process keeps (the least recently used go first) ...
     "NEAR_CACHE_MAX_ENTRIES": 10_000,
-    "NEAR_CACHE_MAX_BYTES": 32 * 1024 * 1024,
+    # ... the most bytes (32 MiB; values, keys and bookkeeping, measured per entry) ...
+    "NEAR_CACHE_MAX_BYTES": 33_554_432,
+    # ... and the longest it keeps an entry (seconds) even if every invalidation message
+    # were lost.
     "NEAR_CACHE_MAX_AGE": 60.0,
 }
 

@@ -132,11 +132,10 @@ class Subscriber(threading.Thread):
 
     def _apply(self, data: bytes) -> None:
         number, generations, entries = parse(data)
-        last = self.last
-        if number is not None and last is not None and number <= last:
-            return  # published before the sequence was read: already in what Redis holds
-        if number is None or last is None or number > last + 1:
-            # Unnumbered, or some were lost: what L1 holds can no longer be vouched for.
+        if number is None or number != (self.last or 0) + 1:
+            # Unnumbered, some lost, or the counter itself was lost (evicted, flushed):
+            # what L1 holds can no longer be vouched for. (Messages published between
+            # subscribing and reading the counter land here too: L1 is empty then.)
             self.cache.clear(live=True)
         self.cache.drop(generations, entries)
         # Counted once applied: whoever waits for this number finds it applied.
