@@ -2,10 +2,12 @@
 
 Run: ``python benchmarks/bench_near.py`` (or ``python benchmarks/run.py bench_near``).
 Part 1: get_object hits of 10,000 products (Zipf keys) served by the near cache, by Redis
-(the same model with the near cache off) and a bare redis-py GET of the same bytes,
-interleaved in one run. Part 2: another process's near cache applying each of 500
-invalidations made here: the time from just before the invalidation is sent to when
-that process has applied it (both clocks are the machine's wall clock).
+(the same model with the near cache off: one read script with the generations), by Redis
+after an L1 miss whose generations L1 holds (one GET of the entry), and a bare redis-py
+GET of the same bytes, interleaved in one run. Part 2: another process's near cache
+applying each of 500 invalidations made here: the time from just before the
+invalidation is sent to when that process has applied it (both clocks are the
+machine's wall clock).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def hits(pks: list[int]) -> None:
     import django_distcache
     from benchmarks.harness import report, run_interleaved, zipf_keys
     from django_distcache.client import get_redis
+    from django_distcache.keys import pk_text
     from django_distcache.reads.near import near_cache
     from tests.testapp.models import Product
 
@@ -48,6 +51,12 @@ def hits(pks: list[int]) -> None:
     def near_hit(pk: int) -> object:
         return django_distcache.get_object(Product, pk)
 
+    def near_miss(pk: int) -> object:
+        # Not in L1, its generations are: the entry alone is read (one GET) and kept.
+        cache.drop((), [entry_keys[pk]])
+        return django_distcache.get_object(Product, pk)
+
+    entry_keys = {pk: config.object_base(pk_text(Product, pk)) for pk in pks}
     for pk in pks:
         redis_hit(pk)  # every entry in Redis
     floor_keys = {}
@@ -59,6 +68,7 @@ def hits(pks: list[int]) -> None:
     contenders = {
         "redis-py GET (floor)": lambda pk: redis.get(floor_keys[pk]),
         "get_object, Redis hit": redis_hit,
+        "get_object, L1 miss, one GET": near_miss,
         "get_object, near cache hit": near_hit,
     }
     keys = zipf_keys(pks, 2_000)
@@ -83,7 +93,8 @@ def delivery() -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert listener.stdout is not None and listener.stdin is not None
+    assert listener.stdout is not None
+    assert listener.stdin is not None
     try:
         if listener.stdout.readline().strip() != "ready":
             raise RuntimeError("the listener did not start")
