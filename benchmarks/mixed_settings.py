@@ -13,6 +13,11 @@ INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "cacheops"]  # noqa: F
 DISTCACHE = {"KEY_PREFIX": "dcmixed", "TIMEOUT": 3600, "AUTODISCOVER": False}
 if SYSTEM == "distcache":
     DISTCACHE["MODELS"] = {"testapp.Product": {}, "testapp.Category": {}}
+if SYSTEM == "distcache-near":
+    DISTCACHE["MODELS"] = {
+        "testapp.Product": {"near_cache": True},
+        "testapp.Category": {"near_cache": True},
+    }
 if SYSTEM == "cacheops":
     INSTALLED_APPS.append("cacheops")
     CACHEOPS_REDIS = _BENCH_REDIS

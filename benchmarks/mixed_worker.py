@@ -29,10 +29,19 @@ def readers(system: str) -> tuple[Callable[[int], Any], Callable[[int], Any], Ca
         rows = Product.objects.filter(category_id=category_id).order_by("pk")
         return list(rows.values_list("pk", "stock")[:LIST_LENGTH])
 
-    if system == "distcache":
+    if system == "floor":
+        # A bare redis-py GET of a small value per operation: the floor of a network cache.
+        import redis
+        from django.conf import settings
+
+        client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+        client.set("dcmixed:floor", b"x" * 100)
+        return (lambda pk: client.get("dcmixed:floor"),) * 3  # type: ignore[return-value]
+    if system in ("distcache", "distcache-near"):
         import django_distcache
 
-        products_in = django_distcache.cached(depends_on=[Product])(query)
+        near_cache = system == "distcache-near"
+        products_in = django_distcache.cached(depends_on=[Product], near_cache=near_cache)(query)
         return (
             lambda pk: django_distcache.get_object(Product, pk),
             products_in,
