@@ -210,6 +210,10 @@ def _read_objects(
     if not clean:
         return found
     by_base = {keys[k]: k for k in clean}
+    if config.near_cache:
+        by_base = _near_hits(config, using, by_base, found)
+        if not by_base:
+            return found
     if config.write_behind and buffer_shares_cache():
         by_base = _hits_with_flags(config, using, generation_keys, by_base, found, settled)
         if not by_base:
@@ -223,16 +227,45 @@ def _read_objects(
         loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
         return {base: loaded_by_key.get(by_base[base]) for base in bases}
 
-    entries = readthrough.fetch_many(
-        namespace,
-        generation_keys,
-        list(by_base),
-        load,
-        encode=lambda value: _encode_instance(config, value),
-        decode=lambda data: _decode_instance(config, using, data),
-    )
+    def fetch() -> dict[str, Any]:
+        return readthrough.fetch_many(
+            namespace,
+            generation_keys,
+            list(by_base),
+            load,
+            encode=lambda value: _encode_instance(config, value),
+            decode=lambda data: _decode_instance(config, using, data),
+        )
+
+    if config.near_cache:
+        entries = front.read_many_missed(
+            generation_keys,
+            list(by_base),
+            fetch,
+            freeze=lambda instance: instances.freeze(config, instance),
+        )
+    else:
+        entries = fetch()
     found.update((instance.pk, instance) for instance in entries.values() if instance is not None)
     return found
+
+
+def _near_hits(
+    config: ModelConfig, using: str, by_base: dict[str, Any], found: dict[Any, Any]
+) -> dict[str, Any]:
+    """Add the near cache's hits to ``found``; the keys still to read."""
+    cache = near_cache()
+    remaining: dict[str, Any] = {}
+    for base, key_pk in by_base.items():
+        entry = cache.lookup(base)
+        if entry is None:
+            remaining[base] = key_pk
+            continue
+        stats.record_near_hit(config.namespace, 0.0)
+        instance = instances.thaw(config, using, entry)
+        if instance is not None:
+            found[instance.pk] = instance
+    return remaining
 
 
 def _hits_with_flags(

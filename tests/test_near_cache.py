@@ -136,7 +136,8 @@ def test_every_hit_is_a_fresh_object(l1):
     django_distcache.register(Product, near_cache=True)
     product = Product.objects.create(name="pen", attributes={"colours": ["blue"]})
     settled(l1)
-    django_distcache.get_object(Product, product.pk)
+    for _ in range(2):  # the first makes the generations, the second fills L1
+        django_distcache.get_object(Product, product.pk)
     first = django_distcache.get_object(Product, product.pk)
     first.name = "changed"
     first.attributes["colours"].append("red")
@@ -220,9 +221,10 @@ def test_writes_in_one_process_are_never_read_stale_from_anothers_l1(l1, process
     django_distcache.register(Category, near_cache=True)
     category = Category.objects.create(name="v0")
     second, third = processes(), processes()
-    for reader in (second, third):
-        reader.ask("read", category.pk)
-    django_distcache.get_object(Category, category.pk)
+    for _ in range(2):  # the first makes the generations, the second fills L1
+        for reader in (second, third):
+            reader.ask("read", category.pk)
+        django_distcache.get_object(Category, category.pk)
     for version in range(1, 13):
         name = f"v{version}"
         hits_before = [p.ask("read", category.pk)["near"]["hits"] for p in (second, third)]
@@ -430,3 +432,23 @@ def test_good_near_cache_settings_pass(settings):
         "NEAR_CACHE_MAX_AGE": 2.5,
     }
     assert [e for e in run_checks() if e.id == "distcache.E090"] == []
+
+
+def test_get_objects_reads_through_the_near_cache(round_trips, l1, django_assert_num_queries):
+    django_distcache.register(Category, near_cache=True)
+    rows = [Category.objects.create(name=f"c{i}") for i in range(3)]
+    pks = [row.pk for row in rows]
+    settled(l1)
+    django_distcache.get_objects(Category, pks)  # makes the generations
+    django_distcache.get_objects(Category, pks)  # fills L1
+    round_trips.reset()
+    with django_assert_num_queries(0):
+        found = django_distcache.get_objects(Category, pks)
+    assert round_trips.count == 0
+    assert {pk: obj.name for pk, obj in found.items()} == {r.pk: r.name for r in rows}
+    found[pks[0]].name = "changed"
+    assert django_distcache.get_objects(Category, pks[:1])[pks[0]].name == "c0"
+    with transaction.atomic():
+        rows[1].name = "new"
+        rows[1].save()
+    assert django_distcache.get_objects(Category, pks)[pks[1]].name == "new"

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from django_distcache import breaker, readthrough, stats, wire
 from django_distcache.client import get_redis
 from django_distcache.outbox.keys import with_epoch
-from django_distcache.reads.near import NOT_LIVE, Entry, near_cache
+from django_distcache.reads.near import NOT_LIVE, Entry, NearCache, near_cache
 
 # freeze(value) -> (what L1 keeps, what each hit copies of it (falsy: nothing), its
 # size in bytes, its time to live in seconds or None), or None to keep nothing.
@@ -81,22 +81,28 @@ def read_missed(
     except RedisError:
         return fetch()
     if known is None:
-        # A generation not created yet: the read-through path creates it. What it read
-        # is kept under the generations read after it: any invalidation since the mark
-        # is still caught, by the fill's check or by its message dropping the entry.
+        # A generation not created yet: the read-through path creates it, and the next
+        # read fills L1. (Generations read after the value could be newer than it: a
+        # bump in between would leave an entry that matches them.)
+        return fetch()
+    generations, known_until = known
+    value = _entry_alone(namespace, key, [v for _name, v in generations], decode, started)
+    if value is _ABSENT:
         value = fetch()
-        try:
-            known = cache.current_generations(names, mark, _read)
-        except RedisError:
-            return value
-        if known is None:
-            return value
-        generations, known_until = known
-    else:
-        generations, known_until = known
-        value = _entry_alone(namespace, key, [v for _name, v in generations], decode, started)
-        if value is _ABSENT:
-            value = fetch()
+    _fill(cache, key, value, freeze, generations, known_until, started, mark)
+    return value
+
+
+def _fill(
+    cache: NearCache,
+    key: str,
+    value: Any,
+    freeze: Freeze,
+    generations: tuple[tuple[str, bytes], ...],
+    known_until: float,
+    started: float,
+    mark: int,
+) -> None:
     kept = freeze(value)
     if kept is not None:
         stored, copies, size, timeout = kept
@@ -104,7 +110,36 @@ def read_missed(
         if timeout is not None:
             expires = min(expires, started + timeout)
         cache.fill(key, stored, copies, generations, expires, size, mark)
-    return value
+
+
+def read_many_missed(
+    generation_keys: Sequence[str],
+    keys: Sequence[str],
+    fetch_many: Callable[[], dict[str, Any]],
+    *,
+    freeze: Freeze,
+) -> dict[str, Any]:
+    """``fetch_many()`` of ``keys`` that L1 missed, then kept in L1.
+
+    The generations are known (held, or read in one MGET) before the entries are read:
+    read after them, they could be newer than the values.
+    """
+    cache = near_cache()
+    mark = cache.mark()
+    if mark == NOT_LIVE:
+        return fetch_many()
+    started = time.monotonic()
+    try:
+        known = cache.current_generations(with_epoch(generation_keys), mark, _read)
+    except RedisError:
+        known = None
+    values = fetch_many()
+    if known is not None:
+        generations, known_until = known
+        for key in keys:
+            if key in values:
+                _fill(cache, key, values[key], freeze, generations, known_until, started, mark)
+    return values
 
 
 def _entry_alone(
