@@ -452,3 +452,29 @@ def test_get_objects_reads_through_the_near_cache(round_trips, l1, django_assert
         rows[1].name = "new"
         rows[1].save()
     assert django_distcache.get_objects(Category, pks)[pks[1]].name == "new"
+
+
+def test_a_function_read_that_crosses_a_generation_bump_keeps_nothing(l1, processes):
+    """Like an object's read, but the invalidation only bumps a generation the entry
+    lives under (a write to a model the function depends on)."""
+    category = Category.objects.create(name="old")
+    writer = processes()
+    crossed = []
+
+    @django_distcache.cached(depends_on=[Category], near_cache=True)
+    def names() -> list[str]:
+        found = list(Category.objects.values_list("name", flat=True))
+        if len(crossed) == 1:
+            crossed.append(writer.ask("write", category.pk, "new")["sequence"])
+            wait_for(applied(l1, crossed[1]))
+        return found
+
+    settled(l1)
+    assert names() == ["old"]  # the generations exist
+    names.invalidate_all()  # and no current entry
+    settled(l1)
+    crossed.append("armed")
+    assert names() == ["old"]
+    assert len(crossed) == 2
+    assert l1.info()["refused"] >= 1
+    assert names() == ["new"]
