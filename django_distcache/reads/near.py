@@ -260,24 +260,12 @@ def reset() -> None:
             cache.subscriber.stop()
 
 
-def _drop_applied(
-    sender: Any, generations: Iterable[str] = (), entries: Iterable[str] = (), **kwargs: Any
-) -> None:
-    # The writer's own near cache drops what it invalidated at once, before its next
-    # read, rather than when the message comes back.
+def drop_applied(generations: Iterable[str], entries: Iterable[str]) -> None:
+    """An invalidation this process applied: its near cache drops it at once, rather than
+    when the message comes back (the writer reads its own write)."""
     cache = _cache
-    if cache is not None:
+    if cache is not None and (generations or entries):
         cache.drop(generations, entries)
-
-
-def connect_signals() -> None:
-    """Apply this process's own invalidations to its near cache (called from ready())."""
-    from django_distcache.invalidation.apply import PendingInvalidation
-    from django_distcache.signals import invalidated
-
-    invalidated.connect(
-        _drop_applied, sender=PendingInvalidation, dispatch_uid="django_distcache.near"
-    )
 
 
 def _forget_after_fork() -> None:
