@@ -81,6 +81,35 @@ def hits(pks: list[int]) -> None:
     print(f"near cache after the run: {cache.info()}")
 
 
+def memory(pks: list[int]) -> None:
+    """What the near cache holds for every product, counted by it and measured."""
+    import gc
+    import tracemalloc
+
+    import django_distcache
+    from django_distcache.reads.near import near_cache
+    from tests.testapp.models import Product
+
+    cache = near_cache()
+    cache.clear(live=True)
+    gc.collect()
+    tracemalloc.start()
+    for pk in pks:
+        django_distcache.get_object(Product, pk)
+    gc.collect()
+    full = tracemalloc.get_traced_memory()[0]
+    info = cache.info()
+    cache.clear(live=True)
+    gc.collect()
+    empty = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    print(
+        f"near cache memory: {info['entries']:,} products kept, {info['bytes']:,} bytes "
+        f"counted, {full - empty:,} bytes freed when emptied (tracemalloc); "
+        f"{info['bytes'] / max(1, info['entries']):,.0f} counted per entry"
+    )
+
+
 def delivery() -> None:
     from django_distcache import invalidate_objects
     from tests.testapp.models import Product
@@ -120,6 +149,7 @@ def delivery() -> None:
 def main() -> None:
     pks = prepare_products()
     hits(pks)
+    memory(pks)
     delivery()
 
 
