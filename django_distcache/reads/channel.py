@@ -82,16 +82,21 @@ class Subscriber(threading.Thread):
             client.connection_pool.disconnect()
 
     def run(self) -> None:
+        pause = _RETRY_AFTER
         while not self.stopping.is_set():
+            connections = self.connections
             try:
                 self._listen()
             except Exception as error:  # whatever ended it, L1 can no longer be vouched for
-                if not self.stopping.is_set():
+                if not self.stopping.is_set() and self.connections > connections:
+                    # Once per loss, not once per attempt while Redis stays away.
                     logger.info("django_distcache near cache lost its messages: %r", error)
             finally:
                 self.cache.clear(live=False)
                 self._close()
-            self.stopping.wait(_RETRY_AFTER)
+            # 0.5 s after a connection that worked; backing off to 5 s while none does.
+            pause = _RETRY_AFTER if self.connections > connections else min(2 * pause, 5.0)
+            self.stopping.wait(pause)
 
     def _close(self) -> None:
         client, self._client = self._client, None
