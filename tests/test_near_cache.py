@@ -15,8 +15,10 @@ import pytest
 import redis
 from django.core.checks import run_checks
 from django.db import connection, transaction
+from django.test import override_settings
 
 import django_distcache
+from django_distcache import breaker
 from django_distcache.client import get_redis
 from django_distcache.keys import pk_text
 from django_distcache.outbox.apply import bump_arguments, run_bump
@@ -24,6 +26,7 @@ from django_distcache.reads import near
 from django_distcache.reads.channel import channel_names
 from django_distcache.registry import get_config
 from django_distcache.serializers import JSONSerializer
+from tests.cache_override import cache_on
 from tests.testapp.models import Category, Product
 from tests.workers import ROOT, worker_env
 
@@ -478,3 +481,32 @@ def test_a_function_read_that_crosses_a_generation_bump_keeps_nothing(l1, proces
     assert len(crossed) == 2
     assert l1.info()["refused"] >= 1
     assert names() == ["new"]
+
+
+def test_a_stopped_redis_empties_l1_until_it_is_back(redis_process, settings):
+    """While its subscriber cannot reach Redis, a process serves nothing from L1: a write
+    made meanwhile (kept in the outbox) is read from the database, and after it."""
+    server = redis_process()
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="old")
+    with (
+        cache_on(server.url),
+        override_settings(DISTCACHE={**settings.DISTCACHE, "RETRY_REDIS_AFTER": 0.2}),
+    ):
+        cache = near.near_cache()
+        wait_for(lambda: cache.live)
+        for _ in range(2):
+            django_distcache.get_object(Category, category.pk)
+        assert cache.info()["entries"] == 1
+        server.stop()
+        wait_for(lambda: not cache.live)
+        assert cache.info()["entries"] == 0
+        with transaction.atomic():
+            Category.objects.filter(pk=category.pk).update(name="new")
+        assert django_distcache.get_object(Category, category.pk).name == "new"
+        server.start()
+        wait_for(lambda: cache.live, timeout=30)
+        wait_for(lambda: not breaker.is_open(), timeout=30)
+        for _ in range(3):
+            assert django_distcache.get_object(Category, category.pk).name == "new"
+    near.reset()
