@@ -83,7 +83,7 @@ def _fetch(
         base,
         fetch,
         decode=lambda data: readthrough.serializer().loads(data),
-        freeze=values.freezer(timeout),
+        freeze=lambda value: values.freeze(value, timeout),
         thaw=values.thaw,
     )
 

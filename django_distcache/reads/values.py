@@ -11,18 +11,16 @@ from django_distcache.reads.copies import fresh, is_immutable, size_of
 from django_distcache.reads.near import Entry
 
 
-def freezer(timeout: float | object | None) -> Any:
-    """The ``freeze`` of results stored with ``timeout`` (Django's convention)."""
-
-    def freeze(value: Any) -> tuple[Any, bool, int, float | None] | None:
-        seconds = get_settings().TIMEOUT if timeout is DEFAULT_TIMEOUT else timeout
-        if isinstance(seconds, (int, float)) and seconds <= 0:
-            return None  # stored nowhere
-        copies = not is_immutable(value)
-        kept = fresh(value) if copies else value
-        return kept, copies, size_of(kept), seconds  # type: ignore[return-value]
-
-    return freeze
+def freeze(
+    value: Any, timeout: float | object | None
+) -> tuple[Any, bool, int, float | None] | None:
+    """What L1 keeps of a result stored with ``timeout`` (Django's convention), or None."""
+    seconds = get_settings().TIMEOUT if timeout is DEFAULT_TIMEOUT else timeout
+    if isinstance(seconds, (int, float)) and seconds <= 0:
+        return None  # stored nowhere
+    copies = not is_immutable(value)
+    kept = fresh(value) if copies else value
+    return kept, copies, size_of(kept), seconds  # type: ignore[return-value]
 
 
 def thaw(entry: Entry) -> Any:
