@@ -33,7 +33,13 @@ SYSTEMS = {
     "cacheops": "django-cacheops",
     "cachalot": "django-cachalot",
     "distcache": "django_distcache",
+    "distcache_near": "  + near cache",
+    # A bare redis-py GET of a small value per operation (reads only): a network cache's floor.
+    "floor": "redis-py GET floor",
 }
+# BENCH_SYSTEMS=distcache,distcache_near,floor runs only those.
+if os.environ.get("BENCH_SYSTEMS"):
+    SYSTEMS = {k: v for k, v in SYSTEMS.items() if k in os.environ["BENCH_SYSTEMS"].split(",")}
 WRITES = (0.0, 0.05, 0.20)
 PROCESSES = (1, 2)
 
@@ -122,7 +128,7 @@ def measure(procs: int, rounds: int, seconds: float) -> dict[tuple[float, str], 
             workers[system].warm()  # every key read once, not counted
         for writes in WRITES:
             for number in range(rounds):
-                order = list(SYSTEMS)
+                order = [s for s in SYSTEMS if s != "floor" or not writes]
                 rng.shuffle(order)
                 for system in order:
                     parts = workers[system].run(seconds, writes, number + 1)
@@ -143,14 +149,20 @@ def measure(procs: int, rounds: int, seconds: float) -> dict[tuple[float, str], 
 
 def report(procs: int, table: dict[tuple[float, str], dict]) -> str:
     head = f"{'procs':>5} {'writes':>6}  {'system':<18}{'ops/s':>8}{'p50 us':>8}{'p99 us':>9}"
-    lines = [head + f"{'q/1k ops':>10}{'stale':>7}  ratios of django_distcache"]
+    subject = "distcache" if "distcache" in SYSTEMS else next(iter(SYSTEMS))
+    lines = [head + f"{'q/1k ops':>10}{'stale':>7}  ratios of {SYSTEMS[subject].strip()}"]
     for writes in WRITES:
-        ours = statistics.median(table[(writes, "distcache")]["rates"])
+        ours = statistics.median(table[(writes, subject)]["rates"])
+        near = table.get((writes, "distcache_near"))
         for system, name in SYSTEMS.items():
-            row = table[(writes, system)]
+            row = table.get((writes, system))
+            if row is None:
+                continue
             rate = statistics.median(row["rates"])
             latencies = sorted(row["lat"])
-            ratio = "" if system == "distcache" else f"{ours / rate:.2f}x"
+            ratio = "" if system == subject else f"{ours / rate:.2f}x"
+            if near is not None and system != "distcache_near":
+                ratio += f"  (near cache: {statistics.median(near['rates']) / rate:.2f}x)"
             lines.append(
                 f"{procs:>5} {writes:>6.0%}  {name:<18}{rate:>8.0f}"
                 f"{latencies[len(latencies) // 2]:>8}{latencies[int(len(latencies) * 0.99)]:>9}"

@@ -38,7 +38,8 @@ def readers(system: str) -> tuple[Callable[[int], Any], Callable[[int], Any], Ca
     if system.startswith("distcache"):  # with and without the near cache
         import django_distcache
 
-        products_in = django_distcache.cached(depends_on=[Product])(query)
+        near_cache = system == "distcache_near"
+        products_in = django_distcache.cached(depends_on=[Product], near_cache=near_cache)(query)
         return (
             lambda pk: django_distcache.get_object(Product, pk),
             products_in,

@@ -24,6 +24,7 @@ class DistcacheConfig(AppConfig):
         from django_distcache.invalidation import checks as _invalidation_checks  # noqa: F401
         from django_distcache.outbox import checks as _outage_checks  # noqa: F401
         from django_distcache.reads import aio_checks as _async_checks  # noqa: F401
+        from django_distcache.reads import checks as _near_checks  # noqa: F401
         from django_distcache.redis import checks as _cluster_checks  # noqa: F401
         from django_distcache.registry import register_from_settings
         from django_distcache.writebehind import checks as _write_behind_checks  # noqa: F401

@@ -135,6 +135,14 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_WARN_ON_EVICTIONS": True,
     # the oldest pending write-behind older than this many seconds (None: never).
     "HEALTH_MAX_BACKLOG_AGE": 60,
+    # Near cache (register(..., near_cache=True), @cached(near_cache=True)): the most
+    # entries each process keeps (the least recently used go first) ...
+    "NEAR_CACHE_MAX_ENTRIES": 10_000,
+    # ... the most bytes (32 MiB; values, keys and bookkeeping, measured per entry) ...
+    "NEAR_CACHE_MAX_BYTES": 33_554_432,
+    # ... and the longest it keeps an entry (seconds) even if every invalidation message
+    # were lost.
+    "NEAR_CACHE_MAX_AGE": 60.0,
 }
 
 
@@ -173,7 +181,9 @@ def _reset_settings(*, setting: str, **kwargs: Any) -> None:
         get_settings.cache_clear()
         from django_distcache import breaker, client
         from django_distcache.outbox import log
+        from django_distcache.reads import near
 
+        near.reset()
         client.reset()
         breaker.reset()
         log.reset()

@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 from django_distcache import arguments, keys, readthrough, refresh
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches, schedule_invalidation
+from django_distcache.reads import front, values
 from django_distcache.registry import ModelRef, resolve_model, track
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,18 +68,33 @@ def _fetch(
     timeout: float | object | None,
     policy: readthrough.Freshness = readthrough.PLAIN,
     describe: readthrough.Describe | None = None,
+    near_cache: bool = False,
 ) -> Any:
     if _touched_by_open_transaction(generation_keys, base):
         return loader()
-    return readthrough.fetch(
+
+    def fetch() -> Any:
+        return readthrough.fetch(
+            namespace,
+            generation_keys,
+            base,
+            loader,
+            encode=_encoder(namespace, timeout),
+            decode=lambda data: readthrough.serializer().loads(data),
+            policy=policy,
+            describe=describe,
+        )
+
+    if not near_cache:
+        return fetch()
+    return front.read(
         namespace,
         generation_keys,
         base,
-        loader,
-        encode=_encoder(namespace, timeout),
+        fetch,
         decode=lambda data: readthrough.serializer().loads(data),
-        policy=policy,
-        describe=describe,
+        freeze=lambda value: values.freeze(value, timeout),
+        thaw=values.thaw,
     )
 
 
@@ -91,6 +107,7 @@ def get_or_set(
     tags: Iterable[str] = (),
     stale_while_revalidate: float | None = None,
     sliding: bool | None = None,
+    near_cache: bool = False,
 ) -> Any:
     """The value cached under ``key``, or ``loader()`` stored there on a miss.
 
@@ -100,6 +117,7 @@ def get_or_set(
     stores nothing. A value the codec cannot encode is returned uncached (logged).
     ``stale_while_revalidate`` and ``sliding``: as for ``cached`` (the refresh of a stale
     entry runs on a thread of this process: a loader cannot travel to a worker).
+    ``near_cache=True`` keeps the value in this process too (see the near cache docs).
     """
     models_ = [resolve_model(m) for m in depends_on]
     for model in models_:
@@ -107,7 +125,9 @@ def get_or_set(
     generation_keys = keys.dedupe(_dependency_generations(models_, tags))
     base = keys.entry_base("key", "get_or_set", key)
     policy = readthrough.freshness(_seconds(timeout), stale_while_revalidate, sliding)
-    return _fetch("get_or_set", base, generation_keys, loader, timeout, policy)
+    return _fetch(
+        "get_or_set", base, generation_keys, loader, timeout, policy, near_cache=near_cache
+    )
 
 
 _unresolved: list[CachedFunction] = []
@@ -131,6 +151,7 @@ class CachedFunction:
         key: Callable[..., Any] | None = None,
         stale_while_revalidate: float | None = None,
         sliding: bool | None = None,
+        near_cache: bool = False,
     ) -> None:
         # @cached() above @classmethod / @staticmethod: bound like them.
         self.binds_class = isinstance(func, classmethod)
@@ -143,6 +164,7 @@ class CachedFunction:
         readthrough.check_options(stale_while_revalidate, sliding)
         self.stale_while_revalidate = stale_while_revalidate
         self.sliding = sliding
+        self.near_cache = near_cache
         self.signature = inspect.signature(func)
         self.namespace = f"{func.__module__}.{func.__qualname__}"
         self._depends_on_refs = tuple(depends_on)
@@ -227,6 +249,7 @@ class CachedFunction:
             self.timeout,
             policy,
             describe,
+            near_cache=self.near_cache,
         )
 
     def _importable(self) -> bool:
@@ -301,6 +324,7 @@ def cached(
     key: Callable[..., Any] | None = None,
     stale_while_revalidate: float | None = None,
     sliding: bool | None = None,
+    near_cache: bool = False,
 ) -> Callable[[Callable[..., Any]], CachedFunction]:
     """Cache a function's results per arguments.
 
@@ -320,6 +344,7 @@ def cached(
     thread (see ``django_distcache.refresh``); never after an invalidation.
     ``sliding=True`` pushes an entry's expiry back to ``timeout`` on every read, up to
     DISTCACHE["SLIDING_MAX_AGE"] after its load (None: DISTCACHE["SLIDING"]).
+    ``near_cache=True`` keeps results in each process too (see the near cache docs).
     """
 
     def decorator(func: Callable[..., Any]) -> CachedFunction:
@@ -327,6 +352,8 @@ def cached(
             from django_distcache.reads.aio import AsyncCachedFunction
 
             return AsyncCachedFunction(func, timeout, depends_on, tags, key)
-        return CachedFunction(func, timeout, depends_on, tags, key, stale_while_revalidate, sliding)
+        return CachedFunction(
+            func, timeout, depends_on, tags, key, stale_while_revalidate, sliding, near_cache
+        )
 
     return decorator

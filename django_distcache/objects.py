@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
-from django.db import models, router
+from django.db import DEFAULT_DB_ALIAS, models, router
 from django.db.models.base import ModelState
 from redis.exceptions import NoScriptError, RedisError
 
@@ -18,6 +18,8 @@ from django_distcache.invalidation import pending_touches
 from django_distcache.invalidation.replicas import read_alias
 from django_distcache.keys import pk_text
 from django_distcache.outbox.keys import with_epoch
+from django_distcache.reads import front, instances
+from django_distcache.reads.near import near_cache
 from django_distcache.registry import ModelConfig, get_config
 from django_distcache.writebehind.overlay import lay_peeked, overlay, peek_call
 
@@ -69,7 +71,9 @@ def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
     (or a model it depends on) the database is read and nothing is cached.
     """
     config = get_config(model)
-    using = using or router.db_for_read(model)
+    # NOTE: without routers Django answers the default database; asking it costs as
+    # much as a near cache hit.
+    using = using or (router.db_for_read(model) if router.routers else DEFAULT_DB_ALIAS)
     instance = _read_object(config, _normalize_pk(model, pk), pk, using)
     if instance is None:
         raise model.DoesNotExist(  # type: ignore[attr-defined]
@@ -87,7 +91,14 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
         return config.model._default_manager.db_manager(source).filter(pk=pk).first()
 
     hotkeys.record(config.namespace, key_pk)
-    if pending_touches(using, generation_keys, key):
+    touched = pending_touches(using, generation_keys, key)
+    if config.near_cache and not touched:
+        # The hot path: nothing built before the near cache is asked.
+        entry = near_cache().lookup(key)
+        if entry is not None:
+            stats.record_near_hit(config.namespace, 0.0)
+            return instances.thaw(config, using, entry)
+    if touched:
         instance = load()
     else:
         if config.write_behind and buffer_shares_cache():
@@ -95,22 +106,38 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
             if key_pk in hits:
                 # The row's deferred writes are laid over it already.
                 return hits[key_pk]
-        instance = readthrough.fetch(
-            config.namespace,
-            generation_keys,
-            key,
-            load,
-            encode=lambda value: _encode_instance(config, value),
-            decode=lambda data: _decode_instance(config, using, data),
-            policy=config.freshness,
-            # A stale entry's refresh on a worker reads the row by its pk.
-            describe=lambda _: _object_job(config, using, [key_pk]),
-        )
+
+        def fetch() -> Any:
+            return readthrough.fetch(
+                config.namespace,
+                generation_keys,
+                key,
+                load,
+                encode=lambda value: _encode_instance(config, value),
+                decode=lambda data: _decode_instance(config, using, data),
+                policy=config.freshness,
+                # A stale entry's refresh on a worker reads the row by its pk.
+                describe=lambda _: _object_job(config, using, [key_pk]),
+            )
+
+        instance = _near_read(config, key, using, fetch) if config.near_cache else fetch()
     if config.write_behind:
         # Entries hold the database's row; deferred writes are laid over it on each
         # read, so a deferred write never costs the next read a database load.
         _lay_deferred_writes(config, {key_pk: instance}, using)
     return instance
+
+
+def _near_read(config: ModelConfig, key: str, using: str, fetch: Any) -> Any:
+    """After a near cache miss (``register(..., near_cache=True)``): read, then fill L1."""
+    return front.read_missed(
+        config.namespace,
+        config.generation_keys,
+        key,
+        fetch,
+        decode=lambda data: _decode_instance(config, using, data),
+        freeze=lambda instance: instances.freeze(config, instance),
+    )
 
 
 def _buffered_hits(
@@ -249,6 +276,10 @@ def _read_objects(
     if not clean:
         return found
     by_base = {keys[k]: k for k in clean}
+    if config.near_cache:
+        by_base = _near_hits(config, using, by_base, found)
+        if not by_base:
+            return found
     if config.write_behind and buffer_shares_cache():
         hits, by_base = _buffered_hits(config, using, by_base)
         for key_pk, instance in hits.items():
@@ -260,16 +291,27 @@ def _read_objects(
 
     load = rows_loader(config, using, by_base)
 
-    entries = readthrough.fetch_many(
-        namespace,
-        generation_keys,
-        list(by_base),
-        load,
-        encode=lambda value: _encode_instance(config, value),
-        decode=lambda data: _decode_instance(config, using, data),
-        policy=config.freshness,
-        describe=lambda bases: _object_job(config, using, [by_base[base] for base in bases]),
-    )
+    def fetch() -> dict[str, Any]:
+        return readthrough.fetch_many(
+            namespace,
+            generation_keys,
+            list(by_base),
+            load,
+            encode=lambda value: _encode_instance(config, value),
+            decode=lambda data: _decode_instance(config, using, data),
+            policy=config.freshness,
+            describe=lambda bases: _object_job(config, using, [by_base[b] for b in bases]),
+        )
+
+    if config.near_cache:
+        entries = front.read_many_missed(
+            generation_keys,
+            list(by_base),
+            fetch,
+            freeze=lambda instance: instances.freeze(config, instance),
+        )
+    else:
+        entries = fetch()
     found.update((instance.pk, instance) for instance in entries.values() if instance is not None)
     return found
 
@@ -295,3 +337,21 @@ def rows_loader(
         return {base: loaded_by_key.get(by_base[base]) for base in bases}
 
     return load
+
+
+def _near_hits(
+    config: ModelConfig, using: str, by_base: dict[str, Any], found: dict[Any, Any]
+) -> dict[str, Any]:
+    """Add the near cache's hits to ``found``; the keys still to read."""
+    cache = near_cache()
+    remaining: dict[str, Any] = {}
+    for base, key_pk in by_base.items():
+        entry = cache.lookup(base)
+        if entry is None:
+            remaining[base] = key_pk
+            continue
+        stats.record_near_hit(config.namespace, 0.0)
+        instance = instances.thaw(config, using, entry)
+        if instance is not None:
+            found[instance.pk] = instance
+    return remaining

@@ -47,6 +47,8 @@ class ModelConfig:
     stale_while_revalidate: float | None = None
     # Whether reads push the expiry back (None: DISTCACHE["SLIDING"]).
     sliding: bool | None = None
+    # Whether reads go through the process's near cache (see reads.near).
+    near_cache: bool = False
     _derived: tuple[Any, ...] = field(default=(None,), repr=False)
 
     def _keys(self) -> tuple[Any, ...]:
@@ -136,6 +138,7 @@ def register(
     write_behind: bool = False,
     stale_while_revalidate: float | None = None,
     sliding: bool | None = None,
+    near_cache: bool = False,
 ) -> ModelConfig:
     """Cache ``model`` by primary key and invalidate it on every write.
 
@@ -145,11 +148,17 @@ def register(
     ``stale_while_revalidate`` (seconds) serves an expired entry that long while one
     refresh runs in the background; ``sliding=True`` pushes expiry back on every read
     (up to DISTCACHE["SLIDING_MAX_AGE"]). None: the DISTCACHE settings of those names.
+    ``near_cache=True`` keeps its objects in each process too (see the near cache docs).
     """
     from django_distcache.readthrough import check_options
 
     check_options(stale_while_revalidate, sliding)
     model_cls = resolve_model(model)
+    if near_cache and write_behind:
+        raise ValueError(
+            f"{model_cls._meta.label}: near_cache=True cannot be combined with "
+            "write_behind=True (each read lays the buffered writes over the entry in Redis)."
+        )
     config = ModelConfig(
         model=model_cls,
         timeout=timeout,
@@ -157,6 +166,7 @@ def register(
         write_behind=write_behind,
         stale_while_revalidate=stale_while_revalidate,
         sliding=sliding,
+        near_cache=near_cache,
     )
     _configs[model_cls] = config
     _proxy_configs.clear()
@@ -230,4 +240,5 @@ def register_from_settings() -> None:
             write_behind=bool(options.get("write_behind", False)),
             stale_while_revalidate=options.get("stale_while_revalidate"),
             sliding=options.get("sliding"),
+            near_cache=bool(options.get("near_cache", False)),
         )

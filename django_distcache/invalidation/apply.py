@@ -12,6 +12,7 @@ from django_distcache.client import get_redis
 from django_distcache.conf import get_settings
 from django_distcache.invalidation.replicas import mark_recent
 from django_distcache.outbox.record import Row as OutboxRow
+from django_distcache.reads import near
 
 logger = logging.getLogger("django_distcache")
 
@@ -59,7 +60,11 @@ def apply_invalidation(
     entries = sorted(entries)
     if generations or entries:
         _mark_recent(generations, entries)
-    if not outbox_module.apply(generations, entries, outbox):
+    applied = outbox_module.apply(generations, entries, outbox)
+    # This process's near cache drops it at once, before the writer's next read (and
+    # even when Redis could not take it: the outbox keeps it for the others).
+    near.drop_applied(generations, entries)
+    if not applied:
         return
     if not generations and not entries:
         return

@@ -11,6 +11,7 @@ from django_distcache import breaker, keys, wire
 from django_distcache.client import get_redis, script
 from django_distcache.outbox.keys import acked_key, member
 from django_distcache.outbox.record import Row, keep
+from django_distcache.reads.channel import channel_names
 
 _EVALSHA = wire.bulk("EVALSHA")
 
@@ -19,11 +20,13 @@ def bump_arguments(
     generations: list[str], entries: list[str], ack: str = ""
 ) -> tuple[list[str], list[Any]]:
     """KEYS and ARGV of ``bump.lua``: delete ``entries`` and their leases, bump (or, when
-    Redis refuses writes, delete) ``generations``, acknowledge ``ack``."""
-    keys_ = [*generations, *entries, *(keys.lease_key(key) for key in entries)]
+    Redis refuses writes, delete) ``generations``, acknowledge ``ack``, and publish it all
+    to the near caches with the next sequence number."""
+    channel, sequence = channel_names()
+    keys_ = [*generations, *entries, *(keys.lease_key(key) for key in entries), sequence]
     if ack:
         keys_.append(acked_key())
-    return keys_, [len(generations), len(entries), ack]
+    return keys_, [len(generations), len(entries), ack, channel]
 
 
 def run_bump(keys_: list[str], args: list[Any]) -> Any:

@@ -1,0 +1,1 @@
+"""The read path's near cache: decoded values and generations held in each process."""

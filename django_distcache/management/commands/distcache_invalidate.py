@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from django_distcache import keys, operations
 from django_distcache.client import get_redis
 from django_distcache.inspection import key_of_get_or_set as entry_key
+from django_distcache.outbox.apply import bump_arguments, run_bump
 from django_distcache.registry import resolve_model
 
 
@@ -52,9 +53,13 @@ class Command(BaseCommand):
     def delete_key(self, name: str) -> str:
         full = entry_key(name)
         try:
-            deleted = get_redis().delete(full, keys.lease_key(full))
+            cached = get_redis().exists(full, keys.lease_key(full))
+            if cached:
+                # Through the one script that applies invalidations: deleted with its
+                # lease, and published to every process's near cache.
+                run_bump(*bump_arguments([], [full]))
         except RedisError as exc:
             raise operations.OperationFailed(f"Redis is unavailable: {exc}") from exc
-        if not deleted:
+        if not cached:
             raise CommandError(f"Nothing is cached under key {name!r}. Nothing invalidated.")
         return f"the entry of key {name!r}"

@@ -1,0 +1,165 @@
+"""The near cache in front of the read-through path: L1 hit, then one GET, then a full read.
+
+A near-cache hit builds nothing from JSON and sends nothing. An L1 miss whose
+generations the process holds reads the entry alone (one GET: no generation keys,
+as Redis Cluster needs); anything else takes the read-through path. What was read is
+kept unless an invalidation touching it was applied since the read started.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from django_distcache import breaker, readthrough, stats, wire
+from django_distcache.client import get_redis
+from django_distcache.outbox.keys import with_epoch
+from django_distcache.reads.near import NOT_LIVE, Entry, NearCache, near_cache
+
+# freeze(value) -> (what L1 keeps, what each hit copies of it (falsy: nothing), its
+# size in bytes, its time to live in seconds or None), or None to keep nothing.
+# thaw(entry) -> a fresh value for one caller.
+Freeze = Callable[[Any], "tuple[Any, Any, int, float | None] | None"]
+Thaw = Callable[[Entry], Any]
+
+_ABSENT = object()
+
+
+def _read(names: list[str]) -> list[Any]:
+    breaker.check()
+    try:
+        return wire.mget(get_redis(), names)
+    except RedisError as error:
+        breaker.trip(error)
+        raise
+
+
+def read(
+    namespace: str,
+    generation_keys: Sequence[str],
+    key: str,
+    fetch: Callable[[], Any],
+    *,
+    decode: Callable[[bytes], Any],
+    freeze: Freeze,
+    thaw: Thaw,
+) -> Any:
+    """The value at ``key`` through the near cache; ``fetch()`` is the read-through path.
+
+    L1 keeps a value at most NEAR_CACHE_MAX_AGE seconds, and no longer than the
+    entry's own time to live, counted from when its read started.
+    """
+    cache = near_cache()
+    entry = cache.lookup(key)
+    if entry is not None:
+        stats.record_near_hit(namespace, 0.0)
+        return thaw(entry)
+    return read_missed(namespace, generation_keys, key, fetch, decode=decode, freeze=freeze)
+
+
+def read_missed(
+    namespace: str,
+    generation_keys: Sequence[str],
+    key: str,
+    fetch: Callable[[], Any],
+    *,
+    decode: Callable[[bytes], Any],
+    freeze: Freeze,
+) -> Any:
+    """``read`` after the near cache missed: one GET, or ``fetch()``; then fill L1."""
+    cache = near_cache()
+    mark = cache.mark()
+    if mark == NOT_LIVE:
+        return fetch()
+    started = time.monotonic()
+    names = with_epoch(generation_keys)
+    try:
+        known = cache.current_generations(names, mark, _read)
+    except RedisError:
+        return fetch()
+    if known is None:
+        # A generation not created yet: the read-through path creates it, and the next
+        # read fills L1. (Generations read after the value could be newer than it: a
+        # bump in between would leave an entry that matches them.)
+        return fetch()
+    generations, known_until = known
+    value = _entry_alone(namespace, key, [v for _name, v in generations], decode, started)
+    if value is _ABSENT:
+        value = fetch()
+    _fill(cache, key, value, freeze, generations, known_until, started, mark)
+    return value
+
+
+def _fill(
+    cache: NearCache,
+    key: str,
+    value: Any,
+    freeze: Freeze,
+    generations: tuple[tuple[str, bytes], ...],
+    known_until: float,
+    started: float,
+    mark: int,
+) -> None:
+    kept = freeze(value)
+    if kept is not None:
+        stored, copies, size, timeout = kept
+        expires = min(started + cache.max_age, known_until)
+        if timeout is not None:
+            expires = min(expires, started + timeout)
+        cache.fill(key, stored, copies, generations, expires, size, mark)
+
+
+def read_many_missed(
+    generation_keys: Sequence[str],
+    keys: Sequence[str],
+    fetch_many: Callable[[], dict[str, Any]],
+    *,
+    freeze: Freeze,
+) -> dict[str, Any]:
+    """``fetch_many()`` of ``keys`` that L1 missed, then kept in L1.
+
+    The generations are known (held, or read in one MGET) before the entries are read:
+    read after them, they could be newer than the values.
+    """
+    cache = near_cache()
+    mark = cache.mark()
+    if mark == NOT_LIVE:
+        return fetch_many()
+    started = time.monotonic()
+    try:
+        known = cache.current_generations(with_epoch(generation_keys), mark, _read)
+    except RedisError:
+        known = None
+    values = fetch_many()
+    if known is not None:
+        generations, known_until = known
+        for key in keys:
+            if key in values:
+                _fill(cache, key, values[key], freeze, generations, known_until, started, mark)
+    return values
+
+
+def _entry_alone(
+    namespace: str,
+    key: str,
+    generations: list[bytes],
+    decode: Callable[[bytes], Any],
+    started: float,
+) -> Any:
+    """The entry at ``key`` if it was stored under ``generations`` (one GET), else _ABSENT."""
+    try:
+        (stored,) = _read([key])
+    except RedisError:
+        return _ABSENT
+    data = readthrough.current_data(stored, generations)
+    if data is None:
+        return _ABSENT
+    try:
+        value = decode(data)
+    except Exception:  # a corrupt or foreign entry: the read-through path replaces it
+        return _ABSENT
+    stats.record_hit(namespace, time.monotonic() - started)
+    return value
