@@ -298,10 +298,10 @@ def store_later(
         return
     client = get_redis()
     if not wire.can_send_directly(client):
-        stored = store(
+        count = store(
             generation_keys, generations, items, load_seconds=load_seconds, policy=policy
         )
-        stats.record_set(namespace, stored)
+        stats.record_set(namespace, count)
         return
     args = _store_arguments(generations, items, load_seconds, policy)
     body = wire.script_body(script("store"), with_epoch(generation_keys), args, source=True)
