@@ -298,9 +298,7 @@ def store_later(
         return
     client = get_redis()
     if not wire.can_send_directly(client):
-        count = store(
-            generation_keys, generations, items, load_seconds=load_seconds, policy=policy
-        )
+        count = store(generation_keys, generations, items, load_seconds=load_seconds, policy=policy)
         stats.record_set(namespace, count)
         return
     args = _store_arguments(generations, items, load_seconds, policy)

@@ -27,8 +27,9 @@ from django_distcache.readthrough import (
     _FIRST_POLL,
     _LONGEST_POLL,
     LEASE_TAKEN,
+    PLAIN,
     Encoder,
-    data_of,
+    _store_arguments,
     ttl_ms,
 )
 from django_distcache.redis.aio import get_async_redis
@@ -82,7 +83,9 @@ async def afetch_many(
         try:
             redis = get_async_redis()
             _generations, *answers = await redis.run_script(
-                script("read"), with_epoch(generation_keys), [lease_ms(), token, *pending]
+                script("read"),
+                with_epoch(generation_keys),
+                [lease_ms(), token, *PLAIN.read_args, *pending],
             )
         except RedisError:  # the breaker is open or Redis failed: the database answers
             found.update(await load(pending))
@@ -92,10 +95,17 @@ async def afetch_many(
         owned: list[str] = []
         held: list[str] = []
         unreadable: list[str] = []
+        stale: list[tuple[str, str]] = []
         for key, answer in zip(pending, answers, strict=True):
+            if isinstance(answer, list):  # a stale hit: not served stale here, its lease given up
+                answer = answer[0]
+                stale.append((key, token))
             if isinstance(answer, bytes):
                 try:
-                    found[key] = decode(data_of(answer))
+                    _, meta, data = answer.split(b"|", 2)
+                    if not meta[:13].isdigit():
+                        raise ValueError("not an entry of this release")
+                    found[key] = decode(data)
                 except Exception as error:  # a corrupt or foreign entry: a miss
                     stats.record_miss(namespace, elapsed)
                     unreadable.append(key)
@@ -109,6 +119,8 @@ async def afetch_many(
             if not waited:
                 stats.record_miss(namespace, elapsed)
             (owned if answer == LEASE_TAKEN else held).append(key)
+        if stale:
+            await arelease(stale)
         if owned:
             if waited:
                 for _key in owned:
@@ -179,12 +191,11 @@ async def _load_and_store(
     except BaseException:
         await arelease(leases)
         raise
-    stats.record_load(namespace, time.perf_counter() - load_started)
+    load_seconds = time.perf_counter() - load_started
+    stats.record_load(namespace, load_seconds)
     await arelease(unstored)
     if items:
-        args: list[Any] = [generations]
-        for item in items:
-            args.extend(item)
+        args = _store_arguments(generations, items, load_seconds, PLAIN)
         try:
             stored = await get_async_redis().run_script(
                 script("store"), with_epoch(generation_keys), args

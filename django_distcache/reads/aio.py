@@ -16,7 +16,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.db import models, router
 from django.db.models.query import QuerySet
 
-from django_distcache import hotkeys, keys, readthrough
+from django_distcache import hotkeys, keys, readthrough, stats
 from django_distcache.functions import (
     CachedFunction,
     _dependency_generations,
@@ -31,7 +31,9 @@ from django_distcache.objects import (
     get_object,
     get_objects,
 )
+from django_distcache.reads import instances
 from django_distcache.reads.afetch import afetch, afetch_many, aread_alias
+from django_distcache.reads.near import near_cache
 from django_distcache.registry import ModelConfig, ModelRef, get_config, resolve_model, track
 
 M = TypeVar("M", bound=models.Model)
@@ -69,6 +71,13 @@ async def _read_object(
     hotkeys.record(config.namespace, key_pk)
     if pending_touches(using, generation_keys, key):
         return await load()
+    if config.near_cache:
+        # The near cache the sync reads fill: a hit sends nothing (async reads do not
+        # fill it: that takes the sync path's sequence checks).
+        entry = near_cache().lookup(key)
+        if entry is not None:
+            stats.record_near_hit(config.namespace, 0.0)
+            return instances.thaw(config, using, entry)
     return await afetch(
         config.namespace,
         generation_keys,

@@ -31,6 +31,7 @@ from django_distcache import breaker as _breaker
 from django_distcache import wire
 from django_distcache.client import get_client
 from django_distcache.conf import DistcacheSettings, get_settings
+from django_distcache.redis import recovered
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
@@ -42,7 +43,15 @@ _ASYNC_CLASSES = {
 }
 ASYNC_CLIENT_NAME = "distcache-async"
 # Sync-only objects among a sync pool's connection arguments.
-_NOT_COPIED = {"parser_class", "retry", "connection_pool", "event_dispatcher"}
+# redis_connect_func: the sync connections' recovered check (``redis/recovered.py``);
+# an async connection makes its own (``AsyncRedis._check_recovered``).
+_NOT_COPIED = {
+    "parser_class",
+    "retry",
+    "connection_pool",
+    "event_dispatcher",
+    "redis_connect_func",
+}
 
 
 def _accepted(connection_class: type) -> set[str]:
@@ -133,6 +142,8 @@ class AsyncRedis:
         while True:
             connection, fresh = await self._acquire()
             try:
+                if fresh:
+                    await self._check_recovered(connection)
                 await connection.send_packed_command([body], check_health=False)
                 reply = await connection.read_response()
             except ResponseError:
@@ -153,6 +164,22 @@ class AsyncRedis:
                 raise
             self._give_back(connection)
             return reply
+
+    async def _check_recovered(self, connection: Any) -> None:
+        """Like every new connection of the app (``redis/recovered.py``): a server that
+        has not been recovered since it started is recovered before it is used."""
+        if _breaker.in_recovery():
+            return
+        _body, sha = recovered.marker_script(self._kwargs.get("db"))
+        try:
+            await connection.send_command("SCRIPT", "EXISTS", sha, check_health=False)
+            marked = (await connection.read_response())[0]
+        except ResponseError:
+            return  # scripts refused (an ACL without @scripting): used as it is
+        if not marked and not await self._recover():
+            raise RedisConnectionError(
+                f"Redis ({self.alias}) may have lost invalidations and its recovery failed"
+            )
 
     async def _recover(self) -> bool:
         """Run the breaker's recovery hooks once for every request that found its held
