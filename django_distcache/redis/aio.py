@@ -214,7 +214,8 @@ class AsyncRedis:
         idle, self._idle = self._idle, []
         for connection in idle:
             self.opened -= 1
-            await connection.disconnect()
+            with contextlib.suppress(Exception):  # a dead socket is closed all the same
+                await connection.disconnect()
 
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, AsyncRedis]] = (
