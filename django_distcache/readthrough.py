@@ -121,14 +121,26 @@ def _freshness(
     stale_while_revalidate: float | None,
     sliding: bool | None,
 ) -> Freshness:
+    # A bad setting is distcache.E070; reads go on as if it were off.
     if stale_while_revalidate is None:
-        stale_while_revalidate = conf.STALE_WHILE_REVALIDATE
+        stale_while_revalidate = _seconds_or_zero(conf.STALE_WHILE_REVALIDATE)
     if sliding is None:
-        sliding = conf.SLIDING
+        sliding = conf.SLIDING is True
     stale_ms = int(stale_while_revalidate * 1000)
-    if not (sliding and timeout):
+    max_age = _seconds_or_zero(conf.SLIDING_MAX_AGE)
+    if not (sliding and timeout and max_age):
         return Freshness(stale_ms) if stale_ms else PLAIN
-    return Freshness(stale_ms, int(timeout * 1000), int(conf.SLIDING_MAX_AGE * 1000))
+    return Freshness(stale_ms, int(timeout * 1000), int(max_age * 1000))
+
+
+def _seconds_or_zero(value: Any) -> float:
+    valid = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    return value if valid else 0
+
+
+def early_refresh_beta() -> float:
+    """EARLY_REFRESH_BETA, or 0 (off) if it is not a number >= 0 (distcache.E070)."""
+    return _seconds_or_zero(get_settings().EARLY_REFRESH_BETA)
 
 
 @lru_cache(maxsize=4)
@@ -374,7 +386,7 @@ def fetch_many(
     deadline = started + get_settings().MAX_WAIT
     pause = _FIRST_POLL
     waited = False
-    beta = get_settings().EARLY_REFRESH_BETA
+    beta = early_refresh_beta()
     while True:
         try:
             _generations, *answers = read_or_lease(generation_keys, pending, token, policy)

@@ -71,3 +71,16 @@ def test_bad_arguments_are_refused_where_they_are_given(options):
         django_distcache.register(Category, **options)
     with pytest.raises(ValueError, match=next(iter(options))):
         django_distcache.cached(**options)(lambda: 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reads_go_on_with_bad_settings(settings):
+    settings.DISTCACHE = {
+        **settings.DISTCACHE,
+        "EARLY_REFRESH_BETA": "high",
+        "STALE_WHILE_REVALIDATE": "a minute",
+        "SLIDING": True,
+        "SLIDING_MAX_AGE": None,
+    }
+    assert django_distcache.get_or_set("odd settings", lambda: "loaded") == "loaded"
+    assert django_distcache.get_or_set("odd settings", lambda: "again") == "loaded"

@@ -205,3 +205,19 @@ def test_a_cached_function_refreshes_on_a_celery_worker(start_worker, django_ass
     wait_until(lambda: b"cat-b" in (data(key) or b""), what="the worker's refresh")
     assert category_names("cat") == ["cat-b"]
     assert "django_distcache.refresh_entries" in worker.output()
+
+
+def test_an_early_refresh_with_a_grace_period_runs_on_a_celery_worker(
+    start_worker, settings, django_assert_num_queries
+):
+    settings.DISTCACHE = {**settings.DISTCACHE, "EARLY_REFRESH_BETA": 1e9}  # always early
+    worker = start_worker("early")
+    django_distcache.register(Category, stale_while_revalidate=GRACE)
+    category = Category.objects.create(name="old")
+    django_distcache.get_object(Category, category.pk)
+    rename_unseen(category, "new")
+    key = get_config(Category).object_base(category.pk)
+    with django_assert_num_queries(0):  # not expired: the current value, refreshed elsewhere
+        assert django_distcache.get_object(Category, category.pk).name == "old"
+    wait_until(lambda: b"new" in (data(key) or b""), what="the worker's early refresh")
+    assert "django_distcache.refresh_entries" in worker.output()
