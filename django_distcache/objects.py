@@ -67,7 +67,8 @@ def _normalize_pk(model: type[models.Model], pk: Any) -> str:
 def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
     """``model.objects.get(pk=pk)`` through the cache; raises ``model.DoesNotExist``.
 
-    A hit costs one Redis round trip. Inside a transaction that wrote this object
+    A hit costs one Redis round trip (none from the near cache, for a model registered
+    with ``near_cache=True``). Inside a transaction that wrote this object
     (or a model it depends on) the database is read and nothing is cached.
     """
     config = get_config(model)

@@ -70,11 +70,17 @@ def settled(cache: near.NearCache) -> None:
 class NearProcess:
     """Another process with a near cache (tests/near_process.py), driven line by line."""
 
-    def __init__(self, overrides: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, overrides: dict[str, Any] | None = None, redis_url: str | None = None
+    ) -> None:
+        env = worker_env(overrides)
+        if redis_url is not None:  # a private server: its db 0
+            env["DISTCACHE_TEST_REDIS_URL"] = redis_url.rpartition("/")[0]
+            env["DISTCACHE_TEST_REDIS_DB"] = "0"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.near_process"],
             cwd=ROOT,
-            env=worker_env(overrides),
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -103,8 +109,8 @@ class NearProcess:
 def processes() -> Iterator[Callable[..., NearProcess]]:
     started: list[NearProcess] = []
 
-    def start(overrides: dict[str, Any] | None = None) -> NearProcess:
-        started.append(NearProcess(overrides))
+    def start(overrides: dict[str, Any] | None = None, redis_url: str | None = None) -> NearProcess:
+        started.append(NearProcess(overrides, redis_url))
         return started[-1]
 
     yield start
@@ -510,3 +516,26 @@ def test_a_stopped_redis_empties_l1_until_it_is_back(redis_process, settings):
         for _ in range(3):
             assert django_distcache.get_object(Category, category.pk).name == "new"
     near.reset()
+
+
+def test_an_invalidation_redis_refuses_empties_every_near_cache(redis_process, processes):
+    """A Redis that answers but refuses writes (a primary turned replica) cannot apply an
+    invalidation: the near caches of other processes are told to empty themselves."""
+    server = redis_process()
+    category = Category.objects.create(name="old")
+    with cache_on(server.url):
+        other = processes({"RETRY_REDIS_AFTER": 0.2}, redis_url=server.url)
+        for _ in range(2):
+            other.ask("read", category.pk)
+        assert other.ask("read", category.pk)["near"]["entries"] == 1
+        clears = other.ask("info")["near"]["clears"]
+        primary = redis.Redis(port=server.port)
+        primary.replicaof("127.0.0.1", 1)  # nothing listens there: it stays read-only
+        try:
+            with transaction.atomic():
+                Category.objects.filter(pk=category.pk).update(name="new")
+            wait_for(lambda: other.ask("info")["near"]["clears"] > clears)
+            assert other.ask("info")["near"]["entries"] == 0
+        finally:
+            primary.replicaof("NO", "ONE")
+            primary.close()

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from django_distcache import breaker, keys, wire
 from django_distcache.client import get_redis, script
 from django_distcache.outbox.keys import acked_key, member
 from django_distcache.outbox.record import Row, keep
-from django_distcache.reads.channel import channel_names
+from django_distcache.reads.channel import channel_names, publish_unnumbered
 
 _EVALSHA = wire.bulk("EVALSHA")
 
@@ -62,6 +62,9 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
         try:
             _deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
         except RedisError as error:
+            if isinstance(error, ResponseError):
+                # Redis is there but refused it: the near caches must not keep serving.
+                publish_unnumbered(generations, entries)
             kept = keep(row, generations, entries, f"{type(error).__name__}: {error}")
             return _after_recovery(generations, entries, kept, error)
     if ack and not acked:

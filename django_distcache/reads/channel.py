@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from redis import ConnectionPool, Redis
+from redis.exceptions import RedisError
 
 from django_distcache import keys
 from django_distcache.client import connection_kwargs, get_redis
@@ -44,6 +45,19 @@ def channel_names() -> tuple[str, str]:
         db = get_redis().connection_pool.connection_kwargs.get("db", 0)
         _names = (conf, (f"{keys.prefix()}:near:db{db}", f"{keys.prefix()}:near:seq"))
     return _names[1]
+
+
+def publish_unnumbered(generations: list[str], entries: list[str]) -> None:
+    """Redis answered but refused an invalidation (read-only, a script error): tell every
+    near cache, which empties itself on an unnumbered message. Best effort, one PUBLISH
+    (allowed on a read-only replica), past the circuit breaker, which may just have opened.
+    """
+    channel, _sequence = channel_names()
+    message = "-\n" + " ".join(generations) + "\n" + " ".join(entries)
+    try:
+        Redis(connection_pool=get_redis().connection_pool).publish(channel, message)
+    except RedisError:
+        logger.warning("django_distcache could not tell the near caches to empty themselves")
 
 
 def parse(data: bytes) -> tuple[int | None, list[str], list[str]]:

@@ -40,7 +40,8 @@ def freeze(
     # NOTE: whether __init__ may be skipped is decided at fill time, not on each hit
     # (it costs as much as the rest of a hit): a pre_init or post_init receiver
     # connected later applies to instances filled after it.
-    kept = (tuple(values), config.plain_init)
+    # The model it was decided for: a proxy sharing the row's entry decides for itself.
+    kept = (tuple(values), config.model if config.plain_init else None)
     return kept, mutable, size_of(kept[0]), config.effective_timeout
 
 
@@ -48,12 +49,12 @@ def thaw(config: ModelConfig, using: str, entry: Entry) -> models.Model | None:
     """A new instance of the kept row (what ``Model.from_db`` builds), or None."""
     if entry.value is NO_ROW:
         return None
-    values, plain_init = entry.value
+    values, plain_model = entry.value
     if entry.copies:
         values = list(values)
         for i in entry.copies:
             values[i] = fresh(values[i])
-    if plain_init:
+    if plain_model is config.model:
         instance = config.model.__new__(config.model)
         instance.__dict__.update(zip(config.attnames, values, strict=True))
         state = instance._state = ModelState()
