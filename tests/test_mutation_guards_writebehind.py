@@ -252,3 +252,12 @@ def test_a_batch_recovered_by_another_flush_before_it_began_is_not_nothing_due()
     assert results == [Counter()]
     flush_write_behind(Product)
     assert stock_in_db(product.pk) == 3
+
+
+def test_get_objects_lays_each_row_s_own_deferred_writes_over_it():
+    products = [ProductFactory(stock=0) for _ in range(3)]
+    django_distcache.get_objects(Product, [p.pk for p in products])  # cached: 0 each
+    for by, product in enumerate(products, start=1):
+        django_distcache.write_behind_incr(Product, product.pk, "stock", by=by)
+    found = django_distcache.get_objects(Product, [p.pk for p in products])
+    assert [found[p.pk].stock for p in products] == [1, 2, 3]
