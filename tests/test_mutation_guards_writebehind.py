@@ -261,3 +261,11 @@ def test_get_objects_lays_each_row_s_own_deferred_writes_over_it():
         django_distcache.write_behind_incr(Product, product.pk, "stock", by=by)
     found = django_distcache.get_objects(Product, [p.pk for p in products])
     assert [found[p.pk].stock for p in products] == [1, 2, 3]
+
+
+def test_flushing_a_model_without_write_behind_is_refused_by_name():
+    from django_distcache.writebehind.buffer import NotWriteBehind
+    from tests.testapp.models import Category
+
+    with pytest.raises(NotWriteBehind, match=r"testapp\.Category does not allow write-behind"):
+        flush_write_behind(Category)
