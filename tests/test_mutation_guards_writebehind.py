@@ -269,3 +269,14 @@ def test_flushing_a_model_without_write_behind_is_refused_by_name():
 
     with pytest.raises(NotWriteBehind, match=r"testapp\.Category does not allow write-behind"):
         flush_write_behind(Category)
+
+
+def test_a_claimed_batch_whose_writes_a_save_set_aside_counts_them_superseded():
+    product = ProductFactory(stock=10)
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=5)
+    batch_id, pks = claim_batch(Product)  # type: ignore[misc]
+    product.stock = 1
+    product.save()  # the batch has not begun: its +5 is set aside, then dropped
+    outcome = apply_batch(Product, "default", buffer_keys(Product), batch_id, pks)
+    assert (outcome.counts["superseded"], outcome.counts["rows"]) == (1, 0)
+    assert stock_in_db(product.pk) == 1
