@@ -280,3 +280,25 @@ def test_a_claimed_batch_whose_writes_a_save_set_aside_counts_them_superseded():
     outcome = apply_batch(Product, "default", buffer_keys(Product), batch_id, pks)
     assert (outcome.counts["superseded"], outcome.counts["rows"]) == (1, 0)
     assert stock_in_db(product.pk) == 1
+
+
+def test_a_row_another_transaction_holds_is_retried_a_second_later(raw_redis):
+    import psycopg
+
+    from django_distcache.writebehind.buffer import now_ms
+    from django_distcache.writebehind.flush import LOCKED_RETRY_MS
+
+    product = ProductFactory(stock=0)
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=2)
+    params = connection.settings_dict
+    with psycopg.connect(
+        host=params["HOST"], port=params["PORT"], user=params["USER"], dbname=params["NAME"]
+    ) as holder:
+        holder.execute("SELECT 1 FROM testapp_product WHERE id = %s FOR UPDATE", [product.pk])
+        before = now_ms()
+        assert flush_write_behind(Product)["retried"] == 1
+        due = raw_redis.zscore(buffer_keys(Product).pending, str(product.pk))
+        assert due >= before + LOCKED_RETRY_MS
+        assert flush_write_behind(Product)["retried"] == 0  # not due yet: left alone
+        holder.rollback()
+    assert stock_in_db(product.pk) == 0
