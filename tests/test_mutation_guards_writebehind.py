@@ -8,6 +8,9 @@ starts.
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+
 import pytest
 import redis
 from django.conf import settings
@@ -191,3 +194,111 @@ def test_a_flush_asked_for_inside_a_transaction_is_queued_when_it_commits(flush_
         django_distcache.write_behind_incr(Product, product.pk, "stock")
         assert flush_queue() == 0
     assert flush_queue() == 1
+
+
+# What a flush reports (flush.py)
+
+
+def test_a_flush_counts_its_batches_rows_and_writes():
+    first, second = ProductFactory(stock=0), ProductFactory(stock=0)
+    for product in (first, second, first):
+        django_distcache.write_behind_incr(Product, product.pk, "stock")
+    counts = flush_write_behind(Product)
+    assert (counts["batches"], counts["rows"], counts["writes"], counts["coalesced"]) == (
+        1,
+        2,
+        3,
+        1,
+    )
+
+
+@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WRITE_BEHIND_LEASE_TIMEOUT": 0.2})
+def test_a_batch_recovered_by_another_flush_before_it_began_is_not_nothing_due():
+    """flush_batch returns None only when nothing is due: a batch lost to another
+    flush's recovery counts nothing, and the flush goes on with the next batch."""
+    import threading
+
+    import psycopg
+    from django.db import connections
+
+    from django_distcache.writebehind.flush import flush_batch
+    from django_distcache.writebehind.recovery import recover_stale_batches
+
+    product = ProductFactory(stock=0)
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=3)
+    params = connection.settings_dict
+    results = []
+    with psycopg.connect(
+        host=params["HOST"], port=params["PORT"], user=params["USER"], dbname=params["NAME"]
+    ) as blocker:
+        # The flush claims the batch, then waits for its row locks behind this lock.
+        blocker.execute("LOCK TABLE testapp_product IN EXCLUSIVE MODE")
+
+        def flush() -> None:
+            try:
+                results.append(flush_batch(Product, "default"))
+            finally:
+                connections.close_all()
+
+        flushing = threading.Thread(target=flush)
+        flushing.start()
+        # Once the lease ran out, this process recovers the batch (never begun: put back).
+        deadline = time.monotonic() + 30
+        while not recover_stale_batches(Product, "default"):
+            assert time.monotonic() < deadline, "the claimed batch was never recovered"
+            time.sleep(0.05)
+        blocker.rollback()
+    flushing.join(timeout=30)
+    assert results == [Counter()]
+    flush_write_behind(Product)
+    assert stock_in_db(product.pk) == 3
+
+
+def test_get_objects_lays_each_row_s_own_deferred_writes_over_it():
+    products = [ProductFactory(stock=0) for _ in range(3)]
+    django_distcache.get_objects(Product, [p.pk for p in products])  # cached: 0 each
+    for by, product in enumerate(products, start=1):
+        django_distcache.write_behind_incr(Product, product.pk, "stock", by=by)
+    found = django_distcache.get_objects(Product, [p.pk for p in products])
+    assert [found[p.pk].stock for p in products] == [1, 2, 3]
+
+
+def test_flushing_a_model_without_write_behind_is_refused_by_name():
+    from django_distcache.writebehind.buffer import NotWriteBehind
+    from tests.testapp.models import Category
+
+    with pytest.raises(NotWriteBehind, match=r"testapp\.Category does not allow write-behind"):
+        flush_write_behind(Category)
+
+
+def test_a_claimed_batch_whose_writes_a_save_set_aside_counts_them_superseded():
+    product = ProductFactory(stock=10)
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=5)
+    batch_id, pks = claim_batch(Product)  # type: ignore[misc]
+    product.stock = 1
+    product.save()  # the batch has not begun: its +5 is set aside, then dropped
+    outcome = apply_batch(Product, "default", buffer_keys(Product), batch_id, pks)
+    assert (outcome.counts["superseded"], outcome.counts["rows"]) == (1, 0)
+    assert stock_in_db(product.pk) == 1
+
+
+def test_a_row_another_transaction_holds_is_retried_a_second_later(raw_redis):
+    import psycopg
+
+    from django_distcache.writebehind.buffer import now_ms
+    from django_distcache.writebehind.flush import LOCKED_RETRY_MS
+
+    product = ProductFactory(stock=0)
+    django_distcache.write_behind_incr(Product, product.pk, "stock", by=2)
+    params = connection.settings_dict
+    with psycopg.connect(
+        host=params["HOST"], port=params["PORT"], user=params["USER"], dbname=params["NAME"]
+    ) as holder:
+        holder.execute("SELECT 1 FROM testapp_product WHERE id = %s FOR UPDATE", [product.pk])
+        before = now_ms()
+        assert flush_write_behind(Product)["retried"] == 1
+        due = raw_redis.zscore(buffer_keys(Product).pending, str(product.pk))
+        assert due >= before + LOCKED_RETRY_MS
+        assert flush_write_behind(Product)["retried"] == 0  # not due yet: left alone
+        holder.rollback()
+    assert stock_in_db(product.pk) == 0
