@@ -60,7 +60,10 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
         return True
     with breaker.invalidating():
         try:
-            _deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
+            for part_generations, part_entries, last in _parts(generations, entries):
+                _deleted, acked = run_bump(
+                    *bump_arguments(part_generations, part_entries, ack if last else "")
+                )
         except RedisError as error:
             if isinstance(error, ResponseError):
                 # Redis is there but refused it: the near caches must not keep serving.
@@ -71,6 +74,28 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
         # NOTE: it took effect (DEL works at maxmemory), but Redis would not record it.
         keep(row, generations, entries, "Redis refused to record it (out of memory)")
     return True
+
+
+# Entries per bump.lua call: an invalidation of more rows (a bulk_create or an update of
+# many thousands) goes in several calls, so that no one command blocks Redis for long.
+MOST_ENTRIES_PER_CALL = 1000
+
+
+def _parts(
+    generations: list[str], entries: list[str]
+) -> Iterable[tuple[list[str], list[str], bool]]:
+    """(generations, entries, whether it is the last) of each bump.lua call.
+
+    NOTE: one round trip per MOST_ENTRIES_PER_CALL entries; the row is acknowledged with
+    the last, so a failure half way keeps all of it for the replay (applying is idempotent).
+    """
+    if len(entries) <= MOST_ENTRIES_PER_CALL:
+        yield generations, entries, True
+        return
+    starts = range(0, len(entries), MOST_ENTRIES_PER_CALL)
+    for number, start in enumerate(starts):
+        part = entries[start : start + MOST_ENTRIES_PER_CALL]
+        yield (generations if number == 0 else []), part, number == len(starts) - 1
 
 
 def _after_recovery(
