@@ -92,7 +92,7 @@ def _wrap_insert(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
             transactions.statement_outbox(self, lambda: _invalidation(plan, known)) as carried,
         ):
             rows = execute_sql(self, returning_fields)
-        _record(plan, self.using, _inserted_pks(self, rows, returning_fields), carried.row)
+            _record(plan, self.using, _inserted_pks(self, rows, returning_fields), carried.row)
         return rows
 
     return execute_insert
@@ -111,9 +111,9 @@ def _wrap_change(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
             transactions.statement_outbox(self, lambda: _invalidation(plan, pks)) as carried,
         ):
             result = execute_sql(self, result_type, *args, **kwargs)
-        # A count of 0: no row changed (but a row the statement recorded is acknowledged).
-        if carried.row is not None or not (result_type == ROW_COUNT and result == 0):
-            _record(plan, self.using, pks, carried.row)
+            # A count of 0: no row changed (but a row the statement recorded is acknowledged).
+            if carried.row is not None or not (result_type == ROW_COUNT and result == 0):
+                _record(plan, self.using, pks, carried.row)
         return result
 
     return execute_change

@@ -13,6 +13,7 @@ from django_distcache import outbox
 from django_distcache.invalidation.apply import PendingInvalidation, apply_invalidation
 from django_distcache.outbox import statement
 from django_distcache.outbox.record import Row as OutboxRow
+from django_distcache.outbox.record import has_outbox
 
 # Attributes kept on a database connection.
 _ATOMIC = "_distcache_pending"
@@ -61,7 +62,8 @@ def _pending_for(connection: Any, recorded: OutboxRow | None = None) -> PendingI
 def statement_outbox(
     compiler: Any, keys: Callable[[], tuple[Iterable[str], Iterable[str]]]
 ) -> Iterator[statement.Carried]:
-    """Let the write ``compiler`` runs in the block carry the outbox row, when it needs one.
+    """Let the write ``compiler`` runs in the block carry the outbox row, when it needs one
+    (the block records the write's invalidation too).
 
     Outside a transaction the row holds the keys the write invalidates (``keys()``:
     generations, entries) and the yielded ``row`` is what to acknowledge. A
@@ -70,7 +72,13 @@ def statement_outbox(
     """
     connection = compiler.connection
     if not statement.supported(connection):
-        yield statement.Carried()
+        if _in_transaction(connection) or not has_outbox(connection.alias):
+            yield statement.Carried()
+            return
+        # NOTE: elsewhere than on PostgreSQL, a write outside a transaction is made one
+        # (its statement, the outbox row and the commit): its invalidation is as durable.
+        with transaction.atomic(using=connection.alias):
+            yield statement.Carried()
         return
     if not _in_transaction(connection):
 
