@@ -242,9 +242,14 @@ def list_mutants(
 DROP_TEST_DATABASE = """
 import django
 django.setup()
-from django.db import connection
-if connection.vendor != "sqlite":  # SQLite's file goes with the copy
-    connection.creation._destroy_test_db(connection.settings_dict["TEST"]["NAME"], 0)
+from django.db import connections
+for connection in connections.all():  # "other" too: tests that ask for it create it
+    if connection.vendor == "sqlite":  # SQLite's file goes with the copy
+        continue
+    try:
+        connection.creation._destroy_test_db(connection.settings_dict["TEST"]["NAME"], 0)
+    except Exception:  # never created by this run
+        pass
 """
 
 
