@@ -99,10 +99,10 @@ def read_in_other_process(port: int, pks: list[int]) -> dict[str, str]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def write_in_process_then_kill(port: int, pk: int, name: str) -> None:
-    """Another process saves ``pk`` (its invalidation cannot reach Redis) and is killed."""
+def run_then_kill(port: int, command: list[str], said: str) -> None:
+    """Run ``python -m <command>`` against Redis on ``port``; kill it once it says ``said``."""
     with subprocess.Popen(
-        [sys.executable, "-m", "tests.outage_process", "write", str(pk), name],
+        [sys.executable, "-m", *command],
         cwd=ROOT,
         env=process_env(port),
         stdin=subprocess.PIPE,
@@ -111,10 +111,15 @@ def write_in_process_then_kill(port: int, pk: int, name: str) -> None:
     ) as writer:
         try:
             assert writer.stdout is not None
-            assert writer.stdout.readline().strip() == "saved"
+            assert writer.stdout.readline().strip() == said
         finally:
             writer.kill()
             writer.wait(timeout=HANG)
+
+
+def write_in_process_then_kill(port: int, pk: int, name: str) -> None:
+    """Another process saves ``pk`` (its invalidation cannot reach Redis) and is killed."""
+    run_then_kill(port, ["tests.outage_process", "write", str(pk), name], "saved")
 
 
 def assert_fresh_everywhere(port: int, pks: list[int]) -> None:

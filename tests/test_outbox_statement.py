@@ -4,8 +4,6 @@ transaction whose process dies between its commit and Redis is still invalidated
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -16,9 +14,8 @@ from django_distcache import outbox
 from django_distcache.models import OutboxEntry
 from django_distcache.outbox.replay import WRITER_GRACE
 from django_distcache.outbox.statement import STATEMENT
-from tests.test_outages import HANG, app_on, process_env
+from tests.test_outages import app_on, run_then_kill
 from tests.testapp.models import Category
-from tests.workers import ROOT
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -27,20 +24,7 @@ pytestmark = [
 
 
 def kill_after_commit(port: int, pk: int, name: str) -> None:
-    with subprocess.Popen(
-        [sys.executable, "-m", "tests.statement_writer", str(pk), name],
-        cwd=ROOT,
-        env=process_env(port),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as writer:
-        try:
-            assert writer.stdout is not None
-            assert writer.stdout.readline().strip() == "committed"
-        finally:
-            writer.kill()
-            writer.wait(timeout=HANG)
+    run_then_kill(port, ["tests.statement_writer", str(pk), name], "committed")
 
 
 def test_autocommit_writer_killed_between_commit_and_redis_is_replayed(redis_process):
