@@ -184,7 +184,7 @@ def main() -> None:
     pks = prepare_products()
     from django.conf import settings
 
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     get_redis().flushdb()
     redis_port = get_redis().connection_pool.connection_kwargs["port"]

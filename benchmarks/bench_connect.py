@@ -27,7 +27,7 @@ ROUNDS = 5
 def main() -> None:
     prepare_products(rows=10)
     from benchmarks.harness import report, run_interleaved
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     client = get_redis()
     client.ping()  # the first connection recovers and marks the server

@@ -49,7 +49,7 @@ def prepare_catalogue() -> None:
     prepare_products()
     from django.db import connection
 
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
     from tests.testapp.models import Category, Product
 
     if Category.objects.count() != CATEGORIES:

@@ -30,9 +30,9 @@ INVALIDATIONS = int(os.environ.get("BENCH_NEAR_INVALIDATIONS", "500"))
 def hits(pks: list[int]) -> None:
     import django_distcache
     from benchmarks.harness import report, run_interleaved, zipf_keys
-    from django_distcache.client import get_redis
     from django_distcache.keys import pk_text
     from django_distcache.reads.near import near_cache
+    from django_distcache.redis.client import get_redis
     from tests.testapp.models import Product
 
     redis = get_redis()

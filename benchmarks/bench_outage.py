@@ -42,7 +42,7 @@ def main() -> None:
     from django.test.utils import override_settings
 
     import django_distcache
-    from django_distcache import breaker
+    from django_distcache.redis import breaker
     from tests.testapp.models import Category
 
     workdir = tempfile.mkdtemp()

@@ -30,9 +30,9 @@ def main() -> None:
 
     from benchmarks.harness import report, run_interleaved
     from django_distcache import outbox
-    from django_distcache.client import get_redis
     from django_distcache.models import OutboxEntry
     from django_distcache.outbox import statement
+    from django_distcache.redis.client import get_redis
     from tests.testapp.models import Category, Uncached
 
     get_redis().flushdb()

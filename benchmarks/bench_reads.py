@@ -23,7 +23,7 @@ def main() -> None:
 
     import django_distcache
     from benchmarks.harness import report, run_interleaved, zipf_keys
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
     from django_distcache.registry import get_config
     from tests.testapp.models import Product
 

@@ -57,7 +57,7 @@ _loaded_here: list[int] = []
 
 
 def _load() -> str:
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     _loaded_here.append(1)
     get_redis().incr(LOADS)
@@ -98,7 +98,7 @@ def run_mode(overrides: dict) -> dict:
 
 def _run(overrides: dict) -> dict:
     import django_distcache
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     redis = get_redis()
     redis.delete(LOADS)
@@ -144,7 +144,7 @@ def main() -> None:
 
     django.setup()
     from django_distcache import keys
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     print(
         f"{READERS} reader processes, one key, TIMEOUT {TIMEOUT:g} s, load {LOAD * 1000:.0f} ms, "

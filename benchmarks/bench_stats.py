@@ -25,7 +25,7 @@ from django.test.utils import override_settings  # noqa: E402
 
 import django_distcache  # noqa: E402
 from django_distcache import stats  # noqa: E402
-from django_distcache.client import get_redis  # noqa: E402
+from django_distcache.redis.client import get_redis  # noqa: E402
 
 PREFIX = "dcbench"
 KEYS = 100

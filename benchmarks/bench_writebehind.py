@@ -26,7 +26,7 @@ def main() -> None:
     pks = prepare_products()
     import django_distcache
     from benchmarks.harness import report, run_interleaved
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
     from django_distcache.warming import warm
     from django_distcache.writebehind import flush_write_behind
     from tests.testapp.models import Product
@@ -89,7 +89,7 @@ import random
 from django.core.management import call_command
 from django.test import Client
 from django_distcache import stats, writebehind
-from django_distcache.client import get_redis
+from django_distcache.redis.client import get_redis
 from shop.models import Product
 
 call_command("migrate", verbosity=0)

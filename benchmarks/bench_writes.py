@@ -28,7 +28,7 @@ def main() -> None:
 
     import django_distcache
     from benchmarks.harness import report, run_interleaved
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
     from tests.shapes.models import PlainTally, Tally
 
     get_redis().flushdb()

@@ -31,7 +31,7 @@ def ingestion(pks: list[int], writes: int, rounds: int) -> list[dict[str, Any]]:
     from django.db.models import F
 
     import django_distcache
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
     from tests.testapp.models import Product
 
     redis = get_redis()
@@ -106,7 +106,7 @@ def flush(pks: list[int]) -> list[dict[str, Any]]:
 def warming(pks: list[int]) -> list[dict[str, Any]]:
     """``warm()`` of every product into an empty cache, and the floor: the same entries'
     bytes written back with pipelined redis-py SETs."""
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
     from django_distcache.registry import get_config
     from django_distcache.warming import warm
     from tests.testapp.models import Product
@@ -157,7 +157,7 @@ def main() -> None:
     from benchmarks.database import prepare_products
 
     pks = prepare_products()
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     get_redis().flushdb()
     for row in [*ingestion(pks, writes, rounds), *flush(pks), *warming(pks)]:

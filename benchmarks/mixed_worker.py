@@ -75,7 +75,7 @@ class FloorRow:
         self.data = json.dumps({**json.loads(self.data), "stock": value}).encode()
 
     def save(self) -> None:
-        from django_distcache.client import get_redis
+        from django_distcache.redis.client import get_redis
 
         get_redis().set(self.key, self.data)
 
@@ -83,7 +83,7 @@ class FloorRow:
 def floor_readers() -> tuple[Callable[[int], Any], Callable[[int], Any], Callable[[int], Any]]:
     """The floor: one bare redis-py GET per read (a SET per write) of a row's JSON, loaded
     from the database only when the key is missing (the warm-up)."""
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
     from tests.testapp.models import Category, Product
 
     redis = get_redis()
@@ -147,7 +147,7 @@ def stampede(readers_count: int, rounds: int, system: str, first: int = 0) -> di
         written.stock += 1
         written.save()  # autocommit: every system invalidates (cacheops, cachalot, distcache)
         if system == "floor":  # no invalidation: the floor's loader writes the key first
-            from django_distcache.client import get_redis
+            from django_distcache.redis.client import get_redis
 
             get_redis().delete(f"dcfloor:list:{category_id}")
             products_in(category_id)

@@ -243,7 +243,7 @@ def table(rows: list[dict], near: bool) -> str:
 
 
 def machine() -> dict[str, Any]:
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     return {
         "python": platform.python_version(),

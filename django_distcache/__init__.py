@@ -1,15 +1,15 @@
 """Distributed caching for Django on Redis."""
 
-from django_distcache.functions import cached, get_or_set
 from django_distcache.invalidation import (
     invalidate,
     invalidate_model,
     invalidate_objects,
     invalidate_tag,
 )
-from django_distcache.objects import get_object, get_objects
 from django_distcache.querysets import DistcacheManager, DistcacheQuerySet, DistcacheQuerySetMixin
 from django_distcache.reads.aio import aget_object, aget_objects, aget_or_set
+from django_distcache.reads.functions import cached, get_or_set
+from django_distcache.reads.objects import get_object, get_objects
 from django_distcache.registry import NotRegistered, register
 from django_distcache.views import cache_view
 from django_distcache.warming.registry import warmer

@@ -15,16 +15,16 @@ class DistcacheConfig(AppConfig):
         from django_distcache import (  # noqa: F401
             checks,
             model_checks,
-            refresh_checks,
             stats,
             stats_tasks,
         )
         from django_distcache.conf import get_settings
-        from django_distcache.functions import resolve_dependencies
         from django_distcache.invalidation import checks as _invalidation_checks  # noqa: F401
         from django_distcache.outbox import checks as _outage_checks  # noqa: F401
         from django_distcache.reads import aio_checks as _async_checks  # noqa: F401
         from django_distcache.reads import checks as _near_checks  # noqa: F401
+        from django_distcache.reads import refresh_checks as _refresh_checks  # noqa: F401
+        from django_distcache.reads.functions import resolve_dependencies
         from django_distcache.redis import checks as _cluster_checks  # noqa: F401
         from django_distcache.registry import register_from_settings
         from django_distcache.writebehind import checks as _write_behind_checks  # noqa: F401
@@ -42,8 +42,8 @@ class DistcacheConfig(AppConfig):
 def _connect_recovery() -> None:
     """Before a breaker closes, the outbox replays what Redis missed (see breaker.py); then
     the server is marked recovered (see redis/recovered.py)."""
-    from django_distcache import breaker, outbox
-    from django_distcache.redis import recovered
+    from django_distcache import outbox
+    from django_distcache.redis import breaker, recovered
 
     for hook in (outbox.recover, recovered.mark_recovered):
         if hook not in breaker.recovery_hooks:

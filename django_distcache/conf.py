@@ -179,9 +179,9 @@ def get_settings() -> DistcacheSettings:
 def _reset_settings(*, setting: str, **kwargs: Any) -> None:
     if setting in ("DISTCACHE", "CACHES"):
         get_settings.cache_clear()
-        from django_distcache import breaker, client
         from django_distcache.outbox import log
         from django_distcache.reads import near
+        from django_distcache.redis import breaker, client
 
         near.reset()
         client.reset()

@@ -11,8 +11,8 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from django_distcache.charts import line_chart
-from django_distcache.client import get_redis
-from django_distcache.redis_server import operator_view
+from django_distcache.redis.client import get_redis
+from django_distcache.redis.server import operator_view
 from django_distcache.stats import history
 from django_distcache.stats.snapshot import snapshot
 

@@ -101,7 +101,7 @@ os.register_at_fork(after_in_child=_forget_flusher_in_child)
 
 def flush() -> None:
     """Add this process's counts to Redis and trim each set to HOT_KEYS_SIZE."""
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     with _lock:
         counts = dict(_counts)
@@ -132,7 +132,7 @@ def flush() -> None:
 def _decay_factors(namespaces: list[str]) -> dict[str, float]:
     """By how much each namespace's counts decayed since the last flush that decayed
     them (any process's). NOTE: one more round trip per flush when decay is on."""
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     half_life = get_settings().HOT_KEYS_HALF_LIFE
     if not half_life:
@@ -150,7 +150,7 @@ def _decay_factors(namespaces: list[str]) -> dict[str, float]:
 
 def hottest(namespace: str, limit: int | None = None) -> list[tuple[str, float]]:
     """The most-read keys of ``namespace`` with their counts, hottest first."""
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     limit = limit or get_settings().HOT_KEYS_SIZE
     answer: Any = get_redis().zrevrange(hot_key(namespace), 0, limit - 1, withscores=True)
@@ -158,7 +158,7 @@ def hottest(namespace: str, limit: int | None = None) -> list[tuple[str, float]]
 
 
 def hot_namespaces() -> list[str]:
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     members: Any = get_redis().smembers(namespaces_key())
     return sorted(raw.decode() for raw in members)

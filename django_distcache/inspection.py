@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_distcache import keys, readthrough
-from django_distcache.client import get_redis
+from django_distcache import keys
+from django_distcache.reads import readthrough
+from django_distcache.redis.client import get_redis
 from django_distcache.registry import NotRegistered, find_config, resolve_model
 
 PREVIEW = 300

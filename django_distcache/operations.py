@@ -11,8 +11,8 @@ from django.db import DatabaseError
 from redis.exceptions import RedisError
 
 from django_distcache import keys
-from django_distcache.client import get_redis
 from django_distcache.invalidation import apply_invalidation, invalidate_model, invalidate_tag
+from django_distcache.redis.client import get_redis
 from django_distcache.registry import registered_models, tracked_models
 from django_distcache.signals import invalidated
 from django_distcache.stats import recorder

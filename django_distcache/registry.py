@@ -62,7 +62,7 @@ class ModelConfig:
             )
             base: dict[str | None, str] = {}
             attnames = tuple(f.attname for f in self.model._meta.concrete_fields)
-            from django_distcache.readthrough import freshness, serializer
+            from django_distcache.reads.readthrough import freshness, serializer
 
             policy = freshness(self.effective_timeout, self.stale_while_revalidate, self.sliding)
             self._derived = (conf, gens, base, attnames, serializer(), policy)
@@ -150,7 +150,7 @@ def register(
     (up to DISTCACHE["SLIDING_MAX_AGE"]). None: the DISTCACHE settings of those names.
     ``near_cache=True`` keeps its objects in each process too (see the near cache docs).
     """
-    from django_distcache.readthrough import check_options
+    from django_distcache.reads.readthrough import check_options
 
     check_options(stale_while_revalidate, sliding)
     model_cls = resolve_model(model)

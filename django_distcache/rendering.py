@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django_distcache import arguments, keys, readthrough
+from django_distcache import arguments, keys
 from django_distcache.conf import get_settings
-from django_distcache.functions import _dependency_generations, _touched_by_open_transaction
+from django_distcache.reads import readthrough
+from django_distcache.reads.functions import _dependency_generations, _touched_by_open_transaction
 from django_distcache.registry import ModelRef, resolve_model, track
 
 NOT_CACHEABLE = object()

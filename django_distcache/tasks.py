@@ -75,6 +75,6 @@ def replay_invalidations() -> dict[str, Any]:
 @shared_task(name="django_distcache.refresh_entries", ignore_result=True)
 def refresh_entries(job: dict[str, Any]) -> int:
     """Reload stale entries under the lease their reader took (stale-while-revalidate)."""
-    from django_distcache import refresh
+    from django_distcache.reads import refresh
 
     return refresh.run(job)

@@ -12,8 +12,9 @@ from django.db.models import signals as model_signals
 from django.dispatch import Signal
 from django_redis.pool import ConnectionFactory
 
-from django_distcache import breaker, client, hotkeys, registry, stats
+from django_distcache import hotkeys, registry, stats
 from django_distcache import signals as distcache_signals
+from django_distcache.redis import breaker, client
 from tests import roundtrips
 from tests.celery_app import app as celery_app  # noqa: F401  (the current Celery app)
 from tests.cluster import redis_cluster  # noqa: F401  (the session's Redis Cluster)

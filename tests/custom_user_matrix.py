@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from django_distcache.functions import CachedFunction
+from django_distcache.reads.functions import CachedFunction
 from django_distcache.registry import find_config
 from tests.test_invalidation_matrix import Case, read_cached, read_database
 from tests.threads import run_in_thread

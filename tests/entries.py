@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from django_distcache import keys
-from django_distcache.client import get_redis
+from django_distcache.redis.client import get_redis
 
 
 def fn_entry(name: str) -> str:

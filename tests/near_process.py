@@ -23,9 +23,9 @@ def main() -> None:
     from django.db import transaction
 
     import django_distcache
-    from django_distcache.client import get_redis
     from django_distcache.reads.channel import channel_names
     from django_distcache.reads.near import near_cache
+    from django_distcache.redis.client import get_redis
     from tests.testapp.models import Category
 
     django_distcache.register(Category, near_cache=True)

@@ -25,7 +25,7 @@ def main() -> None:
     from django.db.models import F
 
     import django_distcache
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
     from tests.testapp.models import Product
 
     rng = random.Random(seed)

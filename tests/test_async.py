@@ -17,7 +17,8 @@ from django.db import connection, connections, transaction
 from django.test import override_settings
 
 import django_distcache
-from django_distcache import breaker, keys
+from django_distcache import keys
+from django_distcache.redis import breaker
 from django_distcache.redis.aio import ASYNC_CLIENT_NAME, close_async_redis, get_async_redis
 from tests.cache_override import cache_on
 from tests.testapp.models import Category, Product

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import django_distcache
-from django_distcache.client import get_redis
+from django_distcache.redis.client import get_redis
 from django_distcache.registry import get_config
 from tests.entries import data, fn_entry, redis_now_ms, rewrite, times
 from tests.testapp.models import Category

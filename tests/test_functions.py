@@ -7,7 +7,7 @@ from django.db.models import F
 
 import django_distcache
 from django_distcache import keys
-from django_distcache.client import get_redis
+from django_distcache.redis.client import get_redis
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import django_distcache
 from django_distcache import keys
 from django_distcache.invalidation.plans import plan_for
-from django_distcache.objects import _normalize_pk
+from django_distcache.reads.objects import _normalize_pk
 from django_distcache.registry import get_config
 from django_distcache.writebehind.buffer import buffer_keys
 from tests.shapes.models import Code, Place, Restaurant, Ticket

@@ -27,7 +27,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 
 import django_distcache
-from django_distcache.functions import CachedFunction
+from django_distcache.reads.functions import CachedFunction
 from tests.shapes.models import (
     Article,
     Author,

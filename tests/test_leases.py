@@ -10,7 +10,7 @@ from django.db import connection
 
 import django_distcache
 from django_distcache import keys, stats
-from django_distcache.client import get_redis
+from django_distcache.redis.client import get_redis
 from django_distcache.registry import get_config
 from django_distcache.stats import recorder
 from tests.factories import ProductFactory

@@ -55,7 +55,7 @@ def test_a_forked_child_does_not_keep_its_parent_s_leases_alive(settings, raw_re
     import signal
     import time
 
-    from django_distcache import leases
+    from django_distcache.reads import leases
 
     settings.DISTCACHE = {**settings.DISTCACHE, "LEASE_TIMEOUT": 0.6}
     key = "dctest:guard:fork"

@@ -18,12 +18,12 @@ from django.db import connection, transaction
 from django.test import override_settings
 
 import django_distcache
-from django_distcache import breaker
-from django_distcache.client import get_redis
 from django_distcache.keys import pk_text
 from django_distcache.outbox.apply import bump_arguments, run_bump
 from django_distcache.reads import near
 from django_distcache.reads.channel import channel_names
+from django_distcache.redis import breaker
+from django_distcache.redis.client import get_redis
 from django_distcache.registry import get_config
 from django_distcache.serializers import JSONSerializer
 from tests.cache_override import cache_on

@@ -20,8 +20,9 @@ from django.db import transaction
 from django.test import override_settings
 
 import django_distcache
-from django_distcache import breaker, outbox
+from django_distcache import outbox
 from django_distcache.models import OutboxEntry
+from django_distcache.redis import breaker
 from tests.cache_override import cache_on
 from tests.testapp.models import Category
 from tests.threads import in_thread, run_in_thread

@@ -44,7 +44,7 @@ def test_a_beat_schedule_without_the_replay_task_is_a_warning():
 def test_the_apps_connections_get_short_timeouts_and_a_shorter_option_wins():
     from django_redis import get_redis_connection
 
-    from django_distcache.client import get_redis
+    from django_distcache.redis.client import get_redis
 
     def timeouts(pool) -> tuple[object, object]:
         kwargs = pool.connection_kwargs

@@ -19,8 +19,9 @@ import pytest
 import redis
 
 import django_distcache
-from django_distcache import breaker, outbox
+from django_distcache import outbox
 from django_distcache.models import OutboxEntry
+from django_distcache.redis import breaker
 from tests.test_outages import (
     HANG,
     app_on,

@@ -8,7 +8,8 @@ import pytest
 from django.test import RequestFactory
 
 import django_distcache
-from django_distcache import breaker, stats
+from django_distcache import stats
+from django_distcache.redis import breaker
 from tests.test_outages import app_on, rename, wait_until_cache_used_again
 from tests.testapp.models import Category
 

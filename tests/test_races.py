@@ -13,7 +13,7 @@ from django.db import connection
 
 import django_distcache
 from django_distcache import keys, stats
-from django_distcache.client import get_redis
+from django_distcache.redis.client import get_redis
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
 from tests.threads import in_thread

@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import django_distcache
-from django_distcache import breaker, keys, stats
-from django_distcache.client import get_redis
-from django_distcache.functions import CachedFunction
+from django_distcache import keys, stats
+from django_distcache.reads.functions import CachedFunction
+from django_distcache.redis import breaker
+from django_distcache.redis.client import get_redis
 from django_distcache.registry import get_config
 from tests.cache_override import cache_on
 from tests.factories import ProductFactory

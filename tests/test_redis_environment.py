@@ -7,7 +7,7 @@ import pytest
 import redis
 
 import django_distcache
-from django_distcache import breaker
+from django_distcache.redis import breaker
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
 

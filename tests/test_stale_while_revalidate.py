@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 
 import django_distcache
-from django_distcache import refresh
-from django_distcache.client import get_redis
+from django_distcache.reads import refresh
+from django_distcache.redis.client import get_redis
 from django_distcache.registry import get_config
 from tests.entries import data, expire, fn_entry, wait_until
 from tests.testapp.models import Category

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 import django_distcache
-from django_distcache.client import get_redis
+from django_distcache.redis.client import get_redis
 from django_distcache.stats import evictions, recorder
 from django_distcache.stats.namespaces import namespace_of_key
 from tests.cache_override import cache_on

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.test import override_settings
 
 import django_distcache
-from django_distcache import breaker, stats
+from django_distcache import stats
+from django_distcache.redis import breaker
 from django_distcache.stats import recorder
 from tests.cache_override import cache_on
 

@@ -76,7 +76,7 @@ def test_snapshot_of_a_stopped_redis_says_so(redis_process):
 def test_memory_above_the_threshold_is_a_warning(redis_process):
     server = redis_process("--maxmemory", "3mb", "--maxmemory-policy", "noeviction")
     with cache_on(server.url):
-        from django_distcache.client import get_redis
+        from django_distcache.redis.client import get_redis
 
         filler = "x" * 100_000
         for index in range(40):

@@ -98,8 +98,8 @@ def test_hot_keys_are_bounded_and_warmed_before_they_expire(django_assert_num_qu
 
 
 def test_refresh_loses_to_an_invalidation_that_lands_while_it_reads():
-    from django_distcache import readthrough
-    from django_distcache.client import script
+    from django_distcache.reads import readthrough
+    from django_distcache.redis.client import script
     from django_distcache.registry import get_config
 
     category = CategoryFactory(name="before")

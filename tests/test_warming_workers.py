@@ -10,8 +10,8 @@ from django.core.management.base import CommandError
 import django_distcache
 from django_distcache import keys
 from django_distcache.beat import beat_schedule
-from django_distcache.client import get_redis
 from django_distcache.management.commands.distcache_warm import queue_warm_cache
+from django_distcache.redis.client import get_redis
 from django_distcache.warming import warm
 from tests.factories import ProductFactory
 from tests.testapp.models import Product

@@ -149,7 +149,7 @@ def wait_until(condition, timeout: float = 30.0) -> None:
 def _buffer_raw(raw_redis, model_label: str, pk, fields: dict) -> None:
     """A row's record put in the buffer as it is stored, past the checks of write_behind()
     (as a record buffered by an older release would be)."""
-    from django_distcache import readthrough
+    from django_distcache.reads import readthrough
 
     codec = readthrough.serializer()
     now = int(time.time() * 1000)

@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from redis.exceptions import RedisError
 
 from django_distcache import outbox as outbox_module
-from django_distcache.client import get_redis
 from django_distcache.conf import get_settings
 from django_distcache.invalidation.replicas import mark_recent
 from django_distcache.outbox.record import Row as OutboxRow
 from django_distcache.reads import near
+from django_distcache.redis.client import get_redis
 
 logger = logging.getLogger("django_distcache")
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from django_distcache.client import get_redis
 from django_distcache.conf import get_settings
+from django_distcache.redis.client import get_redis
 
 # NOTE: "!" is never in an entry or generation key (keys.LEASE_SUFFIX says why).
 RECENT = "!recent"

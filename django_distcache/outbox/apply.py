@@ -7,11 +7,12 @@ from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from django_distcache import breaker, keys, wire
-from django_distcache.client import get_redis, script
+from django_distcache import keys
 from django_distcache.outbox.keys import acked_key, member
 from django_distcache.outbox.record import Row, keep
 from django_distcache.reads.channel import channel_names, publish_unnumbered
+from django_distcache.redis import breaker, wire
+from django_distcache.redis.client import get_redis, script
 
 _EVALSHA = wire.bulk("EVALSHA")
 

@@ -28,7 +28,7 @@ def describe(payload: dict[str, Any], limit: int = 5) -> str:
 def report_kept(payload: dict[str, Any], why: Any) -> None:
     """An invalidation waits in the outbox; logged once until a replay succeeds. The
     breaker's probe runs at once: if Redis is back, the replay applies it now."""
-    from django_distcache import breaker
+    from django_distcache.redis import breaker
 
     _count("outbox_kept")
     breaker.cache_breaker().wake_probe()

@@ -15,13 +15,13 @@ from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import OutOfMemoryError, RedisError
 
-from django_distcache.client import get_redis, script
 from django_distcache.conf import get_settings
 from django_distcache.outbox import log
 from django_distcache.outbox.apply import bump_arguments, run_bump
 from django_distcache.outbox.keys import acked_key, epoch_key, floor_key, member
 from django_distcache.outbox.record import outbox_aliases
 from django_distcache.outbox.statement import STATEMENT
+from django_distcache.redis.client import get_redis, script
 
 # An empty row younger than this is left to its writer, which is applying it now.
 WRITER_GRACE = timedelta(seconds=5)

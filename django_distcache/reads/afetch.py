@@ -18,12 +18,11 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from django_distcache import stats
-from django_distcache.client import script
 from django_distcache.conf import get_settings
 from django_distcache.invalidation.replicas import RECENT, primary_of
-from django_distcache.leases import kept_alive, lease_ms, new_token
 from django_distcache.outbox.keys import with_epoch
-from django_distcache.readthrough import (
+from django_distcache.reads.leases import kept_alive, lease_ms, new_token
+from django_distcache.reads.readthrough import (
     _FIRST_POLL,
     _LONGEST_POLL,
     LEASE_TAKEN,
@@ -33,6 +32,7 @@ from django_distcache.readthrough import (
     ttl_ms,
 )
 from django_distcache.redis.aio import get_async_redis
+from django_distcache.redis.client import script
 
 logger = logging.getLogger("django_distcache")
 

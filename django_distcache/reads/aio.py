@@ -16,24 +16,24 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.db import models, router
 from django.db.models.query import QuerySet
 
-from django_distcache import hotkeys, keys, readthrough, stats
-from django_distcache.functions import (
+from django_distcache import hotkeys, keys, stats
+from django_distcache.invalidation import pending_touches
+from django_distcache.reads import instances, readthrough
+from django_distcache.reads.afetch import afetch, afetch_many, aread_alias
+from django_distcache.reads.functions import (
     CachedFunction,
     _dependency_generations,
     _encoder,
     _touched_by_open_transaction,
 )
-from django_distcache.invalidation import pending_touches
-from django_distcache.objects import (
+from django_distcache.reads.near import near_cache
+from django_distcache.reads.objects import (
     _decode_instance,
     _encode_instance,
     _normalize_pk,
     get_object,
     get_objects,
 )
-from django_distcache.reads import instances
-from django_distcache.reads.afetch import afetch, afetch_many, aread_alias
-from django_distcache.reads.near import near_cache
 from django_distcache.registry import ModelConfig, ModelRef, get_config, resolve_model, track
 
 M = TypeVar("M", bound=models.Model)

@@ -18,8 +18,8 @@ from redis import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from django_distcache import keys
-from django_distcache.client import connection_kwargs, get_redis
 from django_distcache.conf import DistcacheSettings, get_settings
+from django_distcache.redis.client import connection_kwargs, get_redis
 
 if TYPE_CHECKING:
     from django_distcache.reads.near import NearCache

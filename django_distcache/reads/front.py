@@ -14,10 +14,12 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from django_distcache import breaker, readthrough, stats, wire
-from django_distcache.client import get_redis
+from django_distcache import stats
 from django_distcache.outbox.keys import with_epoch
+from django_distcache.reads import readthrough
 from django_distcache.reads.near import NOT_LIVE, Entry, NearCache, near_cache
+from django_distcache.redis import breaker, wire
+from django_distcache.redis.client import get_redis
 
 # freeze(value) -> (what L1 keeps, what each hit copies of it (falsy: nothing), its
 # size in bytes, its time to live in seconds or None), or None to keep nothing.

@@ -27,11 +27,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
-from django_distcache import breaker as _breaker
-from django_distcache import wire
-from django_distcache.client import get_client
 from django_distcache.conf import DistcacheSettings, get_settings
-from django_distcache.redis import recovered
+from django_distcache.redis import breaker as _breaker
+from django_distcache.redis import recovered, wire
+from django_distcache.redis.client import get_client
 
 if TYPE_CHECKING:
     from redis.commands.core import Script

@@ -26,7 +26,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from django_distcache import breaker
+from django_distcache.redis import breaker
 
 logger = logging.getLogger("django_distcache")
 
@@ -114,7 +114,7 @@ def check(alias: str, connection: Any) -> None:
 
 def mark_recovered(alias: str) -> None:
     """Recovery hook (the last): load the marker into ``alias``'s Redis."""
-    from django_distcache.client import get_client
+    from django_distcache.redis.client import get_client
 
     client = get_client(alias)
     body, _sha = marker_script(client.connection_pool.connection_kwargs.get("db"))

@@ -18,7 +18,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from django_distcache import keys
-from django_distcache.client import get_redis
+from django_distcache.redis.client import get_redis
 from django_distcache.stats import recorder
 from django_distcache.stats.namespaces import namespace_of_key
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import DatabaseError
 
-from django_distcache import breaker
+from django_distcache.redis import breaker
 
 # Events the breaker and the outbox count under the "redis" namespace.
 EVENTS = (

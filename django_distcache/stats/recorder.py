@@ -18,8 +18,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from django_distcache import keys
-from django_distcache.client import get_redis
 from django_distcache.conf import get_settings
+from django_distcache.redis.client import get_redis
 from django_distcache.stats.histogram import BUCKETS, bucket_index
 
 logger = logging.getLogger("django_distcache")

@@ -8,8 +8,8 @@ from django.core.cache import caches
 from redis import Redis
 from redis.exceptions import RedisError
 
-from django_distcache.client import get_redis, node_client
 from django_distcache.conf import get_settings
+from django_distcache.redis.client import get_redis, node_client
 
 # INFO field -> name in a snapshot.
 FIELDS = {

@@ -11,7 +11,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from django_distcache.breaker import BREAKER_NAMESPACE
+from django_distcache.redis.breaker import BREAKER_NAMESPACE
 from django_distcache.stats import evictions, history, recorder
 from django_distcache.stats.health import health_warnings
 from django_distcache.stats.histogram import BUCKETS, merge, percentiles

@@ -7,11 +7,11 @@ from typing import Any
 
 from django.db import models, router
 
-from django_distcache import readthrough
-from django_distcache.client import script
 from django_distcache.conf import get_settings
-from django_distcache.objects import _encode_instance, _normalize_pk
 from django_distcache.outbox.keys import with_epoch
+from django_distcache.reads import readthrough
+from django_distcache.reads.objects import _encode_instance, _normalize_pk
+from django_distcache.redis.client import script
 from django_distcache.registry import get_config
 
 

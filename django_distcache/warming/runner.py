@@ -13,8 +13,8 @@ from django.db import models
 from django.db.models.query import QuerySet
 
 from django_distcache import keys
-from django_distcache.client import get_redis
 from django_distcache.conf import get_settings
+from django_distcache.redis.client import get_redis
 from django_distcache.registry import resolve_model
 from django_distcache.warming.objects import refresh_objects
 from django_distcache.warming.registry import get_warmer, warmer_names

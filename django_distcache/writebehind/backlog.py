@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django_distcache.client import get_buffer_redis
+from django_distcache.redis.client import get_buffer_redis
 from django_distcache.writebehind.buffer import BufferKeys, models_key
 
 

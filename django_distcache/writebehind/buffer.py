@@ -12,7 +12,8 @@ from typing import Any
 
 from django.db import models
 
-from django_distcache import keys, readthrough
+from django_distcache import keys
+from django_distcache.reads import readthrough
 from django_distcache.registry import ModelConfig, get_config
 
 # Layout, per model (W = "<prefix>:wb:{<app_label.model>}": the concrete model's label

@@ -113,7 +113,7 @@ def _check_warmers(warmers: Any) -> list[Error]:
 
 def eviction_policy() -> str | None:
     """The maxmemory-policy of the buffer's Redis (None if it cannot be read)."""
-    from django_distcache.client import get_buffer_redis
+    from django_distcache.redis.client import get_buffer_redis
 
     try:
         redis = get_buffer_redis()

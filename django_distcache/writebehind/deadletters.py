@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db import models
 
-from django_distcache import readthrough
-from django_distcache.client import get_buffer_redis
+from django_distcache.reads import readthrough
+from django_distcache.redis.client import get_buffer_redis
 from django_distcache.registry import ModelRef, resolve_model
 from django_distcache.writebehind.buffer import announce, buffer_keys, write_behind_config
 from django_distcache.writebehind.scripts import wb_script

@@ -18,9 +18,9 @@ from typing import Any
 from django.db import models, router, transaction
 
 from django_distcache import keys
-from django_distcache.client import buffer_shares_cache, get_buffer_redis
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import invalidate_objects, schedule_invalidation
+from django_distcache.redis.client import buffer_shares_cache, get_buffer_redis
 from django_distcache.registry import ModelRef, resolve_model, write_behind_models
 from django_distcache.writebehind.buffer import (
     BufferKeys,

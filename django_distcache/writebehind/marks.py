@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db import models
 
-from django_distcache.client import get_buffer_redis
 from django_distcache.conf import get_settings
+from django_distcache.redis.client import get_buffer_redis
 from django_distcache.writebehind.buffer import buffer_keys, now_ms
 from django_distcache.writebehind.ordering import settle_mark
 from django_distcache.writebehind.transactions import commit_status

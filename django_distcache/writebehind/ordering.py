@@ -28,8 +28,8 @@ from django.db.models.signals import (
 from redis.exceptions import RedisError
 
 from django_distcache import keys
-from django_distcache.client import buffer_shares_cache, get_buffer_redis
 from django_distcache.keys import lease_key
+from django_distcache.redis.client import buffer_shares_cache, get_buffer_redis
 from django_distcache.registry import find_config, get_config
 from django_distcache.writebehind.buffer import buffer_keys
 from django_distcache.writebehind.packed import run_after
@@ -62,7 +62,7 @@ class Mark:
 
 
 def _key_pks(model: type[models.Model], pks: Iterable[Any]) -> list[str]:
-    from django_distcache.objects import _normalize_pk
+    from django_distcache.reads.objects import _normalize_pk
 
     return [str(_normalize_pk(model, pk)) for pk in pks]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from django.db import models
 
-from django_distcache import readthrough
-from django_distcache.client import buffer_shares_cache, get_buffer_redis
 from django_distcache.conf import get_settings
 from django_distcache.keys import lease_key
+from django_distcache.reads import readthrough
+from django_distcache.redis.client import buffer_shares_cache, get_buffer_redis
 from django_distcache.writebehind.buffer import (
     BufferKeys,
     Record,

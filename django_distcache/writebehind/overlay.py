@@ -9,7 +9,7 @@ from typing import Any
 from django.db import models, router
 from redis.exceptions import RedisError
 
-from django_distcache.client import get_buffer_redis
+from django_distcache.redis.client import get_buffer_redis
 from django_distcache.writebehind.buffer import Record, apply_record, buffer_keys, parse_record
 from django_distcache.writebehind.own import own_record
 from django_distcache.writebehind.scripts import wb_script

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import models, router, transaction
 
-from django_distcache import readthrough
 from django_distcache.invalidation import schedule_invalidation
+from django_distcache.reads import readthrough
 from django_distcache.writebehind.buffer import Record, add_to
 
 # Where a connection keeps its transaction's deferred writes.

@@ -1,7 +1,7 @@
 """One script call with its constant arguments packed once: the write-behind hot path.
 
 A call whose reply is lost is not retried: an increment it carried may have been
-applied. See ``django_distcache.wire`` for why the command is encoded here.
+applied. See ``django_distcache.redis.wire`` for why the command is encoded here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from django_distcache import wire
+from django_distcache.redis import wire
 
 
 class PackedCall:

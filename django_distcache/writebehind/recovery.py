@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import models
 
-from django_distcache.client import get_buffer_redis
 from django_distcache.invalidation import invalidate_objects
+from django_distcache.redis.client import get_buffer_redis
 from django_distcache.writebehind.buffer import buffer_keys, lease_expiry, now_ms
 from django_distcache.writebehind.outcome import acknowledge
 from django_distcache.writebehind.scripts import wb_script

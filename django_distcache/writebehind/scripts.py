@@ -6,14 +6,14 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from django_distcache.client import get_redis
+from django_distcache.redis.client import get_redis
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
 
 
 def _source(name: str) -> str:
-    return (resources.files("django_distcache") / "lua" / f"{name}.lua").read_text()
+    return (resources.files("django_distcache.redis") / "lua" / f"{name}.lua").read_text()
 
 
 @cache

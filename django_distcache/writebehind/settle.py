@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from django.db import InterfaceError, OperationalError, connections, models
 from redis.exceptions import RedisError
 
-from django_distcache.client import buffer_shares_cache, get_redis
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import invalidate_objects
+from django_distcache.redis.client import buffer_shares_cache, get_redis
 from django_distcache.registry import get_config
 from django_distcache.writebehind import sql
 from django_distcache.writebehind.buffer import now_ms

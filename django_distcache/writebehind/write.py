@@ -9,11 +9,11 @@ from typing import Any
 
 from django.db import models, router, transaction
 
-from django_distcache import objects as _objects
-from django_distcache import readthrough
-from django_distcache.breaker import RedisUnavailable
-from django_distcache.client import get_buffer_redis
 from django_distcache.conf import DistcacheSettings, get_settings
+from django_distcache.reads import objects as _objects
+from django_distcache.reads import readthrough
+from django_distcache.redis.breaker import RedisUnavailable
+from django_distcache.redis.client import get_buffer_redis
 from django_distcache.registry import get_config
 from django_distcache.writebehind.buffer import (
     BufferKeys,

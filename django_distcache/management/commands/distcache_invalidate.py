@@ -8,9 +8,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from redis.exceptions import RedisError
 
 from django_distcache import keys, operations
-from django_distcache.client import get_redis
 from django_distcache.inspection import key_of_get_or_set as entry_key
 from django_distcache.outbox.apply import bump_arguments, run_bump
+from django_distcache.redis.client import get_redis
 from django_distcache.registry import resolve_model
 
 

@@ -167,7 +167,7 @@ class Breaker:
             self._wake.set()
 
     def _probe_once(self) -> bool:
-        from django_distcache.client import get_client
+        from django_distcache.redis.client import get_client
 
         try:
             get_client(self.name).ping()

@@ -23,8 +23,8 @@ from redis.client import Pipeline
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from django_distcache import breaker as _breaker
 from django_distcache.conf import get_settings
+from django_distcache.redis import breaker as _breaker
 from django_distcache.redis import recovered
 from django_distcache.redis.cluster import is_cluster_cache
 
@@ -157,7 +157,7 @@ def buffer_shares_cache() -> bool:
 
 @cache
 def _script_source(name: str) -> str:
-    return (resources.files("django_distcache") / "lua" / f"{name}.lua").read_text()
+    return (resources.files("django_distcache.redis") / "lua" / f"{name}.lua").read_text()
 
 
 @cache

@@ -29,7 +29,7 @@ from django.db import connections
 from django_distcache.conf import get_settings
 
 if TYPE_CHECKING:
-    from django_distcache.readthrough import Describe, Freshness
+    from django_distcache.reads.readthrough import Describe, Freshness
 
 logger = logging.getLogger("django_distcache")
 
@@ -90,7 +90,7 @@ def _in_thread(here: RefreshHere, keys: list[str], token: str, generations: byte
 
 def encode_call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
     """A function call's arguments as task-safe text, or None if the serializer refuses."""
-    from django_distcache.readthrough import serializer
+    from django_distcache.reads.readthrough import serializer
 
     try:
         data = serializer().dumps([list(args), kwargs])
@@ -104,7 +104,7 @@ def run(job: dict[str, Any]) -> int:
     from django.apps import apps
     from django.utils.module_loading import import_string
 
-    from django_distcache import functions, objects, readthrough
+    from django_distcache.reads import functions, objects, readthrough
     from django_distcache.registry import get_config
 
     keys, token = job["keys"], job["token"]

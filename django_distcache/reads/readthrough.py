@@ -29,11 +29,12 @@ from typing import Any
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
-from django_distcache import breaker, stats, wire
-from django_distcache.client import get_redis, script
+from django_distcache import stats
 from django_distcache.conf import DistcacheSettings, get_settings
-from django_distcache.leases import kept_alive, lease_ms, new_token, release
 from django_distcache.outbox.keys import with_epoch
+from django_distcache.reads.leases import kept_alive, lease_ms, new_token, release
+from django_distcache.redis import breaker, wire
+from django_distcache.redis.client import get_redis, script
 
 __all__ = [
     "HELD_ELSEWHERE",
@@ -60,7 +61,7 @@ logger = logging.getLogger("django_distcache")
 # to store nothing.
 Encoder = Callable[[Any], "tuple[bytes, float | None] | None"]
 # Describes the refresh of some keys as JSON-safe Celery task arguments, or None if it
-# cannot travel to a worker (see ``django_distcache.refresh``).
+# cannot travel to a worker (see ``django_distcache.reads.refresh``).
 Describe = Callable[[list[str]], "dict[str, Any] | None"]
 
 HELD_ELSEWHERE = 0
@@ -467,7 +468,7 @@ def _refresh_in_background(
 ) -> None:
     """Start the refresh of ``keys`` (their leases held by ``token``) on a worker or a
     thread; if none can start, the leases are given up so the next reader tries again."""
-    from django_distcache import refresh
+    from django_distcache.reads import refresh
 
     namespace, generation_keys, load, encode, policy, describe = what
 

@@ -14,10 +14,10 @@ from django.db import connections, models
 from django.db.models.query import QuerySet
 from django.utils.module_loading import import_string
 
-from django_distcache import arguments, keys, readthrough, refresh
+from django_distcache import arguments, keys
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches, schedule_invalidation
-from django_distcache.reads import front, values
+from django_distcache.reads import front, readthrough, refresh, values
 from django_distcache.registry import ModelRef, resolve_model, track
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -341,7 +341,7 @@ def cached(
 
     ``stale_while_revalidate`` (seconds; None: DISTCACHE["STALE_WHILE_REVALIDATE"])
     serves an expired entry that long while one refresh runs on a Celery worker or a
-    thread (see ``django_distcache.refresh``); never after an invalidation.
+    thread (see ``django_distcache.reads.refresh``); never after an invalidation.
     ``sliding=True`` pushes an entry's expiry back to ``timeout`` on every read, up to
     DISTCACHE["SLIDING_MAX_AGE"] after its load (None: DISTCACHE["SLIDING"]).
     ``near_cache=True`` keeps results in each process too (see the near cache docs).

@@ -11,15 +11,16 @@ from django.db import DEFAULT_DB_ALIAS, models, router
 from django.db.models.base import ModelState
 from redis.exceptions import NoScriptError, RedisError
 
-from django_distcache import hotkeys, readthrough, stats, wire
-from django_distcache.client import buffer_shares_cache, get_redis
+from django_distcache import hotkeys, stats
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import pending_touches
 from django_distcache.invalidation.replicas import read_alias
 from django_distcache.keys import pk_text
 from django_distcache.outbox.keys import with_epoch
-from django_distcache.reads import front, instances
+from django_distcache.reads import front, instances, readthrough
 from django_distcache.reads.near import near_cache
+from django_distcache.redis import wire
+from django_distcache.redis.client import buffer_shares_cache, get_redis
 from django_distcache.registry import ModelConfig, get_config
 from django_distcache.writebehind.overlay import lay_peeked, overlay, peek_call
 

@@ -46,7 +46,7 @@ def check_refresh(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> li
 
 def _check_models_setting(models_setting: Any) -> list[Any]:
     """The options of DISTCACHE['MODELS'] (a bad one leaves its model unregistered)."""
-    from django_distcache.readthrough import check_options
+    from django_distcache.reads.readthrough import check_options
 
     errors: list[Any] = []
     if not isinstance(models_setting, dict):

@@ -17,8 +17,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from django_distcache.client import script
 from django_distcache.conf import get_settings
+from django_distcache.redis.client import script
 
 logger = logging.getLogger("django_distcache")
 
