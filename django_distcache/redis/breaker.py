@@ -296,7 +296,7 @@ def check() -> None:
     cache_breaker().check()
 
 
-def trip(error: RedisError) -> None:
+def trip(error: BaseException) -> None:
     """Open the cache's breaker after ``error`` (if it says Redis cannot be reached)."""
     cache_breaker().trip(error)
 
