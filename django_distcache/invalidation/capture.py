@@ -40,10 +40,15 @@ def _invalidation(plan: WritePlan, pks: list[Any] | None) -> tuple[tuple[str, ..
 
 
 def _record(
-    plan: WritePlan, using: str, pks: list[Any] | None, outbox_row: OutboxRow | None = None
+    plan: WritePlan,
+    using: str,
+    pks: list[Any] | None,
+    outbox_row: OutboxRow | None = None,
+    keys: tuple[tuple[str, ...], set[str]] | None = None,
 ) -> None:
-    """Schedule the invalidation of rows ``pks`` (None: rows unknown) written on ``using``."""
-    generations, entries = _invalidation(plan, pks)
+    """Schedule the invalidation of rows ``pks`` (None: rows unknown) written on ``using``
+    (``keys``: its generations and entries, if already worked out)."""
+    generations, entries = keys or _invalidation(plan, pks)
     transactions.schedule_invalidation(using, generations, entries, outbox_row=outbox_row)
 
 
@@ -106,14 +111,19 @@ def _wrap_change(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
                 return execute_sql(self, result_type, *args, **kwargs)
         # Read before running: the update compiler rewrites the WHERE clause as it runs.
         pks = _where_pks(self.query)
-        with (
-            rawsql.orm_write(),
-            transactions.statement_outbox(self, lambda: _invalidation(plan, pks)) as carried,
-        ):
+        # Worked out once: for the statement's outbox row, then for the invalidation.
+        worked_out: list[tuple[tuple[str, ...], set[str]]] = []
+
+        def keys() -> tuple[tuple[str, ...], set[str]]:
+            if not worked_out:
+                worked_out.append(_invalidation(plan, pks))
+            return worked_out[0]
+
+        with rawsql.orm_write(), transactions.statement_outbox(self, keys) as carried:
             result = execute_sql(self, result_type, *args, **kwargs)
             # A count of 0: no row changed (but a row the statement recorded is acknowledged).
             if carried.row is not None or not (result_type == ROW_COUNT and result == 0):
-                _record(plan, self.using, pks, carried.row)
+                _record(plan, self.using, pks, carried.row, keys())
         return result
 
     return execute_change
