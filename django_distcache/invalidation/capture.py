@@ -22,7 +22,7 @@ from django.db.models.sql import compiler
 from django.db.models.sql.constants import MULTI, ROW_COUNT
 from django.db.models.sql.where import AND
 
-from django_distcache.invalidation import rawsql, transactions
+from django_distcache.invalidation import flush, rawsql, transactions
 from django_distcache.invalidation.plans import WritePlan, forget_plans, plan_for
 from django_distcache.outbox.record import Row as OutboxRow
 
@@ -132,12 +132,7 @@ def _wrap_change(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
 def _on_post_migrate(using: str = "default", **kwargs: Any) -> None:
     """``migrate`` and ``flush`` rewrite tables without the ORM: forget every tracked model."""
     forget_plans()
-    generations: list[str] = []
-    for model in apps.get_models():
-        plan = plan_for(model)
-        if plan is not None:
-            generations.extend(plan.generations + plan.all_objects)
-    transactions.schedule_invalidation(using, generations)
+    flush.invalidate_every_model(using)
 
 
 def install() -> None:
