@@ -74,8 +74,10 @@ def script_calls(lines: list[str]) -> list[tuple[str, list[str], list[list[str]]
         source, args = match.group(1), _ARG.findall(match.group(2))
         if source == "lua" and calls:
             calls[-1][2].append(args)
-        elif source != "lua" and args and args[0].upper() == "EVALSHA":
-            calls.append((args[1], args[3 : 3 + int(args[2])], []))
+        elif source != "lua" and args and args[0].upper() in ("EVALSHA", "EVAL"):
+            # EVAL carries its source (the invalidation script): not a write-behind one.
+            name = args[1] if args[0].upper() == "EVALSHA" else "EVAL"
+            calls.append((name, args[3 : 3 + int(args[2])], []))
     return calls
 
 
