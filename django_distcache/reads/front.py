@@ -18,6 +18,7 @@ from django_distcache import stats
 from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads import readthrough
 from django_distcache.reads.near import NOT_LIVE, Entry, NearCache, near_cache
+from django_distcache.reads.own_writes import touched_on_any
 from django_distcache.redis import breaker, wire
 from django_distcache.redis.client import get_redis
 
@@ -28,6 +29,8 @@ Freeze = Callable[[Any], "tuple[Any, Any, int, float | None] | None"]
 Thaw = Callable[[Entry], Any]
 
 _ABSENT = object()
+# What ``hit`` answers when L1 cannot serve the read.
+MISSED: Any = object()
 
 
 def _read(names: list[str]) -> list[Any]:
@@ -39,27 +42,16 @@ def _read(names: list[str]) -> list[Any]:
         raise
 
 
-def read(
-    namespace: str,
-    generation_keys: Sequence[str],
-    key: str,
-    fetch: Callable[[], Any],
-    *,
-    decode: Callable[[bytes], Any],
-    freeze: Freeze,
-    thaw: Thaw,
-) -> Any:
-    """The value at ``key`` through the near cache; ``fetch()`` is the read-through path.
-
-    L1 keeps a value at most NEAR_CACHE_MAX_AGE seconds, and no longer than the
-    entry's own time to live, counted from when its read started.
-    """
-    cache = near_cache()
-    entry = cache.lookup(key)
-    if entry is not None:
-        stats.record_near_hit(namespace, 0.0)
-        return thaw(entry)
-    return read_missed(namespace, generation_keys, key, fetch, decode=decode, freeze=freeze)
+def hit(namespace: str, generation_keys: Sequence[str], key: str, thaw: Thaw) -> Any:
+    """``thaw`` of L1's entry at ``key``, or MISSED: L1 does not hold it, or a transaction
+    open in this thread wrote under one of ``generation_keys`` or invalidated ``key``."""
+    if touched_on_any(generation_keys, key):
+        return MISSED
+    entry = near_cache().lookup(key)
+    if entry is None:
+        return MISSED
+    stats.record_near_hit(namespace, 0.0)
+    return thaw(entry)
 
 
 def read_missed(

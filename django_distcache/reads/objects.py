@@ -76,7 +76,9 @@ def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
     # NOTE: without routers Django answers the default database; asking it costs as
     # much as a near cache hit.
     using = using or (router.db_for_read(model) if router.routers else DEFAULT_DB_ALIAS)
-    instance = _read_object(config, _normalize_pk(model, pk), pk, using)
+    instance = instances.hit(config, pk, using) if config.near_cache else instances.MISSED
+    if instance is instances.MISSED:
+        instance = _read_object(config, _normalize_pk(model, pk), pk, using)
     if instance is None:
         raise model.DoesNotExist(  # type: ignore[attr-defined]
             f"{model._meta.object_name} matching pk={pk!r} does not exist."
@@ -85,6 +87,8 @@ def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
 
 
 def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> models.Model | None:
+    """The row through Redis (an L1 miss fills the near cache): not L1's hits, which
+    ``instances.hit`` serves first."""
     key = config.object_base(key_pk, using)
     generation_keys = config.generation_keys
 
@@ -93,14 +97,7 @@ def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> model
         return config.model._default_manager.db_manager(source).filter(pk=pk).first()
 
     hotkeys.record(config.namespace, key_pk)
-    touched = pending_touches(using, generation_keys, key)
-    if config.near_cache and not touched:
-        # The hot path: nothing built before the near cache is asked.
-        entry = near_cache().lookup(key)
-        if entry is not None:
-            stats.record_near_hit(config.namespace, 0.0)
-            return instances.thaw(config, using, entry)
-    if touched:
+    if pending_touches(using, generation_keys, key):
         instance = load()
     else:
         if config.write_behind and buffer_shares_cache():
