@@ -28,7 +28,7 @@ from django_distcache.redis.client import get_redis
 Freeze = Callable[[Any], "tuple[Any, Any, int, float | None] | None"]
 Thaw = Callable[[Entry], Any]
 
-_ABSENT = object()
+ABSENT = object()
 # What ``hit`` answers when L1 cannot serve the read.
 MISSED: Any = object()
 
@@ -71,7 +71,7 @@ def read_missed(
     started = time.monotonic()
     names = with_epoch(generation_keys)
     try:
-        known = cache.current_generations(names, mark, _read)
+        known = known_generations(cache, names, mark, started, _read)
     except RedisError:
         return fetch()
     if known is None:
@@ -81,13 +81,13 @@ def read_missed(
         return fetch()
     generations, known_until = known
     value = _entry_alone(namespace, key, [v for _name, v in generations], decode, started)
-    if value is _ABSENT:
+    if value is ABSENT:
         value = fetch()
-    _fill(cache, key, value, freeze, generations, known_until, started, mark)
+    fill(cache, key, value, freeze, generations, known_until, started, mark)
     return value
 
 
-def _fill(
+def fill(
     cache: NearCache,
     key: str,
     value: Any,
@@ -97,6 +97,8 @@ def _fill(
     started: float,
     mark: int,
 ) -> None:
+    """Keep ``value`` in L1, read since ``started`` under ``generations`` (known until
+    ``known_until``), unless an invalidation touching it was applied since ``mark``."""
     kept = freeze(value)
     if kept is not None:
         stored, copies, size, timeout = kept
@@ -124,7 +126,7 @@ def read_many_missed(
         return fetch_many()
     started = time.monotonic()
     try:
-        known = cache.current_generations(with_epoch(generation_keys), mark, _read)
+        known = known_generations(cache, with_epoch(generation_keys), mark, started, _read)
     except RedisError:
         known = None
     values = fetch_many()
@@ -132,7 +134,7 @@ def read_many_missed(
         generations, known_until = known
         for key in keys:
             if key in values:
-                _fill(cache, key, values[key], freeze, generations, known_until, started, mark)
+                fill(cache, key, values[key], freeze, generations, known_until, started, mark)
     return values
 
 
@@ -143,17 +145,41 @@ def _entry_alone(
     decode: Callable[[bytes], Any],
     started: float,
 ) -> Any:
-    """The entry at ``key`` if it was stored under ``generations`` (one GET), else _ABSENT."""
+    """The entry at ``key`` if it was stored under ``generations`` (one GET), else ABSENT."""
     try:
         (stored,) = _read([key])
     except RedisError:
-        return _ABSENT
+        return ABSENT
+    return decoded(namespace, stored, generations, decode, started)
+
+
+def decoded(
+    namespace: str,
+    stored: bytes | None,
+    generations: list[bytes],
+    decode: Callable[[bytes], Any],
+    started: float,
+) -> Any:
+    """The value of entry ``stored`` if it was stored under ``generations``, else ABSENT."""
     data = readthrough.current_data(stored, generations)
     if data is None:
-        return _ABSENT
+        return ABSENT
     try:
         value = decode(data)
     except Exception:  # a corrupt or foreign entry: the read-through path replaces it
-        return _ABSENT
+        return ABSENT
     stats.record_hit(namespace, time.monotonic() - started)
     return value
+
+
+def known_generations(
+    cache: NearCache,
+    names: Sequence[str],
+    mark: int,
+    started: float,
+    read: Callable[[list[str]], Sequence[bytes | None]],
+) -> tuple[tuple[tuple[str, bytes], ...], float] | None:
+    """``cache.current_generations`` of ``names``, those not held read with ``read``."""
+    missing = cache.missing_generations(names)
+    values = dict(zip(missing, read(missing), strict=True)) if missing else {}
+    return cache.current_generations(names, mark, values, started)

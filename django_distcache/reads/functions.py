@@ -390,7 +390,8 @@ def cached(
         if inspect.iscoroutinefunction(getattr(func, "__func__", func)):
             from django_distcache.reads.aio import AsyncCachedFunction
 
-            return AsyncCachedFunction(func, timeout, depends_on, tags, key)
+            # NOTE: async reads serve no stale entries and slide no expiry (afetch).
+            return AsyncCachedFunction(func, timeout, depends_on, tags, key, near_cache=near_cache)
         return CachedFunction(
             func, timeout, depends_on, tags, key, stale_while_revalidate, sliding, near_cache
         )

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,35 +87,45 @@ class NearCache:
         """Taken before a read starts, for its fill: NOT_LIVE while messages may be missed."""
         return self.applied if self.live else NOT_LIVE
 
+    def missing_generations(self, names: Sequence[str]) -> list[str]:
+        """Those of generations ``names`` this process does not hold: to read (one MGET)
+        before ``current_generations``."""
+        now = time.monotonic()
+        generations = self.generations
+        missing = []
+        for name in names:
+            held = generations.get(name)
+            if held is None or held[1] <= now:
+                missing.append(name)
+        return missing
+
     def current_generations(
-        self,
-        names: Sequence[str],
-        mark: int,
-        read: Callable[[list[str]], Sequence[bytes | None]],
+        self, names: Sequence[str], mark: int, read: dict[str, bytes | None], read_at: float
     ) -> tuple[tuple[tuple[str, bytes], ...], float] | None:
-        """The values of generations ``names`` and when that knowledge expires; those not
-        held are read with ``read`` (one round trip) and kept. None if one does not exist."""
+        """The values of generations ``names`` and when that knowledge expires, from those
+        held and those ``read`` (from Redis, since ``read_at``: kept, unless an
+        invalidation of theirs was applied since ``mark``). None if one does not exist."""
         now = time.monotonic()
         found: dict[str, tuple[bytes, float]] = {}
-        missing: list[str] = []
+        fetched: list[str] = []
         generations = self.generations
         for name in names:
             held = generations.get(name)
             if held is not None and held[1] > now:
                 found[name] = held
+            elif read.get(name) is not None:
+                fetched.append(name)
             else:
-                missing.append(name)
-        if missing:
-            values = read(missing)
-            if any(value is None for value in values):
-                return None
-            expires = now + self.max_age
+                return None  # not created yet (or dropped since it was found held)
+        if fetched:
+            # NOTE: counted from before the read: no knowledge outlives the maximum age.
+            expires = read_at + self.max_age
             with self.lock:
-                if self._quiet_since(mark, missing, None):
-                    for name, value in zip(missing, values, strict=True):
-                        generations[name] = (value, expires)  # type: ignore[assignment]
-            for name, value in zip(missing, values, strict=True):
-                found[name] = (value, expires)  # type: ignore[assignment]
+                if self._quiet_since(mark, fetched, None):
+                    for name in fetched:
+                        generations[name] = (read[name], expires)  # type: ignore[assignment]
+            for name in fetched:
+                found[name] = (read[name], expires)  # type: ignore[assignment]
         pairs = tuple((name, found[name][0]) for name in names)
         return pairs, min(held[1] for held in found.values()) if found else now + self.max_age
 
