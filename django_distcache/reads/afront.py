@@ -42,11 +42,13 @@ async def aread_missed(
     if known is None:
         return await fetch()  # a generation not created yet: the read-through path makes it
     generations, known_until = known
-    try:
-        (stored,) = await get_async_redis().mget([key])
-    except RedisError:
-        stored = None
-    value = decoded(namespace, stored, [v for _name, v in generations], decode, started)
+    value = ABSENT
+    if not cache.outdated(key):  # see front.read_missed
+        try:
+            (stored,) = await get_async_redis().mget([key])
+        except RedisError:
+            stored = None
+        value = decoded(namespace, stored, [v for _name, v in generations], decode, started)
     if value is ABSENT:
         value = await fetch()
     fill(cache, key, value, freeze, generations, known_until, started, mark)

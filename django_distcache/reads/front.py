@@ -63,7 +63,13 @@ def read_missed(
     decode: Callable[[bytes], Any],
     freeze: Freeze,
 ) -> Any:
-    """``read`` after the near cache missed: one GET, or ``fetch()``; then fill L1."""
+    """``read`` after the near cache missed: one GET, or ``fetch()``; then fill L1.
+
+    The generations are known (held, or read in one MGET) before the entry is read:
+    read after it, they could be newer than it. A key whose entry L1 holds outdated, or
+    saw invalidated lately, is read by ``fetch()`` at once: Redis most likely holds the
+    same outdated entry, or none, and the GET would be a round trip before fetch's.
+    """
     cache = near_cache()
     mark = cache.mark()
     if mark == NOT_LIVE:
@@ -76,11 +82,16 @@ def read_missed(
         return fetch()
     if known is None:
         # A generation not created yet: the read-through path creates it, and the next
-        # read fills L1. (Generations read after the value could be newer than it: a
-        # bump in between would leave an entry that matches them.)
+        # read fills L1.
         return fetch()
     generations, known_until = known
-    value = _entry_alone(namespace, key, [v for _name, v in generations], decode, started)
+    value = ABSENT
+    if not cache.outdated(key):
+        try:
+            (stored,) = _read([key])
+        except RedisError:
+            stored = None
+        value = decoded(namespace, stored, [v for _name, v in generations], decode, started)
     if value is ABSENT:
         value = fetch()
     fill(cache, key, value, freeze, generations, known_until, started, mark)
@@ -138,21 +149,6 @@ def read_many_missed(
     return values
 
 
-def _entry_alone(
-    namespace: str,
-    key: str,
-    generations: list[bytes],
-    decode: Callable[[bytes], Any],
-    started: float,
-) -> Any:
-    """The entry at ``key`` if it was stored under ``generations`` (one GET), else ABSENT."""
-    try:
-        (stored,) = _read([key])
-    except RedisError:
-        return ABSENT
-    return decoded(namespace, stored, generations, decode, started)
-
-
 def decoded(
     namespace: str,
     stored: bytes | None,
@@ -161,6 +157,8 @@ def decoded(
     started: float,
 ) -> Any:
     """The value of entry ``stored`` if it was stored under ``generations``, else ABSENT."""
+    if stored is None:
+        return ABSENT
     data = readthrough.current_data(stored, generations)
     if data is None:
         return ABSENT

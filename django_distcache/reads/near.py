@@ -24,6 +24,8 @@ from django_distcache.conf import get_settings
 # Invalidations remembered for the fills of reads in flight; a read that started
 # further back than this fills nothing.
 RECENT = 1024
+# Entry keys invalidated lately, remembered as a hint that Redis holds nothing there.
+DROPPED = 4096
 NOT_LIVE = -1
 _ENTRY_OVERHEAD = 320
 
@@ -56,6 +58,8 @@ class NearCache:
         # Invalidations and clears applied, numbered: what a fill checks.
         self.applied = 0
         self.recent: deque[tuple[int, frozenset[str] | None, frozenset[str]]] = deque(maxlen=RECENT)
+        # The keys of the last DROPPED entries invalidated and not read since (oldest first).
+        self.dropped: dict[str, None] = {}
         self.hits = self.misses = self.fills = self.refused = self.clears = self.evictions = 0
         self.subscriber: Any = None
 
@@ -82,6 +86,12 @@ class NearCache:
             pass
         self.hits += 1
         return entry
+
+    def outdated(self, key: str) -> bool:
+        """Whether L1 holds an entry at ``key`` that is no longer a hit, or saw ``key``
+        invalidated lately: Redis most likely holds the same outdated entry, or none
+        (a hint, not a guarantee: another process may have stored a new one)."""
+        return key in self.entries or key in self.dropped
 
     def mark(self) -> int:
         """Taken before a read starts, for its fill: NOT_LIVE while messages may be missed."""
@@ -154,6 +164,7 @@ class NearCache:
             old = self.entries.pop(key, None)
             if old is not None:
                 self.bytes -= old.size
+            self.dropped.pop(key, None)
             self.entries[key] = entry
             self.bytes += size
             self.fills += 1
@@ -190,10 +201,15 @@ class NearCache:
             self.recent.append((self.applied, generations, entries))
             for name in generations:
                 self.generations.pop(name, None)
+            dropped = self.dropped
             for key in entries:
                 entry = self.entries.pop(key, None)
                 if entry is not None:
                     self.bytes -= entry.size
+                dropped.pop(key, None)
+                dropped[key] = None  # the newest last
+            while len(dropped) > DROPPED:
+                del dropped[next(iter(dropped))]
 
     def clear(self, *, live: bool) -> None:
         """Forget everything; ``live``: whether messages are received from now on."""
@@ -202,6 +218,7 @@ class NearCache:
             self.recent.append((self.applied, None, frozenset()))
             self.entries.clear()
             self.generations.clear()
+            self.dropped.clear()
             self.bytes = 0
             self.clears += 1
             self.live = live
