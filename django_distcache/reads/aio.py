@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.db import models, router
+from django.db import models
 from django.db.models.query import QuerySet
 
 from django_distcache import hotkeys, keys
@@ -34,6 +34,7 @@ from django_distcache.reads.objects import (
     _normalize_pk,
     get_object,
     get_objects,
+    read_database,
 )
 from django_distcache.registry import ModelConfig, ModelRef, get_config, resolve_model, track
 
@@ -46,7 +47,7 @@ async def aget_object(model: type[M], pk: Any, *, using: str | None = None) -> M
     A hit is one awaited Redis round trip on the event loop. Raises ``model.DoesNotExist``.
     """
     config = get_config(model)
-    using = using or router.db_for_read(model)
+    using = using or read_database(model)
     if config.write_behind:
         # NOTE: deferred writes are laid over the row by the sync path: a thread per read.
         return await sync_to_async(get_object)(model, pk, using=using)
@@ -106,7 +107,7 @@ async def aget_objects(
     All hits: one awaited round trip; the misses leased here load in one query.
     """
     config = get_config(model)
-    using = using or router.db_for_read(model)
+    using = using or read_database(model)
     if config.write_behind:
         return await sync_to_async(get_objects)(model, pks, using=using)
     by_key = {_normalize_pk(model, pk): model._meta.pk.to_python(pk) for pk in pks}

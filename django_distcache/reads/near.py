@@ -211,6 +211,15 @@ class NearCache:
             while len(dropped) > DROPPED:
                 del dropped[next(iter(dropped))]
 
+    def evict(self, key: str) -> None:
+        """Forget the entry at ``key`` as the LRU bound does: no invalidation, so the next
+        read of it sends the GET of the entry alone."""
+        with self.lock:
+            entry = self.entries.pop(key, None)
+            if entry is not None:
+                self.bytes -= entry.size
+                self.evictions += 1
+
     def clear(self, *, live: bool) -> None:
         """Forget everything; ``live``: whether messages are received from now on."""
         with self.lock:
