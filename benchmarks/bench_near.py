@@ -52,8 +52,8 @@ def hits(pks: list[int]) -> None:
         return django_distcache.get_object(Product, pk)
 
     def near_miss(pk: int) -> object:
-        # Not in L1, its generations are: the entry alone is read (one GET) and kept.
-        cache.drop((), [entry_keys[pk]])
+        # Evicted from L1, its generations held: the entry alone is read (one GET) and kept.
+        cache.evict(entry_keys[pk])
         return django_distcache.get_object(Product, pk)
 
     entry_keys = {pk: config.object_base(pk_text(Product, pk)) for pk in pks}

@@ -51,15 +51,15 @@ def _size() -> int:
     return _state[1]
 
 
-def record(namespace: str, key: Any) -> None:
-    """Count one read of ``key`` in ``namespace``."""
+def record(namespace: str, key: Any, reads: int = 1) -> None:
+    """Count ``reads`` reads of ``key`` in ``namespace`` (more than one: a sample's weight)."""
     size = _size()
     if not size:
         return
     counted = (namespace, str(key))
     with _lock:
         if counted in _counts or len(_counts) < 8 * size:
-            _counts[counted] += 1
+            _counts[counted] += reads
     if not _flusher:
         _start_flusher()
 

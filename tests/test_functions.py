@@ -225,3 +225,34 @@ def test_timeout_none_never_expires_and_zero_stores_nothing():
     assert django_distcache.get_or_set("default", lambda: 3) == 3
     default = keys.entry_base("key", "get_or_set", "default")
     assert 0 < get_redis().pttl(default) <= 300_000
+
+
+def test_a_call_passing_every_argument_by_position_keys_like_any_spelling():
+    calls = []
+
+    @django_distcache.cached()
+    def price(product_id, currency="EUR"):
+        calls.append((product_id, currency))
+        return len(calls)
+
+    assert price(1, "EUR") == 1
+    assert price(1) == 1
+    assert price(product_id=1, currency="EUR") == 1
+    assert price(1, currency="EUR") == 1
+    assert price("1", "EUR") == 2  # another argument: "1" is not 1
+    assert price(True, "EUR") == 3  # nor is True
+    assert price.base((1, "EUR"), {}) == price.base((), {"product_id": 1})
+    price.invalidate(1, "EUR")
+    assert price(product_id=1) == 4
+
+
+def test_a_remembered_key_follows_the_key_prefix(settings):
+    @django_distcache.cached()
+    def double(n):
+        return 2 * n
+
+    before = double.base((1,), {})
+    settings.DISTCACHE = {**settings.DISTCACHE, "KEY_PREFIX": "elsewhere"}
+    after = double.base((1,), {})
+    assert before != after
+    assert after.startswith("elsewhere")

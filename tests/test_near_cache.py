@@ -198,6 +198,56 @@ def test_a_redis_hit_with_generations_held_is_one_get(round_trips, settings, l1)
     assert round_trips.count == 1  # the entry alone: the generations are in L1
 
 
+def test_an_evicted_entry_is_read_back_with_one_get(round_trips, l1):
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="a")
+    settled(l1)
+    for _ in range(2):
+        django_distcache.get_object(Category, category.pk)
+    l1.evict(get_config(Category).object_base(pk_text(Category, category.pk), "default"))
+    round_trips.reset()
+    assert django_distcache.get_object(Category, category.pk).name == "a"
+    assert round_trips.count == 1
+    round_trips.reset()
+    django_distcache.get_object(Category, category.pk)
+    assert round_trips.count == 0
+
+
+def test_a_read_after_a_write_sends_no_get_before_the_read_through(round_trips, l1):
+    """L1 saw the entry invalidated: Redis holds none either, so no GET is sent first."""
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="old")
+    settled(l1)
+    for _ in range(2):
+        django_distcache.get_object(Category, category.pk)
+    category.name = "new"
+    category.save()
+    settled(l1)  # its message came back: the fill below is not refused for it
+    round_trips.reset()
+    assert django_distcache.get_object(Category, category.pk).name == "new"
+    assert round_trips.count == 2  # the read script (a miss, its lease), then the store
+    round_trips.reset()
+    assert django_distcache.get_object(Category, category.pk).name == "new"
+    assert round_trips.count == 0
+
+
+def test_an_entry_another_process_stored_after_an_invalidation_is_one_round_trip(
+    round_trips, l1, processes
+):
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="old")
+    settled(l1)
+    for _ in range(2):
+        django_distcache.get_object(Category, category.pk)
+    reader = processes()
+    number = reader.ask("write", category.pk, "new")["sequence"]
+    wait_for(applied(l1, number))
+    assert reader.ask("read", category.pk)["name"] == "new"  # stored in Redis again
+    round_trips.reset()
+    assert django_distcache.get_object(Category, category.pk).name == "new"
+    assert round_trips.count == 1  # the read script's hit
+
+
 def test_a_read_that_crosses_an_invalidation_keeps_nothing(l1, processes):
     """The read's reply is older than an invalidation applied before it arrived."""
     django_distcache.register(Category, near_cache=True)

@@ -9,7 +9,7 @@ from django.db import connections
 import django_distcache
 from django_distcache import NotRegistered
 from tests.factories import DocumentFactory, ProductFactory
-from tests.testapp.models import Document, Product, Uncached
+from tests.testapp.models import Category, Document, Product, Uncached
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -163,3 +163,21 @@ def test_cached_instances_send_post_init_when_someone_listens():
     assert seen == [product.pk]
     assert cached.name == product.name
     assert django_distcache.get_object(Product, product.pk).name == product.name
+
+
+class ReadsFromOther:
+    """A router that sends every read to ``other``."""
+
+    def db_for_read(self, model, **hints):
+        return "other"
+
+
+def test_routers_are_asked_for_reads_only_when_one_routes_reads(settings):
+    from django_distcache.reads.objects import read_database
+
+    assert settings.DATABASE_ROUTERS  # the test project's: it only allows migrations
+    assert read_database(Category) == "default"
+    settings.DATABASE_ROUTERS = [*settings.DATABASE_ROUTERS, "tests.test_objects.ReadsFromOther"]
+    assert read_database(Category) == "other"
+    settings.DATABASE_ROUTERS = []
+    assert read_database(Category) == "default"

@@ -8,31 +8,33 @@ its thread) or, for a sync loader, ``sync_to_async``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.db import models, router
+from django.db import models
 from django.db.models.query import QuerySet
 
-from django_distcache import hotkeys, keys, stats
+from django_distcache import hotkeys, keys
 from django_distcache.invalidation import pending_touches
-from django_distcache.reads import instances, readthrough
+from django_distcache.reads import front, instances, readthrough, values
 from django_distcache.reads.afetch import afetch, afetch_many, aread_alias
+from django_distcache.reads.afront import aread_many_missed, aread_missed
 from django_distcache.reads.functions import (
     CachedFunction,
     _dependency_generations,
     _encoder,
     _touched_by_open_transaction,
 )
-from django_distcache.reads.near import near_cache
 from django_distcache.reads.objects import (
     _decode_instance,
     _encode_instance,
+    _near_hits,
     _normalize_pk,
     get_object,
     get_objects,
+    read_database,
 )
 from django_distcache.registry import ModelConfig, ModelRef, get_config, resolve_model, track
 
@@ -45,11 +47,13 @@ async def aget_object(model: type[M], pk: Any, *, using: str | None = None) -> M
     A hit is one awaited Redis round trip on the event loop. Raises ``model.DoesNotExist``.
     """
     config = get_config(model)
-    using = using or router.db_for_read(model)
+    using = using or read_database(model)
     if config.write_behind:
         # NOTE: deferred writes are laid over the row by the sync path: a thread per read.
         return await sync_to_async(get_object)(model, pk, using=using)
-    instance = await _read_object(config, _normalize_pk(model, pk), pk, using)
+    instance = instances.hit(config, pk, using) if config.near_cache else instances.MISSED
+    if instance is instances.MISSED:
+        instance = await _read_object(config, _normalize_pk(model, pk), pk, using)
     if instance is None:
         raise model.DoesNotExist(  # type: ignore[attr-defined]
             f"{model._meta.object_name} matching pk={pk!r} does not exist."
@@ -60,6 +64,7 @@ async def aget_object(model: type[M], pk: Any, *, using: str | None = None) -> M
 async def _read_object(
     config: ModelConfig, key_pk: str, pk: Any, using: str
 ) -> models.Model | None:
+    """The row through Redis (an L1 miss fills the near cache the sync reads share)."""
     key = config.object_base(key_pk, using)
     generation_keys = config.generation_keys
 
@@ -71,20 +76,26 @@ async def _read_object(
     hotkeys.record(config.namespace, key_pk)
     if pending_touches(using, generation_keys, key):
         return await load()
-    if config.near_cache:
-        # The near cache the sync reads fill: a hit sends nothing (async reads do not
-        # fill it: that takes the sync path's sequence checks).
-        entry = near_cache().lookup(key)
-        if entry is not None:
-            stats.record_near_hit(config.namespace, 0.0)
-            return instances.thaw(config, using, entry)
-    return await afetch(
+
+    def fetch() -> Awaitable[Any]:
+        return afetch(
+            config.namespace,
+            generation_keys,
+            key,
+            load,
+            encode=lambda value: _encode_instance(config, value),
+            decode=lambda data: _decode_instance(config, using, data),
+        )
+
+    if not config.near_cache:
+        return await fetch()
+    return await aread_missed(
         config.namespace,
         generation_keys,
         key,
-        load,
-        encode=lambda value: _encode_instance(config, value),
+        fetch,
         decode=lambda data: _decode_instance(config, using, data),
+        freeze=lambda instance: instances.freeze(config, instance),
     )
 
 
@@ -96,7 +107,7 @@ async def aget_objects(
     All hits: one awaited round trip; the misses leased here load in one query.
     """
     config = get_config(model)
-    using = using or router.db_for_read(model)
+    using = using or read_database(model)
     if config.write_behind:
         return await sync_to_async(get_objects)(model, pks, using=using)
     by_key = {_normalize_pk(model, pk): model._meta.pk.to_python(pk) for pk in pks}
@@ -111,6 +122,8 @@ async def aget_objects(
     if dirty:
         found.update(await manager.ain_bulk([by_key[k] for k in dirty]))
     by_base = {base_of[k]: k for k in by_key if k not in dirty}
+    if config.near_cache:
+        by_base = _near_hits(config, using, by_base, found)
     if not by_base:
         return found
 
@@ -121,14 +134,25 @@ async def aget_objects(
         loaded_by_key = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
         return {base: loaded_by_key.get(by_base[base]) for base in bases}
 
-    entries = await afetch_many(
-        config.namespace,
-        generation_keys,
-        list(by_base),
-        load,
-        encode=lambda value: _encode_instance(config, value),
-        decode=lambda data: _decode_instance(config, using, data),
-    )
+    def fetch() -> Awaitable[dict[str, Any]]:
+        return afetch_many(
+            config.namespace,
+            generation_keys,
+            list(by_base),
+            load,
+            encode=lambda value: _encode_instance(config, value),
+            decode=lambda data: _decode_instance(config, using, data),
+        )
+
+    if config.near_cache:
+        entries = await aread_many_missed(
+            generation_keys,
+            list(by_base),
+            fetch,
+            freeze=lambda instance: instances.freeze(config, instance),
+        )
+    else:
+        entries = await fetch()
     found.update((obj.pk, obj) for obj in entries.values() if obj is not None)
     return found
 
@@ -146,16 +170,32 @@ async def _afetch_value(
     generation_keys: Any,
     loader: Callable[[], Any],
     timeout: float | object | None,
+    *,
+    near_cache: bool = False,
 ) -> Any:
+    """The value at ``base``; with ``near_cache``, after L1 missed (``front.hit``)."""
     if _touched_by_open_transaction(generation_keys, base):
         return await _call(loader)
-    return await afetch(
+
+    def fetch() -> Awaitable[Any]:
+        return afetch(
+            namespace,
+            generation_keys,
+            base,
+            lambda: _call(loader),
+            encode=_encoder(namespace, timeout),
+            decode=lambda data: readthrough.serializer().loads(data),
+        )
+
+    if not near_cache:
+        return await fetch()
+    return await aread_missed(
         namespace,
         generation_keys,
         base,
-        lambda: _call(loader),
-        encode=_encoder(namespace, timeout),
+        fetch,
         decode=lambda data: readthrough.serializer().loads(data),
+        freeze=lambda value: values.freeze(value, timeout),
     )
 
 
@@ -166,18 +206,26 @@ async def aget_or_set(
     timeout: float | object | None = DEFAULT_TIMEOUT,
     depends_on: Iterable[ModelRef] = (),
     tags: Iterable[str] = (),
+    near_cache: bool = False,
 ) -> Any:
     """``get_or_set`` for async code: the same entry, awaited.
 
     ``loader`` may be a coroutine function (awaited) or a sync callable (run through
-    ``sync_to_async``, on a miss only).
+    ``sync_to_async``, on a miss only). ``near_cache=True``: as for ``get_or_set``,
+    the same near cache.
     """
     models_ = [resolve_model(m) for m in depends_on]
     for model in models_:
         track(model)
     generation_keys = keys.dedupe(_dependency_generations(models_, tags))
     base = keys.entry_base("key", "get_or_set", key)
-    return await _afetch_value("get_or_set", base, generation_keys, loader, timeout)
+    if near_cache:
+        found = front.hit("get_or_set", generation_keys, base, values.thaw)
+        if found is not front.MISSED:
+            return found
+    return await _afetch_value(
+        "get_or_set", base, generation_keys, loader, timeout, near_cache=near_cache
+    )
 
 
 class AsyncCachedFunction(CachedFunction):
@@ -193,6 +241,12 @@ class AsyncCachedFunction(CachedFunction):
             # A queryset is cached as its list of rows; return the same on a miss.
             return [row async for row in value] if isinstance(value, QuerySet) else value
 
+        base = self.base(args, kwargs)
+        generation_keys = self.generation_keys()
+        if self.near_cache:
+            found = front.hit(self.namespace, generation_keys, base, values.thaw)
+            if found is not front.MISSED:
+                return found
         return await _afetch_value(
-            self.namespace, self.base(args, kwargs), self.generation_keys(), load, self.timeout
+            self.namespace, base, generation_keys, load, self.timeout, near_cache=self.near_cache
         )

@@ -48,10 +48,13 @@ def fresh(value: Any) -> Any:
     kind = type(value)
     if kind in IMMUTABLE:
         return value
+    # NOTE: immutable items are kept without a call: most items of a JSON value are.
     if kind is list:
-        return [fresh(item) for item in value]
+        return [item if type(item) in IMMUTABLE else fresh(item) for item in value]
     if kind is dict:
-        return {key: fresh(item) for key, item in value.items()}
+        return {
+            key: item if type(item) in IMMUTABLE else fresh(item) for key, item in value.items()
+        }
     if kind is tuple:
         return tuple(fresh(item) for item in value)
     return copy.deepcopy(value)

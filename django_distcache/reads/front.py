@@ -18,6 +18,7 @@ from django_distcache import stats
 from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads import readthrough
 from django_distcache.reads.near import NOT_LIVE, Entry, NearCache, near_cache
+from django_distcache.reads.own_writes import touched_on_any
 from django_distcache.redis import breaker, wire
 from django_distcache.redis.client import get_redis
 
@@ -27,7 +28,9 @@ from django_distcache.redis.client import get_redis
 Freeze = Callable[[Any], "tuple[Any, Any, int, float | None] | None"]
 Thaw = Callable[[Entry], Any]
 
-_ABSENT = object()
+ABSENT = object()
+# What ``hit`` answers when L1 cannot serve the read.
+MISSED: Any = object()
 
 
 def _read(names: list[str]) -> list[Any]:
@@ -39,27 +42,16 @@ def _read(names: list[str]) -> list[Any]:
         raise
 
 
-def read(
-    namespace: str,
-    generation_keys: Sequence[str],
-    key: str,
-    fetch: Callable[[], Any],
-    *,
-    decode: Callable[[bytes], Any],
-    freeze: Freeze,
-    thaw: Thaw,
-) -> Any:
-    """The value at ``key`` through the near cache; ``fetch()`` is the read-through path.
-
-    L1 keeps a value at most NEAR_CACHE_MAX_AGE seconds, and no longer than the
-    entry's own time to live, counted from when its read started.
-    """
-    cache = near_cache()
-    entry = cache.lookup(key)
-    if entry is not None:
-        stats.record_near_hit(namespace, 0.0)
-        return thaw(entry)
-    return read_missed(namespace, generation_keys, key, fetch, decode=decode, freeze=freeze)
+def hit(namespace: str, generation_keys: Sequence[str], key: str, thaw: Thaw) -> Any:
+    """``thaw`` of L1's entry at ``key``, or MISSED: L1 does not hold it, or a transaction
+    open in this thread wrote under one of ``generation_keys`` or invalidated ``key``."""
+    if touched_on_any(generation_keys, key):
+        return MISSED
+    entry = near_cache().lookup(key)
+    if entry is None:
+        return MISSED
+    stats.record_near_hit(namespace, 0.0)
+    return thaw(entry)
 
 
 def read_missed(
@@ -71,7 +63,13 @@ def read_missed(
     decode: Callable[[bytes], Any],
     freeze: Freeze,
 ) -> Any:
-    """``read`` after the near cache missed: one GET, or ``fetch()``; then fill L1."""
+    """``read`` after the near cache missed: one GET, or ``fetch()``; then fill L1.
+
+    The generations are known (held, or read in one MGET) before the entry is read:
+    read after it, they could be newer than it. A key whose entry L1 holds outdated, or
+    saw invalidated lately, is read by ``fetch()`` at once: Redis most likely holds the
+    same outdated entry, or none, and the GET would be a round trip before fetch's.
+    """
     cache = near_cache()
     mark = cache.mark()
     if mark == NOT_LIVE:
@@ -79,23 +77,28 @@ def read_missed(
     started = time.monotonic()
     names = with_epoch(generation_keys)
     try:
-        known = cache.current_generations(names, mark, _read)
+        known = known_generations(cache, names, mark, started, _read)
     except RedisError:
         return fetch()
     if known is None:
         # A generation not created yet: the read-through path creates it, and the next
-        # read fills L1. (Generations read after the value could be newer than it: a
-        # bump in between would leave an entry that matches them.)
+        # read fills L1.
         return fetch()
     generations, known_until = known
-    value = _entry_alone(namespace, key, [v for _name, v in generations], decode, started)
-    if value is _ABSENT:
+    value = ABSENT
+    if not cache.outdated(key):
+        try:
+            (stored,) = _read([key])
+        except RedisError:
+            stored = None
+        value = decoded(namespace, stored, [v for _name, v in generations], decode, started)
+    if value is ABSENT:
         value = fetch()
-    _fill(cache, key, value, freeze, generations, known_until, started, mark)
+    fill(cache, key, value, freeze, generations, known_until, started, mark)
     return value
 
 
-def _fill(
+def fill(
     cache: NearCache,
     key: str,
     value: Any,
@@ -105,6 +108,8 @@ def _fill(
     started: float,
     mark: int,
 ) -> None:
+    """Keep ``value`` in L1, read since ``started`` under ``generations`` (known until
+    ``known_until``), unless an invalidation touching it was applied since ``mark``."""
     kept = freeze(value)
     if kept is not None:
         stored, copies, size, timeout = kept
@@ -132,7 +137,7 @@ def read_many_missed(
         return fetch_many()
     started = time.monotonic()
     try:
-        known = cache.current_generations(with_epoch(generation_keys), mark, _read)
+        known = known_generations(cache, with_epoch(generation_keys), mark, started, _read)
     except RedisError:
         known = None
     values = fetch_many()
@@ -140,28 +145,39 @@ def read_many_missed(
         generations, known_until = known
         for key in keys:
             if key in values:
-                _fill(cache, key, values[key], freeze, generations, known_until, started, mark)
+                fill(cache, key, values[key], freeze, generations, known_until, started, mark)
     return values
 
 
-def _entry_alone(
+def decoded(
     namespace: str,
-    key: str,
+    stored: bytes | None,
     generations: list[bytes],
     decode: Callable[[bytes], Any],
     started: float,
 ) -> Any:
-    """The entry at ``key`` if it was stored under ``generations`` (one GET), else _ABSENT."""
-    try:
-        (stored,) = _read([key])
-    except RedisError:
-        return _ABSENT
+    """The value of entry ``stored`` if it was stored under ``generations``, else ABSENT."""
+    if stored is None:
+        return ABSENT
     data = readthrough.current_data(stored, generations)
     if data is None:
-        return _ABSENT
+        return ABSENT
     try:
         value = decode(data)
     except Exception:  # a corrupt or foreign entry: the read-through path replaces it
-        return _ABSENT
+        return ABSENT
     stats.record_hit(namespace, time.monotonic() - started)
     return value
+
+
+def known_generations(
+    cache: NearCache,
+    names: Sequence[str],
+    mark: int,
+    started: float,
+    read: Callable[[list[str]], Sequence[bytes | None]],
+) -> tuple[tuple[tuple[str, bytes], ...], float] | None:
+    """``cache.current_generations`` of ``names``, those not held read with ``read``."""
+    missing = cache.missing_generations(names)
+    values = dict(zip(missing, read(missing), strict=True)) if missing else {}
+    return cache.current_generations(names, mark, values, started)

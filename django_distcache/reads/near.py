@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,8 @@ from django_distcache.conf import get_settings
 # Invalidations remembered for the fills of reads in flight; a read that started
 # further back than this fills nothing.
 RECENT = 1024
+# Entry keys invalidated lately, remembered as a hint that Redis holds nothing there.
+DROPPED = 4096
 NOT_LIVE = -1
 _ENTRY_OVERHEAD = 320
 
@@ -56,6 +58,8 @@ class NearCache:
         # Invalidations and clears applied, numbered: what a fill checks.
         self.applied = 0
         self.recent: deque[tuple[int, frozenset[str] | None, frozenset[str]]] = deque(maxlen=RECENT)
+        # The keys of the last DROPPED entries invalidated and not read since (oldest first).
+        self.dropped: dict[str, None] = {}
         self.hits = self.misses = self.fills = self.refused = self.clears = self.evictions = 0
         self.subscriber: Any = None
 
@@ -83,39 +87,55 @@ class NearCache:
         self.hits += 1
         return entry
 
+    def outdated(self, key: str) -> bool:
+        """Whether L1 holds an entry at ``key`` that is no longer a hit, or saw ``key``
+        invalidated lately: Redis most likely holds the same outdated entry, or none
+        (a hint, not a guarantee: another process may have stored a new one)."""
+        return key in self.entries or key in self.dropped
+
     def mark(self) -> int:
         """Taken before a read starts, for its fill: NOT_LIVE while messages may be missed."""
         return self.applied if self.live else NOT_LIVE
 
+    def missing_generations(self, names: Sequence[str]) -> list[str]:
+        """Those of generations ``names`` this process does not hold: to read (one MGET)
+        before ``current_generations``."""
+        now = time.monotonic()
+        generations = self.generations
+        missing = []
+        for name in names:
+            held = generations.get(name)
+            if held is None or held[1] <= now:
+                missing.append(name)
+        return missing
+
     def current_generations(
-        self,
-        names: Sequence[str],
-        mark: int,
-        read: Callable[[list[str]], Sequence[bytes | None]],
+        self, names: Sequence[str], mark: int, read: dict[str, bytes | None], read_at: float
     ) -> tuple[tuple[tuple[str, bytes], ...], float] | None:
-        """The values of generations ``names`` and when that knowledge expires; those not
-        held are read with ``read`` (one round trip) and kept. None if one does not exist."""
+        """The values of generations ``names`` and when that knowledge expires, from those
+        held and those ``read`` (from Redis, since ``read_at``: kept, unless an
+        invalidation of theirs was applied since ``mark``). None if one does not exist."""
         now = time.monotonic()
         found: dict[str, tuple[bytes, float]] = {}
-        missing: list[str] = []
+        fetched: list[str] = []
         generations = self.generations
         for name in names:
             held = generations.get(name)
             if held is not None and held[1] > now:
                 found[name] = held
+            elif read.get(name) is not None:
+                fetched.append(name)
             else:
-                missing.append(name)
-        if missing:
-            values = read(missing)
-            if any(value is None for value in values):
-                return None
-            expires = now + self.max_age
+                return None  # not created yet (or dropped since it was found held)
+        if fetched:
+            # NOTE: counted from before the read: no knowledge outlives the maximum age.
+            expires = read_at + self.max_age
             with self.lock:
-                if self._quiet_since(mark, missing, None):
-                    for name, value in zip(missing, values, strict=True):
-                        generations[name] = (value, expires)  # type: ignore[assignment]
-            for name, value in zip(missing, values, strict=True):
-                found[name] = (value, expires)  # type: ignore[assignment]
+                if self._quiet_since(mark, fetched, None):
+                    for name in fetched:
+                        generations[name] = (read[name], expires)  # type: ignore[assignment]
+            for name in fetched:
+                found[name] = (read[name], expires)  # type: ignore[assignment]
         pairs = tuple((name, found[name][0]) for name in names)
         return pairs, min(held[1] for held in found.values()) if found else now + self.max_age
 
@@ -144,6 +164,7 @@ class NearCache:
             old = self.entries.pop(key, None)
             if old is not None:
                 self.bytes -= old.size
+            self.dropped.pop(key, None)
             self.entries[key] = entry
             self.bytes += size
             self.fills += 1
@@ -180,10 +201,24 @@ class NearCache:
             self.recent.append((self.applied, generations, entries))
             for name in generations:
                 self.generations.pop(name, None)
+            dropped = self.dropped
             for key in entries:
                 entry = self.entries.pop(key, None)
                 if entry is not None:
                     self.bytes -= entry.size
+                dropped.pop(key, None)
+                dropped[key] = None  # the newest last
+            while len(dropped) > DROPPED:
+                del dropped[next(iter(dropped))]
+
+    def evict(self, key: str) -> None:
+        """Forget the entry at ``key`` as the LRU bound does: no invalidation, so the next
+        read of it sends the GET of the entry alone."""
+        with self.lock:
+            entry = self.entries.pop(key, None)
+            if entry is not None:
+                self.bytes -= entry.size
+                self.evictions += 1
 
     def clear(self, *, live: bool) -> None:
         """Forget everything; ``live``: whether messages are received from now on."""
@@ -192,6 +227,7 @@ class NearCache:
             self.recent.append((self.applied, None, frozenset()))
             self.entries.clear()
             self.generations.clear()
+            self.dropped.clear()
             self.bytes = 0
             self.clears += 1
             self.live = live

@@ -6,6 +6,9 @@ process's counters (see ``recorder``), which reach Redis in batches.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django_distcache.stats import checks as _checks  # noqa: F401  (registers them)
 from django_distcache.stats import recorder
 from django_distcache.stats.health import health_warnings
@@ -17,6 +20,7 @@ __all__ = [
     "flush",
     "health_warnings",
     "local_counts",
+    "near_hit_recorder",
     "record_hit",
     "record_invalidation",
     "record_load",
@@ -52,7 +56,19 @@ def record_miss(namespace: str, seconds: float) -> None:
 def record_near_hit(namespace: str, seconds: float) -> None:
     """A read served from an in-process near cache."""
     if recorder.enabled():
-        recorder.count(namespace, "near_hits")
+        recorder.count_lock_free((recorder.COUNT, namespace, "near_hits"))
+
+
+def near_hit_recorder(namespace: str) -> Callable[[], None]:
+    """``record_near_hit(namespace, 0)`` as a call of no arguments, for a hit path that
+    keeps it with the settings it was made under (STATS_ENABLED is read here, once)."""
+    if not recorder.enabled():
+        return _record_nothing
+    return functools.partial(recorder.count_lock_free, (recorder.COUNT, namespace, "near_hits"))
+
+
+def _record_nothing() -> None:
+    pass
 
 
 def record_load(namespace: str, seconds: float) -> None:

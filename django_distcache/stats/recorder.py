@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from django_distcache import keys
 from django_distcache.conf import get_settings
 from django_distcache.redis.client import get_redis
+from django_distcache.stats import tally
 from django_distcache.stats.histogram import BUCKETS, bucket_index
 
 logger = logging.getLogger("django_distcache")
@@ -70,6 +71,14 @@ def count(namespace: str, event: str, amount: int = 1) -> None:
     _after_record(wake)
 
 
+def count_lock_free(field: tuple[str, str, str]) -> None:
+    """``count(namespace, event)`` of a field (COUNT, namespace, event) counted on every
+    hit: no lock (see ``tally``), and no early flush (STATS_FLUSH_EVERY leaves it out)."""
+    tally.add(field)
+    if _flusher is None:
+        _start_flusher()
+
+
 def observe(kind: str, namespace: str, event: str, seconds: float) -> None:
     """Count ``event`` and put ``seconds`` in the ``kind`` latency histogram."""
     global _events, _wake_requested
@@ -117,6 +126,8 @@ def _take() -> dict[tuple[Any, ...], float]:
     global _pending, _events, _wake_requested
     with _lock:
         taken, _pending, _events, _wake_requested = _pending, defaultdict(int), 0, False
+    for field, amount in tally.take().items():
+        taken[field] += amount
     return taken
 
 
@@ -160,7 +171,10 @@ def flush() -> bool:
 def pending() -> dict[tuple[Any, ...], float]:
     """A copy of this process's statistics not yet flushed."""
     with _lock:
-        return dict(_pending)
+        copied = dict(_pending)
+    for field, amount in tally.peek().items():
+        copied[field] = copied.get(field, 0) + amount
+    return copied
 
 
 def reset_local() -> None:

@@ -1,0 +1,199 @@
+"""A near-cache hit of get_object: the transaction's own writes, pk spellings, counts."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import models, transaction
+
+import django_distcache
+from django_distcache import hotkeys, stats
+from django_distcache.reads import instances, near
+from tests.test_near_cache import l1, settled, wait_for  # noqa: F401  (the fixture)
+from tests.testapp.models import Category, Product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def in_l1(cache, model, pk) -> None:
+    """Read ``pk`` until the near cache holds it (the first read creates the generations)."""
+    for _ in range(2):
+        django_distcache.get_object(model, pk)
+    hits = cache.info()["hits"]
+    django_distcache.get_object(model, pk)
+    assert cache.info()["hits"] == hits + 1
+
+
+def test_a_transaction_reads_its_own_write_not_l1(l1):  # noqa: F811
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="old")
+    settled(l1)
+    in_l1(l1, Category, category.pk)
+    with transaction.atomic():
+        Category.objects.filter(pk=category.pk).update(name="new")
+        assert django_distcache.get_object(Category, category.pk).name == "new"
+        transaction.set_rollback(True)
+    assert django_distcache.get_object(Category, category.pk).name == "old"
+
+
+def test_a_manual_transaction_reads_its_own_write_not_l1(l1):  # noqa: F811
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="old")
+    settled(l1)
+    in_l1(l1, Category, category.pk)
+    transaction.set_autocommit(False)
+    try:
+        category.name = "new"
+        category.save()
+        assert django_distcache.get_object(Category, category.pk).name == "new"
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
+    assert django_distcache.get_object(Category, category.pk).name == "old"
+
+
+def test_a_write_to_a_model_it_depends_on_bypasses_l1(l1, django_assert_num_queries):  # noqa: F811
+    django_distcache.register(Product, near_cache=True, depends_on=[Category])
+    product = Product.objects.create(name="pen")
+    settled(l1)
+    in_l1(l1, Product, product.pk)
+    with transaction.atomic():
+        Category.objects.create(name="new")
+        with django_assert_num_queries(1):
+            django_distcache.get_object(Product, product.pk)
+
+
+def test_a_transaction_that_wrote_nothing_is_served_by_l1(l1, django_assert_num_queries):  # noqa: F811
+    django_distcache.register(Category, near_cache=True)
+    category, other = Category.objects.create(name="a"), Category.objects.create(name="b")
+    settled(l1)
+    in_l1(l1, Category, category.pk)
+    with transaction.atomic():
+        Category.objects.filter(pk=other.pk).update(name="c")  # another row
+        with django_assert_num_queries(0):
+            assert django_distcache.get_object(Category, category.pk).name == "a"
+
+
+@pytest.mark.parametrize("spell", [int, str, float, Decimal])
+def test_every_spelling_of_a_pk_hits_the_same_entry(l1, spell):  # noqa: F811
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="a")
+    settled(l1)
+    in_l1(l1, Category, category.pk)
+    hits = l1.info()["hits"]
+    assert django_distcache.get_object(Category, spell(category.pk)).name == "a"
+    assert l1.info()["hits"] == hits + 1
+
+
+def test_a_uuid_pk_is_hit_in_every_spelling(l1):  # noqa: F811
+    from tests.testapp.models import Document
+
+    django_distcache.register(Document, near_cache=True)
+    document = Document.objects.create(title="t")
+    settled(l1)
+    in_l1(l1, Document, document.pk)
+    hits = l1.info()["hits"]
+    for spelling in (document.pk, str(document.pk), document.pk.hex):
+        assert django_distcache.get_object(Document, spelling).pk == document.pk
+    assert l1.info()["hits"] == hits + 3
+
+
+def test_a_missing_row_kept_in_l1_raises_does_not_exist(settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, "CACHE_MISSING": True}
+    cache = near.near_cache()  # started under these settings
+    wait_for(lambda: cache.live)
+    django_distcache.register(Category, near_cache=True)
+    for _ in range(2):
+        with pytest.raises(Category.DoesNotExist):
+            django_distcache.get_object(Category, 999_999)
+    hits = cache.info()["hits"]
+    with pytest.raises(Category.DoesNotExist):
+        django_distcache.get_object(Category, 999_999)
+    assert cache.info()["hits"] == hits + 1
+
+
+def test_a_from_db_override_builds_each_hit(l1, monkeypatch):  # noqa: F811
+    def from_db(cls, db, field_names, values):
+        instance = models.Model.from_db.__func__(cls, db, field_names, values)
+        instance.loaded_from = db
+        return instance
+
+    monkeypatch.setattr(Product, "from_db", classmethod(from_db))
+    django_distcache.register(Product, near_cache=True)
+    product = Product.objects.create(name="pen", attributes={"colours": ["blue"]})
+    settled(l1)
+    in_l1(l1, Product, product.pk)
+    hit = django_distcache.get_object(Product, product.pk)
+    assert hit.loaded_from == "default"
+    hit.attributes["colours"].append("red")
+    assert django_distcache.get_object(Product, product.pk).attributes == {"colours": ["blue"]}
+
+
+def test_near_hits_of_every_thread_reach_the_statistics(l1):  # noqa: F811
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="a")
+    settled(l1)
+    in_l1(l1, Category, category.pk)
+    stats.flush()
+    before = stats.snapshot()
+    counted = {row["namespace"]: row for row in before["namespaces"]}
+    start = counted.get("testapp.category", {}).get("near_hits", 0)
+
+    def read(times: int) -> None:
+        for _ in range(times):
+            django_distcache.get_object(Category, category.pk)
+
+    threads = [threading.Thread(target=read, args=(250,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()  # ended threads: their counts must not be lost
+    read(100)
+    assert stats.flush() is True
+    assert stats.local_counts().get(("testapp.category", "near_hits"), 0) == 0
+    counted = {row["namespace"]: row for row in stats.snapshot()["namespaces"]}
+    assert counted["testapp.category"]["near_hits"] - start == 1100
+
+
+def test_near_hits_count_toward_hot_keys(l1, settings):  # noqa: F811
+    django_distcache.register(Category, near_cache=True)
+    hot, cold = Category.objects.create(name="hot"), Category.objects.create(name="cold")
+    settled(l1)
+    in_l1(l1, Category, hot.pk)
+    in_l1(l1, Category, cold.pk)
+    for _ in range(1600):
+        django_distcache.get_object(Category, hot.pk)
+    for _ in range(10):
+        django_distcache.get_object(Category, cold.pk)
+    hotkeys.flush()  # what the background flusher did not send yet
+    counts = dict(hotkeys.hottest("testapp.category"))
+    # Sampled about once in 16 hits with weight 16: about 1,600 (the chance of leaving
+    # these bounds is below one in a million).
+    assert 800 <= counts[str(hot.pk)] <= 2400
+    assert counts.get(str(cold.pk), 0) < 800
+    assert instances.HOT_KEY_SAMPLE == 16
+
+
+def test_a_transaction_that_wrote_a_dependency_calls_the_function_not_l1(l1):  # noqa: F811
+    calls = []
+
+    @django_distcache.cached(depends_on=[Category], near_cache=True)
+    def names() -> list[str]:
+        calls.append(1)
+        return list(Category.objects.order_by("pk").values_list("name", flat=True))
+
+    Category.objects.create(name="a")
+    settled(l1)
+    names()
+    names()  # the first read made the generations: this one fills L1
+    hits = l1.info()["hits"]
+    assert names() == ["a"]
+    assert l1.info()["hits"] == hits + 1
+    with transaction.atomic():
+        Category.objects.create(name="b")
+        assert names() == ["a", "b"]
+        transaction.set_rollback(True)
+    assert names() == ["a"]
+    assert len(calls) == 2
