@@ -221,3 +221,32 @@ def started_cluster(
 def redis_cluster() -> Iterator[RedisClusterProcesses]:
     """Six local redis-server processes in cluster mode: three masters, one replica each."""
     yield from started_cluster()
+
+
+CLUSTER_ALIAS = "distcache_cluster"
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def app_cache(request: pytest.FixtureRequest, settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app's cache on one Redis, then on the session's Redis Cluster (its CACHE_ALIAS
+    switched to a RedisClusterCache): a test using it runs on both."""
+    if request.param == "redis":
+        yield "redis"
+        return
+    from django_distcache.redis import breaker, client
+
+    cluster = request.getfixturevalue("redis_cluster")
+    cluster.flush()
+    settings.CACHES = {
+        **settings.CACHES,
+        CLUSTER_ALIAS: {
+            "BACKEND": "django_distcache.redis.cluster.RedisClusterCache",
+            "LOCATION": cluster.location,
+        },
+    }
+    settings.DISTCACHE = {**settings.DISTCACHE, "CACHE_ALIAS": CLUSTER_ALIAS}
+    client.reset()
+    breaker.reset()
+    yield "cluster"
+    client.reset()
+    breaker.reset()

@@ -11,7 +11,7 @@ from django_distcache import keys
 from django_distcache.outbox.keys import acked_key, member
 from django_distcache.outbox.record import Row, keep
 from django_distcache.reads.channel import channel_names, publish_unnumbered
-from django_distcache.redis import breaker, wire
+from django_distcache.redis import breaker, routed, wire
 from django_distcache.redis.client import get_redis, script
 
 _EVALSHA = wire.bulk("EVALSHA")
@@ -48,6 +48,16 @@ def run_bump(keys_: list[str], args: list[Any]) -> Any:
         return bump(keys=keys_, args=args)
 
 
+def _bump(generations: list[str], entries: list[str], ack: str) -> tuple[int, int]:
+    """bump.lua on one Redis; on a Redis Cluster split per slot, acknowledged after."""
+    client = get_redis()
+    if routed.is_cluster(client):
+        row = (acked_key(), ack) if ack else None
+        return routed.bump(client, script, generations, entries, row)
+    deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
+    return deleted, acked
+
+
 def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = None) -> bool:
     """Delete ``entries`` with their leases and bump ``generations`` now; ack ``row``.
 
@@ -62,9 +72,7 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
     with breaker.invalidating():
         try:
             for part_generations, part_entries, last in _parts(generations, entries):
-                _deleted, acked = run_bump(
-                    *bump_arguments(part_generations, part_entries, ack if last else "")
-                )
+                _deleted, acked = _bump(part_generations, part_entries, ack if last else "")
         except RedisError as error:
             if isinstance(error, ResponseError):
                 # Redis is there but refused it: the near caches must not keep serving.
@@ -116,7 +124,7 @@ def _after_recovery(
     if not recovering and cache.opened_at:
         return False
     try:
-        run_bump(*bump_arguments(generations, entries, member(*row) if row else ""))
+        _bump(generations, entries, member(*row) if row else "")
     except RedisError:
         return False
     return True

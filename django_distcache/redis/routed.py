@@ -1,0 +1,194 @@
+"""The app's scripts on a Redis Cluster: each call split by hash slot, one round trip per node.
+
+On one Redis a script reads an entry's generations and the entry itself atomically. On a
+cluster the generations live in their own slots (they are shared by many entries), so
+they are read first, or in the same pipeline as the entries, and passed to the entries'
+scripts as an argument; an entry and its lease share one slot (``keys.lease_key``).
+Every pipeline is written to all its nodes before any reply is read (redis-py's cluster
+pipeline): a batch costs one round trip per node, in parallel.
+
+NOTE: what this gives up against one Redis: a store is not refused when a generation
+moved on since its lease was taken (the entry is stored under the generations it was
+loaded under, so no reader takes it as current; its lease protects it against the
+deletes of its own row), and an early refresh's lease does not check them either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError, ResponseError
+
+from django_distcache import keys as _keys
+from django_distcache.redis.slots import keys_by_slot
+
+if TYPE_CHECKING:
+    from redis.commands.core import Script
+
+# A call of a script: (script, KEYS, ARGV), or (None, [command, *arguments]) for a command.
+Call = tuple[Any, Sequence[Any], Sequence[Any]]
+
+
+def is_cluster(client: object) -> TypeGuard[RedisCluster]:
+    """Whether ``client`` (the app's client of a cache) is a Redis Cluster client."""
+    return isinstance(client, RedisCluster)
+
+
+def run(client: RedisCluster, calls: Sequence[Call]) -> list[Any]:
+    """Run ``calls`` in one pipeline; their replies in order. A script a node lacks (a
+    promoted replica, a restarted node) is loaded on every primary and its call sent again.
+    Raises the first error reply."""
+    replies = _send(client, calls)
+    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if missing:
+        for source in {calls[i][0].script for i in missing}:
+            client.script_load(source)
+        for i, reply in zip(missing, _send(client, [calls[i] for i in missing]), strict=True):
+            replies[i] = reply
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
+
+
+def _send(client: RedisCluster, calls: Sequence[Call]) -> list[Any]:
+    pipe = client.pipeline(transaction=False)
+    for script, keys_, args in calls:
+        if script is None:
+            pipe.execute_command(*keys_)
+        else:
+            pipe.execute_command("EVALSHA", script.sha, len(keys_), *keys_, *args)
+    return list(pipe.execute(raise_on_error=False))
+
+
+def _generation_calls(generations_script: Script, generation_keys: Sequence[str]) -> list[Call]:
+    return [(generations_script, group, []) for group in keys_by_slot(generation_keys).values()]
+
+
+def _joined(generation_keys: Sequence[str], groups: list[list[str]], replies: list[Any]) -> bytes:
+    """The generations in the order of ``generation_keys``, joined as the scripts do."""
+    found: dict[str, bytes] = {}
+    for group, values in zip(groups, replies, strict=True):
+        found.update(zip(group, values, strict=True))
+    return b".".join(found[key] for key in generation_keys)
+
+
+def generations(client: RedisCluster, script: Any, generation_keys: Sequence[str]) -> bytes:
+    """The current generations (each missing one started), one call per slot."""
+    groups = list(keys_by_slot(generation_keys).values())
+    replies = run(client, _generation_calls(script("generations"), generation_keys))
+    return _joined(generation_keys, groups, replies)
+
+
+def read_or_lease(
+    client: RedisCluster,
+    script: Any,
+    generation_keys: Sequence[str],
+    entries: Sequence[str],
+    token: str,
+    lease_ms: int,
+    read_args: Sequence[Any],
+    *,
+    plain: bool,
+) -> list[Any]:
+    """read.lua's answer ([generations, r1, r2, ...]) on a cluster.
+
+    One round trip (per node, in parallel) reads the generations and, for ``plain``
+    entries (neither served stale nor sliding), the entries: a current one is a hit.
+    Entries not found current go through read.lua, per slot, with those generations:
+    NOTE: one more round trip, only for a miss (or every read of a timed namespace).
+    """
+    gen_groups = list(keys_by_slot(generation_keys).values())
+    calls = _generation_calls(script("generations"), generation_keys)
+    entry_groups = list(keys_by_slot(entries).values()) if plain else []
+    calls += [(None, ["MGET", *group], ()) for group in entry_groups]
+    replies = run(client, calls)
+    current = _joined(generation_keys, gen_groups, replies[: len(gen_groups)])
+    answers: dict[str, Any] = {}
+    prefix = current + b"|"
+    for group, values in zip(entry_groups, replies[len(gen_groups) :], strict=True):
+        for key, value in zip(group, values, strict=True):
+            if value is not None and value.startswith(prefix):
+                answers[key] = value
+    rest = [key for key in entries if key not in answers]
+    if rest:
+        read = script("read")
+        groups = list(keys_by_slot(rest).values())
+        head = [0, current, lease_ms, token, *read_args]
+        calls = [(read, [*group, *map(_keys.lease_key, group)], head) for group in groups]
+        for group, reply in zip(groups, run(client, calls), strict=True):
+            answers.update(zip(group, reply[1:], strict=True))
+    return [current, *(answers[key] for key in entries)]
+
+
+def store(
+    client: RedisCluster, script: Any, head: Sequence[Any], items: Sequence[tuple[Any, ...]]
+) -> int:
+    """store.lua per slot (``head``: its ARGV before the items, with no generation keys);
+    ``items``: (key, token, data, ttl_ms). Returns how many entries were stored."""
+    by_key = {item[0]: item for item in items}
+    calls: list[Call] = []
+    for group in keys_by_slot(by_key).values():
+        args = [*head]
+        for key in group:
+            args.extend(by_key[key][1:])
+        calls.append((script("store"), [*group, *map(_keys.lease_key, group)], args))
+    return sum(run(client, calls))
+
+
+def leases(
+    client: RedisCluster,
+    script: Any,
+    name: str,
+    head: Sequence[Any],
+    entries: Sequence[str],
+    tail: Sequence[Any] = (),
+) -> list[tuple[list[str], Any]]:
+    """Script ``name`` per slot over the leases of ``entries`` (KEYS: those leases; ARGV:
+    ``head``, then the items of ``tail`` in step with ``entries``, a token per lease).
+    Returns (entries, reply) per call."""
+    extra = dict(zip(entries, tail, strict=True)) if tail else {}
+    groups = list(keys_by_slot(entries).values())
+    calls: list[Call] = [
+        (
+            script(name),
+            [_keys.lease_key(key) for key in group],
+            [*head, *(extra[key] for key in group if extra)],
+        )
+        for group in groups
+    ]
+    return list(zip(groups, run(client, calls), strict=True))
+
+
+def bump(
+    client: RedisCluster,
+    script: Any,
+    generations: Sequence[str],
+    entries: Sequence[str],
+    ack: tuple[str, str] | None,
+) -> tuple[int, int]:
+    """bump.lua per slot (entries with their leases, generations), then, only once every
+    part applied, the outbox row's acknowledgement (``ack``: (set key, member)).
+
+    Returns (generations deleted instead of bumped, 1 if acknowledged else 0).
+    NOTE: two round trips when there is a row to acknowledge (each to the nodes
+    concerned, in parallel); nothing is published to near caches (not on a cluster).
+    """
+    calls: list[Call] = []
+    by_slot_gens = keys_by_slot(generations)
+    by_slot_entries = keys_by_slot(entries)
+    for slot in {*by_slot_gens, *by_slot_entries}:
+        gens = by_slot_gens.get(slot, [])
+        ents = by_slot_entries.get(slot, [])
+        keys_ = [*gens, *ents, *map(_keys.lease_key, ents)]
+        calls.append((script("bump"), keys_, [len(gens), len(ents), "", ""]))
+    deleted = sum(reply[0] for reply in run(client, calls)) if calls else 0
+    if ack is None:
+        return deleted, 0
+    try:
+        client.sadd(ack[0], ack[1])
+    except ResponseError:  # out of memory: it took effect, the row stays for the replay
+        return deleted, 0
+    return deleted, 1
