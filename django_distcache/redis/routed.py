@@ -59,7 +59,13 @@ def _send(client: RedisCluster, calls: Sequence[Call]) -> list[Any]:
         if script is None:
             pipe.execute_command(*keys_)
         else:
-            pipe.execute_command("EVALSHA", script.sha, len(keys_), *keys_, *args)
+            # NOTE: the node is named from redis-py's slot table (no network call):
+            # otherwise redis-py asks a node COMMAND GETKEYS for every EVALSHA it pipelines.
+            # A MOVED reply is still followed, by slot.
+            node = client.get_node_from_key(keys_[0])
+            pipe.execute_command(
+                "EVALSHA", script.sha, len(keys_), *keys_, *args, target_nodes=node
+            )
     return list(pipe.execute(raise_on_error=False))
 
 
