@@ -30,7 +30,7 @@ def bump_arguments(
     return keys_, [len(generations), len(entries), ack, channel]
 
 
-def run_bump(keys_: list[str], args: list[Any]) -> Any:
+def runbump(keys_: list[str], args: list[Any]) -> Any:
     """``bump.lua`` in one round trip, sent directly on the thread's connection.
 
     NOTE: this runs after every commit that touched cached data; redis-py's pipeline
@@ -48,13 +48,15 @@ def run_bump(keys_: list[str], args: list[Any]) -> Any:
         return bump(keys=keys_, args=args)
 
 
-def _bump(generations: list[str], entries: list[str], ack: str) -> tuple[int, int]:
-    """bump.lua on one Redis; on a Redis Cluster split per slot, acknowledged after."""
+def bump(generations: list[str], entries: list[str], ack: str = "") -> tuple[int, int]:
+    """Apply an invalidation (bump.lua): in one call on one Redis; on a Redis Cluster in
+    one call per slot, sent to the nodes in parallel, and acknowledged after them all.
+    Returns (generations deleted instead of bumped, 1 if ``ack`` was recorded else 0)."""
     client = get_redis()
     if routed.is_cluster(client):
         row = (acked_key(), ack) if ack else None
         return routed.bump(client, script, generations, entries, row)
-    deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
+    deleted, acked = runbump(*bump_arguments(generations, entries, ack))
     return deleted, acked
 
 
@@ -72,7 +74,7 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
     with breaker.invalidating():
         try:
             for part_generations, part_entries, last in _parts(generations, entries):
-                _deleted, acked = _bump(part_generations, part_entries, ack if last else "")
+                _deleted, acked = bump(part_generations, part_entries, ack if last else "")
         except RedisError as error:
             if isinstance(error, ResponseError):
                 # Redis is there but refused it: the near caches must not keep serving.
@@ -124,7 +126,7 @@ def _after_recovery(
     if not recovering and cache.opened_at:
         return False
     try:
-        _bump(generations, entries, member(*row) if row else "")
+        bump(generations, entries, member(*row) if row else "")
     except RedisError:
         return False
     return True

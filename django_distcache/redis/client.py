@@ -151,6 +151,9 @@ def _cluster_client(alias: str) -> GuardedCluster:
         for name in ("socket_timeout", "socket_connect_timeout"):
             current = options.get(name)
             options[name] = timeout if current is None else min(current, timeout)
+    # Each node's new connections check it was recovered since it started (a promoted
+    # replica was not): as on one Redis, see recovered.py.
+    options["redis_connect_func"] = recovered.connect_hook(alias, options.get("redis_connect_func"))
     options["breaker"] = _breaker.for_alias(alias)
     client = new_cluster(GuardedCluster, backend.client.startup_urls(), options)
     _clusters.append(client)

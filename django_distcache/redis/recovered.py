@@ -117,5 +117,6 @@ def mark_recovered(alias: str) -> None:
     from django_distcache.redis.client import get_client
 
     client = get_client(alias)
-    body, _sha = marker_script(client.connection_pool.connection_kwargs.get("db"))
-    client.script_load(body)
+    pool = getattr(client, "connection_pool", None)  # a cluster has one per node, db 0
+    body, _sha = marker_script(pool.connection_kwargs.get("db") if pool else 0)
+    client.script_load(body)  # NOTE: on a Redis Cluster, every primary

@@ -1,0 +1,107 @@
+"""The app's entries through a Redis Cluster failover: reads and writes go on, nothing stale."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.db import connections
+from redis.cluster import RedisCluster
+
+import django_distcache
+from django_distcache.outbox.keys import epoch_key
+from django_distcache.redis import breaker
+from django_distcache.redis.recovered import marker_script
+from tests.cluster import FAILOVER_NODE_TIMEOUT_MS, RedisClusterProcesses, app_on_cluster
+from tests.cluster import started_cluster as start_cluster
+from tests.factories import CategoryFactory
+from tests.testapp.models import Category
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[RedisClusterProcesses]:
+    """Three masters with a replica each, for this test alone (it kills a master)."""
+    yield from start_cluster(node_timeout_ms=FAILOVER_NODE_TIMEOUT_MS)
+
+
+def wait_for(condition, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_master_failover_under_reads_and_writes_serves_nothing_stale(settings, own_cluster):
+    app_on_cluster(settings, own_cluster)
+    categories = CategoryFactory.create_batch(30)
+    pks = [category.pk for category in categories]
+    django_distcache.get_objects(Category, pks)
+    raw = RedisCluster.from_url(own_cluster.url)
+    epoch_before = raw.get(epoch_key())
+    errors: list[tuple[float, BaseException]] = []
+    stale: list[str] = []
+    rounds: list[float] = []
+    done = threading.Event()
+
+    def work() -> None:
+        # Writes then reads its own writes, and reads every row: a value read must be
+        # the committed one (this thread is the only writer).
+        names = {pk: Category.objects.get(pk=pk).name for pk in pks}
+        number = 0
+        try:
+            while not done.is_set():
+                number += 1
+                pk = pks[number % len(pks)]
+                try:
+                    Category.objects.filter(pk=pk).update(name=f"round {number}")
+                    names[pk] = f"round {number}"
+                    if django_distcache.get_object(Category, pk).name != names[pk]:
+                        stale.append(f"round {number}: own write of {pk}")
+                    read = django_distcache.get_objects(Category, pks)
+                    stale.extend(
+                        f"round {number}: {k}" for k, obj in read.items() if obj.name != names[k]
+                    )
+                    rounds.append(time.monotonic())
+                except Exception as exc:  # every error reaching the caller counts
+                    errors.append((time.monotonic(), exc))
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        wait_for(lambda: len(rounds) >= 20, "the load to run")
+        masters = own_cluster.masters()
+        replicas = [node for node in own_cluster.running() if node not in masters]
+        masters[0].kill()
+        wait_for(
+            lambda: len([n for n in replicas if n.info("replication")["role"] == "master"]) == 1,
+            "a replica to be promoted",
+        )
+        promoted_at = time.monotonic()
+        wait_for(lambda: rounds and rounds[-1] > promoted_at + 1, "the load to recover")
+        recovered = len(rounds)
+        wait_for(lambda: len(rounds) >= recovered + 30, "30 more rounds")
+    finally:
+        done.set()
+        worker.join(timeout=60)
+    assert errors == []  # Redis errors fall back to the database; none reaches the caller
+    assert stale == []
+    cache_breaker = breaker.cache_breaker()
+    assert cache_breaker.state == breaker.CLOSED
+    # The promoted node was recovered (the outbox replayed, the epoch started again), and
+    # marked so: every primary now carries the marker.
+    _body, sha = marker_script(0)
+    promoted = next(n for n in replicas if n.info("replication")["role"] == "master")
+    with promoted.connection() as direct:
+        assert direct.script_exists(sha) == [True]
+    assert raw.get(epoch_key()) != epoch_before
+    # Every entry read now is the database's row.
+    assert {pk: obj.name for pk, obj in django_distcache.get_objects(Category, pks).items()} == {
+        category.pk: category.name for category in Category.objects.filter(pk__in=pks)
+    }
+    raw.close()
