@@ -30,7 +30,7 @@ def bump_arguments(
     return keys_, [len(generations), len(entries), ack, channel]
 
 
-def runbump(keys_: list[str], args: list[Any]) -> Any:
+def run_bump(keys_: list[str], args: list[Any]) -> Any:
     """``bump.lua`` in one round trip, sent directly on the thread's connection.
 
     NOTE: this runs after every commit that touched cached data; redis-py's pipeline
@@ -56,7 +56,7 @@ def bump(generations: list[str], entries: list[str], ack: str = "") -> tuple[int
     if routed.is_cluster(client):
         row = (acked_key(), ack) if ack else None
         return routed.bump(client, script, generations, entries, row)
-    deleted, acked = runbump(*bump_arguments(generations, entries, ack))
+    deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
     return deleted, acked
 
 
