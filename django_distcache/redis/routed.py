@@ -19,13 +19,26 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from redis.cluster import RedisCluster
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    NoScriptError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_distcache import keys as _keys
 from django_distcache.redis.slots import keys_by_slot
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
+
+# Replies saying the slot table is out of date (MovedError is an AskError), or the cluster
+# is changing: redis-py's pipeline deals with them.
+_REDIRECTED = (AskError, TryAgainError, ClusterDownError)
 
 # A call of a script: (script, KEYS, ARGV), or (None, [command, *arguments]) for a command.
 Call = tuple[Any, Sequence[Any], Sequence[Any]]
@@ -37,35 +50,115 @@ def is_cluster(client: object) -> TypeGuard[RedisCluster]:
 
 
 def run(client: RedisCluster, calls: Sequence[Call]) -> list[Any]:
-    """Run ``calls`` in one pipeline; their replies in order. A script a node lacks (a
-    promoted replica, a restarted node) is loaded on every primary and its call sent again.
-    Raises the first error reply."""
-    replies = _send(client, calls)
-    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-    if missing:
-        for source in {calls[i][0].script for i in missing}:
-            client.script_load(source)
-        for i, reply in zip(missing, _send(client, [calls[i] for i in missing]), strict=True):
-            replies[i] = reply
+    """Run ``calls``, one request per node written to every node before any reply is
+    read; their replies in order. A script a node lacks (a promoted replica, a restarted
+    node) is loaded on every primary and its call sent again. Raises the first error
+    reply; a node out of reach trips the breaker of the client's cache."""
+    breaker = getattr(client, "breaker", None)
+    if breaker is not None:
+        breaker.check()
+    try:
+        replies = _send(client, calls)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            for source in {calls[i][0].script for i in missing}:
+                client.script_load(source)
+            again = _send(client, [calls[i] for i in missing])
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+    except RedisError as error:
+        if breaker is not None:
+            breaker.trip(error)
+        raise
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
     return replies
 
 
+def _command(call: Call) -> tuple[Any, ...]:
+    script, keys_, args = call
+    if script is None:
+        return tuple(keys_)
+    return ("EVALSHA", script.sha, len(keys_), *keys_, *args)
+
+
+def _first_key(call: Call) -> Any:
+    return call[1][1] if call[0] is None else call[1][0]
+
+
 def _send(client: RedisCluster, calls: Sequence[Call]) -> list[Any]:
+    """The replies of ``calls`` (error replies as exceptions), sent directly on one
+    connection per node; what the slot table got wrong (a node gone, MOVED, ASK,
+    TRYAGAIN) is sent again through redis-py's cluster pipeline, which follows
+    redirections, refreshes the slot table and retries.
+
+    NOTE: redis-py's cluster pipeline costs several times the round trip in Python (it
+    resolves a routing policy per command); this path is one packed write per node.
+    Every call is safe to send twice (the scripts are idempotent for their caller).
+    """
+    replies: list[Any] = [None] * len(calls)
+    redo = _send_direct(client, calls, replies)
+    if redo:
+        again = _send_pipeline(client, [calls[i] for i in redo])
+        for i, reply in zip(redo, again, strict=True):
+            replies[i] = reply
+    return replies
+
+
+def _send_direct(client: RedisCluster, calls: Sequence[Call], replies: list[Any]) -> list[int]:
+    """Send ``calls`` node by node, then read every node's replies into ``replies``;
+    returns the indexes to send again through redis-py."""
+    by_node: dict[str, tuple[Any, list[int]]] = {}
+    for i, call in enumerate(calls):
+        node = client.get_node_from_key(_first_key(call))
+        by_node.setdefault(node.name, (node, []))[1].append(i)
+    sent: list[tuple[Any, Any, list[int]]] = []
+    redo: list[int] = []
+    try:
+        for node, indexes in by_node.values():
+            pool = client.get_redis_connection(node).connection_pool
+            try:
+                connection = pool.get_connection()
+            except (RedisConnectionError, RedisTimeoutError):
+                redo.extend(indexes)
+                continue
+            sent.append((pool, connection, indexes))
+            try:
+                packed = connection.pack_commands([_command(calls[i]) for i in indexes])
+                connection.send_packed_command(packed)
+            except (RedisConnectionError, RedisTimeoutError):
+                connection.disconnect()
+                redo.extend(indexes)
+                indexes.clear()
+        for _pool, connection, indexes in sent:
+            for position, i in enumerate(indexes):
+                try:
+                    replies[i] = connection.read_response()
+                except ResponseError as error:
+                    replies[i] = error
+                except (RedisConnectionError, RedisTimeoutError):
+                    connection.disconnect()
+                    redo.extend(indexes[position:])
+                    break
+    finally:
+        for pool, connection, _indexes in sent:
+            pool.release(connection)
+    redo.extend(i for i, reply in enumerate(replies) if isinstance(reply, _REDIRECTED))
+    return sorted(set(redo))
+
+
+def _send_pipeline(client: RedisCluster, calls: Sequence[Call]) -> list[Any]:
     pipe = client.pipeline(transaction=False)
-    for script, keys_, args in calls:
-        if script is None:
-            pipe.execute_command(*keys_)
+    for call in calls:
+        if call[0] is None:
+            pipe.execute_command(*call[1])
         else:
             # NOTE: the node is named from redis-py's slot table (no network call):
             # otherwise redis-py asks a node COMMAND GETKEYS for every EVALSHA it pipelines.
             # A MOVED reply is still followed, by slot.
-            node = client.get_node_from_key(keys_[0])
-            pipe.execute_command(
-                "EVALSHA", script.sha, len(keys_), *keys_, *args, target_nodes=node
-            )
+            node = client.get_node_from_key(_first_key(call))
+            pipe.execute_command(*_command(call), target_nodes=node)
     return list(pipe.execute(raise_on_error=False))
 
 
