@@ -29,6 +29,8 @@ def logged(settings, redis_cluster: RedisClusterProcesses) -> Iterator[RedisClus
         redis_cluster,
         CONNECTION_POOL_KWARGS={"connection_class": LoggingConnection},
     )
+    # Statistics reach Redis from a thread of their own: not requests of the reads counted.
+    settings.DISTCACHE = {**settings.DISTCACHE, "STATS_ENABLED": False}
     # Made before counting: the slot table is read and each node's connection says hello.
     django_distcache.get_objects(Category, range(1000, 1100))
     raw = RedisCluster.from_url(redis_cluster.url)
@@ -96,3 +98,28 @@ def test_update_invalidates_on_the_cluster(logged):
     category.save()
     assert django_distcache.get_object(Category, category.pk).name == "after"
     assert caches["default"] is not None
+
+
+def test_warming_fills_the_cluster_and_loses_to_an_invalidation(logged, django_assert_num_queries):
+    from django_distcache.outbox.keys import with_epoch
+    from django_distcache.reads import readthrough
+    from django_distcache.warming import warm
+    from django_distcache.warming.objects import warm_lease
+
+    categories = CategoryFactory.create_batch(5)
+    (result,) = warm(["categories"])
+    assert result["entries"] == Category.objects.count()
+    with django_assert_num_queries(0):
+        for category in categories:
+            django_distcache.get_object(Category, category.pk)
+    # A refresh whose row was read before a write committed stores nothing.
+    config = get_config(Category)
+    category = categories[0]
+    base = config.object_base(category.pk)
+    generations = warm_lease(with_epoch(config.generation_keys), [base], "tok")
+    Category.objects.filter(pk=category.pk).update(name="after")
+    stale = readthrough.serializer().dumps([category.pk, "before"])
+    assert (
+        readthrough.store(config.generation_keys, generations, [(base, "tok", stale, 60_000)]) == 0
+    )
+    assert django_distcache.get_object(Category, category.pk).name == "after"
