@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.cache import caches
+from django.db import connections
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 import django_distcache
 from django_distcache import keys
+from django_distcache.redis import breaker
 from django_distcache.redis import client as app_client
 from django_distcache.registry import get_config
 from tests.cluster import LoggingConnection, RedisClusterProcesses, app_on_cluster, wire_events
@@ -123,3 +125,89 @@ def test_warming_fills_the_cluster_and_loses_to_an_invalidation(logged, django_a
         readthrough.store(config.generation_keys, generations, [(base, "tok", stale, 60_000)]) == 0
     )
     assert django_distcache.get_object(Category, category.pk).name == "after"
+
+
+MOVED_SLOTS = 500
+
+
+def test_resharding_under_reads_and_writes_reaches_no_caller(logged, redis_cluster):
+    """Slots holding entries move between masters while a thread writes and reads them."""
+    import subprocess
+    import threading
+    import time
+
+    from tests.cluster import error_replies
+
+    source, target = logged.get_primaries()[:2]
+    owner = logged.nodes_manager.get_node_from_slot
+    owned = [slot for slot in range(16384) if owner(slot).name == source.name]
+    moving = set(owned[:MOVED_SLOTS])  # redis-cli moves a source's lowest slots first
+    config = get_config(Category)
+    created = CategoryFactory.create_batch(600)
+    in_moving = [c.pk for c in created if logged.keyslot(config.object_base(c.pk)) in moving]
+    pks = in_moving[:15] + [c.pk for c in created[:15]]
+    assert len(in_moving) >= 5
+    node_ids = {
+        name: info["node_id"]
+        for name, info in logged.cluster_nodes().items()
+        if "master" in info["flags"]
+    }
+    names = {pk: Category.objects.get(pk=pk).name for pk in pks}
+    errors: list[BaseException] = []
+    stale: list[str] = []
+    done = threading.Event()
+    rounds = 0
+
+    def work() -> None:
+        nonlocal rounds
+        try:
+            while not done.is_set():
+                rounds += 1
+                pk = pks[rounds % len(pks)]
+                try:
+                    Category.objects.filter(pk=pk).update(name=f"round {rounds}")
+                    names[pk] = f"round {rounds}"
+                    if django_distcache.get_object(Category, pk).name != names[pk]:
+                        stale.append(f"own write of {pk} in round {rounds}")
+                    for key, obj in django_distcache.get_objects(Category, pks).items():
+                        if obj.name != names[key]:
+                            stale.append(f"{key} in round {rounds}")
+                except Exception as exc:  # every error reaching the caller counts
+                    errors.append(exc)
+        finally:
+            connections.close_all()
+
+    error_replies.clear()
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        subprocess.run(
+            [
+                redis_cluster.cli,
+                "--cluster",
+                "reshard",
+                source.name,
+                "--cluster-from",
+                node_ids[source.name],
+                "--cluster-to",
+                node_ids[target.name],
+                "--cluster-slots",
+                str(MOVED_SLOTS),
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        moved_at = rounds
+        deadline = time.monotonic() + 30
+        while rounds < moved_at + 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        done.set()
+        worker.join(timeout=30)
+    assert errors == []
+    assert stale == []
+    assert error_replies["MovedError"] + error_replies["AskError"] > 0  # slots really moved
+    assert rounds > moved_at
+    assert breaker.cache_breaker().trips == 0  # no read fell back for want of Redis
