@@ -105,3 +105,27 @@ def test_master_failover_under_reads_and_writes_serves_nothing_stale(settings, o
         category.pk: category.name for category in Category.objects.filter(pk__in=pks)
     }
     raw.close()
+
+
+@pytest.fixture
+def cluster_without_replicas() -> Iterator[RedisClusterProcesses]:
+    """Three masters and no replica: one lost master takes the cluster down."""
+    yield from start_cluster(masters=3, replicas=0, node_timeout_ms=FAILOVER_NODE_TIMEOUT_MS)
+
+
+def test_a_cluster_down_falls_back_to_the_database(settings, cluster_without_replicas):
+    app_on_cluster(settings, cluster_without_replicas)
+    settings.DISTCACHE = {**settings.DISTCACHE, "REDIS_TIMEOUT": 0.5}
+    categories = CategoryFactory.create_batch(30)
+    pks = [category.pk for category in categories]
+    django_distcache.get_objects(Category, pks)
+    cluster_without_replicas.masters()[0].kill()
+    deadline = time.monotonic() + 5  # past the node timeout: the cluster says it is down
+    while time.monotonic() < deadline:
+        found = django_distcache.get_objects(Category, pks)
+        assert sorted(found) == sorted(pks)
+        assert django_distcache.get_object(Category, pks[0]) == categories[0]
+        category = Category.objects.get(pk=pks[1])
+        category.name = f"written at {time.monotonic()}"
+        category.save()  # its invalidation waits in the outbox
+        assert django_distcache.get_object(Category, pks[1]).name == category.name

@@ -31,6 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_distcache import keys as _keys
+from django_distcache.redis.cluster import unavailable_as_redis_error
 from django_distcache.redis.slots import keys_by_slot
 
 if TYPE_CHECKING:
@@ -98,11 +99,14 @@ def _send(client: RedisCluster, calls: Sequence[Call]) -> list[Any]:
     Every call is safe to send twice (the scripts are idempotent for their caller).
     """
     replies: list[Any] = [None] * len(calls)
-    redo = _send_direct(client, calls, replies)
-    if redo:
-        again = _send_pipeline(client, [calls[i] for i in redo])
-        for i, reply in zip(redo, again, strict=True):
-            replies[i] = reply
+    # A slot no node serves (the cluster failing over) is a RedisError, not redis-py's
+    # RedisClusterException, so the callers fall back as on any outage.
+    with unavailable_as_redis_error():
+        redo = _send_direct(client, calls, replies)
+        if redo:
+            again = _send_pipeline(client, [calls[i] for i in redo])
+            for i, reply in zip(redo, again, strict=True):
+                replies[i] = reply
     return replies
 
 
