@@ -4,8 +4,8 @@ On one Redis a script reads an entry's generations and the entry itself atomical
 cluster the generations live in their own slots (they are shared by many entries), so
 they are read first, or in the same pipeline as the entries, and passed to the entries'
 scripts as an argument; an entry and its lease share one slot (``keys.lease_key``).
-Every pipeline is written to all its nodes before any reply is read (redis-py's cluster
-pipeline): a batch costs one round trip per node, in parallel.
+A batch of calls is one request per node, written to every node before any reply is
+read: one round trip per node, in parallel (see ``_send``).
 
 NOTE: what this gives up against one Redis: a store is not refused when a generation
 moved on since its lease was taken (the entry is stored under the generations it was
