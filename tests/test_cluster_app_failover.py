@@ -129,3 +129,44 @@ def test_a_cluster_down_falls_back_to_the_database(settings, cluster_without_rep
         category.name = f"written at {time.monotonic()}"
         category.save()  # its invalidation waits in the outbox
         assert django_distcache.get_object(Category, pks[1]).name == category.name
+
+
+@pytest.fixture
+def patient_cluster() -> Iterator[RedisClusterProcesses]:
+    """Three masters, no replica, a long node timeout: a paused node is not failed over."""
+    yield from start_cluster(masters=3, replicas=0)
+
+
+def test_an_invalidation_is_acknowledged_only_once_every_node_applied_it(settings, patient_cluster):
+    import os
+    import signal
+
+    from django_distcache import outbox
+    from django_distcache.models import OutboxEntry
+    from django_distcache.outbox.keys import acked_key
+    from django_distcache.registry import get_config
+
+    app_on_cluster(settings, patient_cluster)
+    settings.DISTCACHE = {**settings.DISTCACHE, "REDIS_TIMEOUT": 0.3, "RETRY_REDIS_AFTER": 0.2}
+    category = CategoryFactory(name="before")
+    django_distcache.get_object(Category, category.pk)
+    raw = RedisCluster.from_url(patient_cluster.url)
+    entry = get_config(Category).object_base(category.pk)
+    holder = raw.get_node_from_key(entry).port
+    paused = next(node for node in patient_cluster.masters() if node.port == holder)
+    OutboxEntry.objects.all().delete()
+    os.kill(paused.process.pid, signal.SIGSTOP)
+    try:
+        category.name = "after"
+        category.save()  # its entry's part cannot be applied: the row stays unacknowledged
+        (row,) = OutboxEntry.objects.all()
+        members = raw.smembers(acked_key())
+        assert f"default:{row.pk}".encode() not in members
+        assert django_distcache.get_object(Category, category.pk).name == "after"
+    finally:
+        os.kill(paused.process.pid, signal.SIGCONT)
+    wait_for(lambda: breaker.cache_breaker().state == breaker.CLOSED, "the breaker to close")
+    outbox.replay()
+    assert django_distcache.get_object(Category, category.pk).name == "after"
+    assert OutboxEntry.objects.count() == 0  # applied and acknowledged, then deleted
+    raw.close()
