@@ -48,14 +48,18 @@ def entry_base(kind: str, namespace: str, part: str) -> str:
     return f"{prefix()}:v{conf.SCHEMA_VERSION}:{kind}:{safe_part(namespace, 80)}:{safe_part(part)}"
 
 
-# NOTE: "!" is never in an entry key (safe_part replaces it), so no pk or argument can
-# spell another entry's lease. The Lua scripts append the same suffix.
+# NOTE: "!", "{" and "}" are never in an entry key (safe_part replaces them), so no pk or
+# argument can spell another entry's lease.
 LEASE_SUFFIX = "!lease"
 
 
 def lease_key(entry: str) -> str:
-    """The key of the lease on ``entry`` (held by the one process loading it)."""
-    return entry + LEASE_SUFFIX
+    """The key of the lease on ``entry`` (held by the one process loading it).
+
+    The entry is the lease's hash tag: on a Redis Cluster an entry and its lease are in
+    one slot (the entry's own, as its key holds no braces), so one script takes both.
+    """
+    return "{" + entry + "}" + LEASE_SUFFIX
 
 
 def generation_key(name: str) -> str:

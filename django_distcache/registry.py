@@ -210,6 +210,11 @@ def write_behind_models() -> list[type[models.Model]]:
     return [model for model, config in _configs.items() if config.write_behind]
 
 
+def near_cache_models() -> list[type[models.Model]]:
+    """Registered models kept in each process's near cache."""
+    return [model for model, config in _configs.items() if config.near_cache]
+
+
 def get_config(model: type[models.Model]) -> ModelConfig:
     config = find_config(model)
     if config is None:

@@ -221,3 +221,39 @@ def started_cluster(
 def redis_cluster() -> Iterator[RedisClusterProcesses]:
     """Six local redis-server processes in cluster mode: three masters, one replica each."""
     yield from started_cluster()
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def app_cache(request: pytest.FixtureRequest, settings, monkeypatch) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app's cache on one Redis, then on the session's Redis Cluster (its CACHE_ALIAS
+    switched to a RedisClusterCache, here and in the processes the test starts): a test
+    using it runs on both."""
+    if request.param == "redis":
+        yield "redis"
+        return
+    from django_distcache.redis import breaker, client
+
+    cluster = request.getfixturevalue("redis_cluster")
+    monkeypatch.setenv("DISTCACHE_TEST_CLUSTER", cluster.location)
+    app_on_cluster(settings, cluster)
+    yield "cluster"
+    client.reset()
+    breaker.reset()
+
+
+def app_on_cluster(settings, cluster: RedisClusterProcesses, **options) -> None:  # type: ignore[no-untyped-def]
+    """Empty ``cluster`` and make it the app's cache (CACHE_ALIAS), with cache ``options``."""
+    from django_distcache.redis import breaker, client
+
+    cluster.flush()
+    settings.CACHES = {
+        **settings.CACHES,
+        settings.CLUSTER_ALIAS: {
+            "BACKEND": "django_distcache.redis.cluster.RedisClusterCache",
+            "LOCATION": cluster.location,
+            "OPTIONS": options,
+        },
+    }
+    settings.DISTCACHE = {**settings.DISTCACHE, "CACHE_ALIAS": settings.CLUSTER_ALIAS}
+    client.reset()
+    breaker.reset()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -17,7 +18,7 @@ from django_distcache import signals as distcache_signals
 from django_distcache.redis import breaker, client
 from tests import roundtrips
 from tests.celery_app import app as celery_app  # noqa: F401  (the current Celery app)
-from tests.cluster import redis_cluster  # noqa: F401  (the session's Redis Cluster)
+from tests.cluster import app_cache, redis_cluster  # noqa: F401  (the session's Redis Cluster)
 from tests.redis_servers import RedisServer, RedisServerMissing
 
 
@@ -82,9 +83,20 @@ def registrations_restored() -> Iterator[None]:
             signal.sender_receivers_cache.clear()
 
 
+def on_cluster(request: pytest.FixtureRequest) -> bool:
+    """Whether this test runs with the app's cache on the Redis Cluster (``app_cache``)."""
+    return "app_cache" in request.fixturenames and request.getfixturevalue("app_cache") == "cluster"
+
+
 @pytest.fixture
-def raw_redis(clean_redis: redis.Redis) -> redis.Redis:
-    return clean_redis
+def raw_redis(request: pytest.FixtureRequest, clean_redis: redis.Redis) -> Iterator[Any]:
+    """A plain client of the Redis holding the app's entries (the cluster's, on it)."""
+    if not on_cluster(request):
+        yield clean_redis
+        return
+    cluster = redis.RedisCluster.from_url(request.getfixturevalue("redis_cluster").url)
+    yield cluster
+    cluster.close()
 
 
 class RoundTripCounter:
@@ -100,8 +112,10 @@ class RoundTripCounter:
 
 
 @pytest.fixture
-def round_trips(settings) -> Iterator[RoundTripCounter]:
+def round_trips(request: pytest.FixtureRequest, settings) -> Iterator[RoundTripCounter]:
     """Counts the requests the app sends to Redis (a pipeline is one)."""
+    if on_cluster(request):
+        pytest.skip("counts one Redis's round trips (test_cluster_app counts a cluster's)")
     # django-redis keeps one pool per URL for the whole process; this test gets its own.
     url = settings.CACHES["default"]["LOCATION"]
     saved_pool = ConnectionFactory._pools.pop(url, None)

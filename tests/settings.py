@@ -123,6 +123,16 @@ DISTCACHE = {
     **json.loads(os.environ.get("DISTCACHE_TEST_OVERRIDES", "{}")),
 }
 
+# A test running on the Redis Cluster (tests/cluster.py's app_cache) gives the processes it
+# starts the cluster's nodes: their entries are on it too.
+CLUSTER_ALIAS = "distcache_cluster"
+if os.environ.get("DISTCACHE_TEST_CLUSTER"):
+    CACHES[CLUSTER_ALIAS] = {
+        "BACKEND": "django_distcache.redis.cluster.RedisClusterCache",
+        "LOCATION": os.environ["DISTCACHE_TEST_CLUSTER"],
+    }
+    DISTCACHE["CACHE_ALIAS"] = CLUSTER_ALIAS
+
 # Celery (tests/celery_app.py): a real Redis broker on its own db indexes.
 _CELERY_DB = int(os.environ.get("DISTCACHE_TEST_CELERY_DB", "12"))
 # A worker test may run on another broker (RabbitMQ): DISTCACHE_TEST_BROKER_URL.

@@ -6,8 +6,11 @@ import pytest
 from django.conf import settings
 from django.core.checks import run_checks
 
+import django_distcache
+from django_distcache import registry
 from tests.celery_app import app
 from tests.cluster import free_port
+from tests.testapp.models import Category
 
 BACKEND = "django_distcache.redis.cluster.RedisClusterCache"
 
@@ -79,7 +82,7 @@ def test_non_redis_broker_passes(celery_urls):
 
 
 @pytest.mark.parametrize("setting", ["CACHE_ALIAS", "WRITE_BEHIND_CACHE_ALIAS"])
-def test_app_entries_on_a_cluster_cache_are_an_error(settings, setting, redis_cluster):
+def test_write_behind_on_a_cluster_cache_is_an_error(settings, setting, redis_cluster):
     settings.CACHES = {
         **settings.CACHES,
         "cluster": {"BACKEND": BACKEND, "LOCATION": redis_cluster.url},
@@ -88,6 +91,34 @@ def test_app_entries_on_a_cluster_cache_are_an_error(settings, setting, redis_cl
     messages = [m for m in run_checks() if m.id == "distcache.E032"]
     assert len(messages) == 1
     assert setting in messages[0].msg
+    assert "testapp.Product" in messages[0].msg  # the test app's write-behind models
+
+
+def test_app_entries_on_a_cluster_cache_pass_without_write_behind(settings, redis_cluster):
+    for model in registry.write_behind_models():
+        django_distcache.register(model)  # registered again, without write-behind
+    settings.CACHES = {
+        **settings.CACHES,
+        "cluster": {"BACKEND": BACKEND, "LOCATION": redis_cluster.url},
+    }
+    settings.DISTCACHE = {**settings.DISTCACHE, "CACHE_ALIAS": "cluster"}
+    ids = check_ids()
+    assert "distcache.E032" not in ids
+    assert "distcache.E033" not in ids
+
+
+def test_near_cache_on_a_cluster_cache_is_an_error(settings, redis_cluster):
+    for model in registry.write_behind_models():
+        django_distcache.register(model)
+    django_distcache.register(Category, near_cache=True)
+    settings.CACHES = {
+        **settings.CACHES,
+        "cluster": {"BACKEND": BACKEND, "LOCATION": redis_cluster.url},
+    }
+    settings.DISTCACHE = {**settings.DISTCACHE, "CACHE_ALIAS": "cluster"}
+    messages = [m for m in run_checks() if m.id == "distcache.E033"]
+    assert len(messages) == 1
+    assert "testapp.Category" in messages[0].msg
 
 
 def test_a_cluster_cache_beside_the_apps_cache_passes(settings, redis_cluster):

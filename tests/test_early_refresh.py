@@ -14,7 +14,7 @@ from tests.entries import data, fn_entry, redis_now_ms, rewrite, times
 from tests.testapp.models import Category
 from tests.threads import in_thread
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 ALWAYS_EARLY = 1e9  # beta so high that any entry with a measured load is refreshed early
 

@@ -11,7 +11,8 @@ from django_distcache.redis.client import get_redis
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every test runs on one Redis and on a Redis Cluster.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
 @django_distcache.cached(timeout=60, depends_on=[Product], tags=["listing"])

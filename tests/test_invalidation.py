@@ -8,7 +8,8 @@ from tests.factories import CategoryFactory, ProductFactory, TagFactory
 from tests.testapp.models import Category, Product, Tag
 from tests.threads import run_in_thread
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every test runs on one Redis and on a Redis Cluster.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
 def cached_name(pk):

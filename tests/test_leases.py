@@ -18,7 +18,7 @@ from tests.test_races import ROOT, PauseAfterSelect, child_env, read_paused
 from tests.testapp.models import Product
 from tests.threads import in_thread
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
 def lease_of(name: str) -> str:

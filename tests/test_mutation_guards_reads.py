@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import django_distcache
-from django_distcache import stats
+from django_distcache import keys, stats
 from django_distcache.querysets import DistcacheQuerySet
 from tests.factories import CategoryFactory
 from tests.testapp.models import Category, Uncached
@@ -59,7 +59,7 @@ def test_a_forked_child_does_not_keep_its_parent_s_leases_alive(settings, raw_re
 
     settings.DISTCACHE = {**settings.DISTCACHE, "LEASE_TIMEOUT": 0.6}
     key = "dctest:guard:fork"
-    raw_redis.set(f"{key}!lease", "parent-token|g", px=600)
+    raw_redis.set(keys.lease_key(key), "parent-token|g", px=600)
     with leases.kept_alive([(key, "parent-token")]):
         with leases._keeper._condition:  # forked while the keeper's thread holds no lock
             child = os.fork()
@@ -72,7 +72,7 @@ def test_a_forked_child_does_not_keep_its_parent_s_leases_alive(settings, raw_re
     # The parent stopped renewing (as a holder that died would); the child must not.
     try:
         deadline = time.monotonic() + 10  # it expires 0.6 s after the last renewal
-        while raw_redis.exists(f"{key}!lease"):
+        while raw_redis.exists(keys.lease_key(key)):
             assert time.monotonic() < deadline, "the parent's lease was kept alive by its child"
             time.sleep(0.05)
     finally:

@@ -11,7 +11,8 @@ from django_distcache import NotRegistered
 from tests.factories import DocumentFactory, ProductFactory
 from tests.testapp.models import Category, Document, Product, Uncached
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Every test runs on one Redis and on a Redis Cluster.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
 def test_hit_costs_no_query_and_one_round_trip(round_trips, django_assert_num_queries):

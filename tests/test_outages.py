@@ -291,7 +291,7 @@ def test_promoted_replica_that_missed_invalidations(redis_process, categories):
         primary.process.wait()
         promoted = redis.Redis(port=replica.port)
         promoted.replicaof("NO", "ONE")
-        assert promoted.hget("dctest:outbox:floor", "default") is None  # it really missed
+        assert promoted.hget("{dctest:outbox}:floor", "default") is None  # it really missed
         proxy.cut()
         proxy.target_port = replica.port
         proxy.start()

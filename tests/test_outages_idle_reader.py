@@ -136,13 +136,13 @@ def test_idle_reader_after_a_replica_that_missed_invalidations_is_promoted(
             rename(categories[0], 1)
             outbox.replay()  # the acknowledged row is deleted
             rename(categories[1], 1)  # acknowledged by the primary only
-            floor = int(redis.Redis(port=primary.port).hget("dctest:outbox:floor", "default"))
+            floor = int(redis.Redis(port=primary.port).hget("{dctest:outbox}:floor", "default"))
             primary.process.kill()
             primary.process.wait()
             promoted = redis.Redis(port=replica.port)
             promoted.replicaof("NO", "ONE")
             # The replica missed the deletion round that raised the primary's floor.
-            assert int(promoted.hget("dctest:outbox:floor", "default") or 0) < floor
+            assert int(promoted.hget("{dctest:outbox}:floor", "default") or 0) < floor
             proxy.cut()
             proxy.target_port = replica.port
             proxy.start()

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 
 import django_distcache
+from django_distcache import keys
 from django_distcache.reads import refresh
 from django_distcache.redis.client import get_redis
 from django_distcache.registry import get_config
@@ -128,7 +129,8 @@ def test_a_refresh_that_meets_an_invalidation_is_not_stored(on_threads):
     assert load.started.wait(20)
     Category.objects.create(name="written while the refresh loads")
     load.release.set()
-    wait_until(lambda: not get_redis().exists(fn_entry("race") + "!lease"), what="lease released")
+    lease = keys.lease_key(fn_entry("race"))
+    wait_until(lambda: not get_redis().exists(lease), what="lease released")
     assert django_distcache.get_or_set("race", lambda: "after the write", **options) == (
         "after the write"
     )

@@ -98,14 +98,15 @@ def test_hot_keys_are_bounded_and_warmed_before_they_expire(django_assert_num_qu
 
 
 def test_refresh_loses_to_an_invalidation_that_lands_while_it_reads():
+    from django_distcache.outbox.keys import with_epoch
     from django_distcache.reads import readthrough
-    from django_distcache.redis.client import script
     from django_distcache.registry import get_config
+    from django_distcache.warming.objects import warm_lease
 
     category = CategoryFactory(name="before")
     config = get_config(Category)
     base = config.object_base(category.pk)
-    generations = script("warm_lease")(keys=list(config.generation_keys), args=[5000, "tok", base])
+    generations = warm_lease(with_epoch(config.generation_keys), [base], "tok")
     # A write commits (and invalidates) after the refresh read the old row.
     Category.objects.filter(pk=category.pk).update(name="after")
     invalidate_objects(Category, [category.pk])

@@ -12,7 +12,7 @@ from django_distcache.outbox import unanswered
 from django_distcache.outbox.keys import acked_key, member
 from django_distcache.outbox.record import Row, keep
 from django_distcache.reads.channel import channel_names, publish_unnumbered
-from django_distcache.redis import breaker, wire
+from django_distcache.redis import breaker, routed, wire
 from django_distcache.redis.client import get_redis, script
 
 _EVALSHA = wire.bulk("EVALSHA")
@@ -49,6 +49,18 @@ def run_bump(keys_: list[str], args: list[Any]) -> Any:
         return bump(keys=keys_, args=args)
 
 
+def bump(generations: list[str], entries: list[str], ack: str = "") -> tuple[int, int]:
+    """Apply an invalidation (bump.lua): in one call on one Redis; on a Redis Cluster in
+    one call per slot, sent to the nodes in parallel, and acknowledged after them all.
+    Returns (generations deleted instead of bumped, 1 if ``ack`` was recorded else 0)."""
+    client = get_redis()
+    if routed.is_cluster(client):
+        row = (acked_key(), ack) if ack else None
+        return routed.bump(client, script, generations, entries, row)
+    deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
+    return deleted, acked
+
+
 def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = None) -> bool:
     """Delete ``entries`` with their leases and bump ``generations`` now; ack ``row``.
 
@@ -68,9 +80,7 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
             ):
                 return True
             for part_generations, part_entries, last in _parts(generations, entries):
-                _deleted, acked = run_bump(
-                    *bump_arguments(part_generations, part_entries, ack if last else "")
-                )
+                _deleted, acked = bump(part_generations, part_entries, ack if last else "")
         except RedisError as error:
             if isinstance(error, ResponseError):
                 # Redis is there but refused it: the near caches must not keep serving.
@@ -137,7 +147,7 @@ def _after_recovery(
     if not recovering and cache.opened_at:
         return False
     try:
-        run_bump(*bump_arguments(generations, entries, member(*row) if row else ""))
+        bump(generations, entries, member(*row) if row else "")
     except RedisError:
         return False
     return True

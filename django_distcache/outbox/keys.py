@@ -24,14 +24,16 @@ def with_epoch(generation_keys: Sequence[str]) -> list[str]:
     return [epoch_key(), *generation_keys]
 
 
+# The acknowledgements and the floor share a hash tag: outbox_floor.lua takes both (on a
+# Redis Cluster, in one slot).
 def acked_key() -> str:
     """Set of outbox rows (``<database alias>:<id>``) whose invalidation Redis has."""
-    return f"{keys.prefix()}:outbox:acked"
+    return f"{{{keys.prefix()}:outbox}}:acked"
 
 
 def floor_key() -> str:
     """Hash: database alias -> deletion rounds of that database's outbox Redis has seen."""
-    return f"{keys.prefix()}:outbox:floor"
+    return f"{{{keys.prefix()}:outbox}}:floor"
 
 
 def member(alias: str, row_id: int) -> str:

@@ -17,10 +17,11 @@ from redis.exceptions import OutOfMemoryError, RedisError
 
 from django_distcache.conf import get_settings
 from django_distcache.outbox import log
-from django_distcache.outbox.apply import bump_arguments, run_bump
+from django_distcache.outbox.apply import bump
 from django_distcache.outbox.keys import acked_key, epoch_key, floor_key, member
 from django_distcache.outbox.record import outbox_aliases
 from django_distcache.outbox.statement import STATEMENT
+from django_distcache.redis import routed
 from django_distcache.redis.client import get_redis, script
 
 # An empty row younger than this is left to its writer, which is applying it now.
@@ -70,9 +71,17 @@ def _treat_as_empty_if_lost(alias: str) -> bool:
         db_rounds = floor.rounds if floor else 0
         redis = get_redis()
         redis_rounds = int(redis.hget(floor_key(), alias) or 0)
+        if routed.is_cluster(redis):
+            # One node's floor says nothing of the others: any node may have gone back in
+            # time (a promoted replica), keeping entries elsewhere under generations it
+            # now repeats. The epoch starts again at the clock: every entry is gone.
+            redis.delete(epoch_key())
+            redis.hset(floor_key(), alias, max(db_rounds, redis_rounds))
+            log.report_lost_state(alias, redis_rounds, db_rounds)
+            return True
         if redis_rounds >= db_rounds:
             return False
-        run_bump(*bump_arguments([epoch_key()], []))
+        bump([epoch_key()], [])
         redis.hset(floor_key(), alias, db_rounds)
     log.report_lost_state(alias, redis_rounds, db_rounds)
     log.report_replayed(0, emptied=True)
@@ -127,7 +136,7 @@ def _apply_rows(alias: str, rows: list[tuple[int, Any]], overflow: bool) -> bool
         for _pk, payload in rows:
             generations.update(payload.get("generations", ()))
             entries.update(payload.get("entries", ()))
-    run_bump(*bump_arguments(sorted(generations), sorted(entries)))
+    bump(sorted(generations), sorted(entries))
     # Applied; an acknowledgement refused for memory leaves the rows for a later replay.
     with suppress(OutOfMemoryError):
         get_redis().sadd(acked_key(), *(member(alias, pk) for pk, _payload in rows))

@@ -20,15 +20,17 @@ from redis.exceptions import RedisError
 from django_distcache import stats
 from django_distcache.conf import get_settings
 from django_distcache.invalidation.replicas import RECENT, primary_of
+from django_distcache.keys import lease_key
 from django_distcache.outbox.keys import with_epoch
-from django_distcache.reads.leases import kept_alive, lease_ms, new_token
+from django_distcache.reads.leases import kept_alive, new_token
 from django_distcache.reads.readthrough import (
     _FIRST_POLL,
     _LONGEST_POLL,
     LEASE_TAKEN,
     PLAIN,
     Encoder,
-    _store_arguments,
+    read_call,
+    store_call,
     ttl_ms,
 )
 from django_distcache.redis.aio import get_async_redis
@@ -83,9 +85,7 @@ async def afetch_many(
         try:
             redis = get_async_redis()
             _generations, *answers = await redis.run_script(
-                script("read"),
-                with_epoch(generation_keys),
-                [lease_ms(), token, *PLAIN.read_args, *pending],
+                script("read"), *read_call(with_epoch(generation_keys), pending, token)
             )
         except RedisError:  # the breaker is open or Redis failed: the database answers
             found.update(await load(pending))
@@ -149,9 +149,10 @@ async def arelease(leases: Sequence[tuple[str, str]]) -> None:
     """``leases.release`` awaited: give up (entry key, token) leases."""
     if not leases:
         return
-    args = [part for lease in leases for part in lease]
+    leases_ = [lease_key(key) for key, _token in leases]
+    tokens = [token for _key, token in leases]
     try:
-        await get_async_redis().run_script(script("release"), [], args)
+        await get_async_redis().run_script(script("release"), leases_, tokens)
     except RedisError:
         logger.warning("django_distcache could not release %d leases", len(leases))
 
@@ -195,11 +196,9 @@ async def _load_and_store(
     stats.record_load(namespace, load_seconds)
     await arelease(unstored)
     if items:
-        args = _store_arguments(generations, items, load_seconds, PLAIN)
+        call = store_call(with_epoch(generation_keys), generations, items, load_seconds, PLAIN)
         try:
-            stored = await get_async_redis().run_script(
-                script("store"), with_epoch(generation_keys), args
-            )
+            stored = await get_async_redis().run_script(script("store"), *call)
             stats.record_set(namespace, stored)
         except RedisError:
             logger.warning(

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from django_distcache import keys
 from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.redis.client import connection_kwargs, get_redis
+from django_distcache.redis.routed import is_cluster
 
 if TYPE_CHECKING:
     from django_distcache.reads.near import NearCache
@@ -52,6 +53,8 @@ def publish_unnumbered(generations: list[str], entries: list[str]) -> None:
     near cache, which empties itself on an unnumbered message. Best effort, one PUBLISH
     (allowed on a read-only replica), past the circuit breaker, which may just have opened.
     """
+    if is_cluster(get_redis()):
+        return  # no near cache on a Redis Cluster (distcache.E033)
     channel, _sequence = channel_names()
     message = "-\n" + " ".join(generations) + "\n" + " ".join(entries)
     try:

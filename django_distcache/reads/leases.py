@@ -18,7 +18,9 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from django_distcache.conf import get_settings
-from django_distcache.redis.client import script
+from django_distcache.keys import lease_key
+from django_distcache.redis import routed
+from django_distcache.redis.client import get_redis, script
 
 logger = logging.getLogger("django_distcache")
 
@@ -40,13 +42,22 @@ def release(leases: Sequence[tuple[str, str]]) -> None:
     """Give up (entry key, token) leases so that waiters load at once."""
     if not leases:
         return
-    args: list[Any] = []
-    for key, token in leases:
-        args.extend((key, token))
     try:
-        script("release")(keys=[], args=args)
+        run_on_leases("release", [], leases)
     except RedisError:
         logger.warning("django_distcache could not release %d leases", len(leases))
+
+
+def run_on_leases(name: str, head: list[Any], leases: Sequence[tuple[str, str]]) -> None:
+    """Script ``name`` over the leases of (entry key, token) pairs (KEYS: the leases;
+    ARGV: ``head``, then their tokens); per hash slot on a Redis Cluster."""
+    client = get_redis()
+    entries = [key for key, _token in leases]
+    tokens = [token for _key, token in leases]
+    if routed.is_cluster(client):
+        routed.leases(client, script, name, head, entries, tokens)
+    else:
+        script(name)(keys=[lease_key(key) for key in entries], args=[*head, *tokens])
 
 
 class _Keeper:
@@ -90,11 +101,8 @@ class _Keeper:
                 self._extend(renew)
 
     def _extend(self, leases: list[tuple[str, str]]) -> None:
-        args: list[Any] = [lease_ms()]
-        for key, token in leases:
-            args.extend((key, token))
         try:
-            script("extend")(keys=[], args=args)
+            run_on_leases("extend", [lease_ms()], leases)
         except RedisError:
             logger.warning("django_distcache could not renew %d leases", len(leases))
             return

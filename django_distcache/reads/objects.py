@@ -19,8 +19,9 @@ from django_distcache.keys import pk_text
 from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads import front, instances, readthrough
 from django_distcache.reads.near import near_cache
-from django_distcache.redis import wire
+from django_distcache.redis import routed, wire
 from django_distcache.redis.client import buffer_shares_cache, get_redis
+from django_distcache.redis.slots import keys_by_slot
 from django_distcache.registry import ModelConfig, get_config
 from django_distcache.writebehind.overlay import lay_peeked, overlay, peek_call
 
@@ -216,7 +217,16 @@ def _buffered_hits(
 def _read_with_peek(
     client: Any, mget_keys: list[str], script: Any, peek_keys: list[str], peek_args: list[str]
 ) -> tuple[list[Any], list[Any]]:
-    """MGET ``mget_keys`` and run wb_peek, pipelined: one round trip."""
+    """MGET ``mget_keys`` and run wb_peek, pipelined: one round trip (on a Redis
+    Cluster one per node, in parallel: an MGET per slot)."""
+    if routed.is_cluster(client):
+        groups = list(keys_by_slot(mget_keys).values())
+        calls: list[routed.Call] = [(None, ["MGET", *group], ()) for group in groups]
+        *replies, peeked = routed.run(client, [*calls, (script, peek_keys, peek_args)])
+        found: dict[str, Any] = {}
+        for group, values in zip(groups, replies, strict=True):
+            found.update(zip(group, values, strict=True))
+        return [found[key] for key in mget_keys], peeked
     if not wire.can_send_directly(client):
         pipe = client.pipeline(transaction=False)
         pipe.mget(mget_keys)

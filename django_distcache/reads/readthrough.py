@@ -31,9 +31,10 @@ from redis.exceptions import RedisError
 
 from django_distcache import stats
 from django_distcache.conf import DistcacheSettings, get_settings
+from django_distcache.keys import lease_key
 from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads.leases import kept_alive, lease_ms, new_token, release
-from django_distcache.redis import breaker, wire
+from django_distcache.redis import breaker, routed, wire
 from django_distcache.redis.client import get_redis, script
 
 __all__ = [
@@ -47,11 +48,13 @@ __all__ = [
     "fetch_many",
     "freshness",
     "new_token",
+    "read_call",
     "read_or_lease",
     "refresh",
     "release",
     "serializer",
     "store",
+    "store_call",
     "ttl_ms",
 ]
 
@@ -228,13 +231,34 @@ def read_or_lease(
 ) -> list[Any]:
     """[generations, r1, r2, ...]: per key the stored entry, [entry] (a stale hit whose
     refresh lease was taken here), LEASE_TAKEN or HELD_ELSEWHERE."""
+    client = get_redis()
+    if routed.is_cluster(client):  # its pipelines go through the breaker
+        plain = not (policy.stale_ms or policy.slide_ms)
+        return routed.read_or_lease(
+            client,
+            script,
+            with_epoch(generation_keys),
+            keys,
+            token,
+            lease_ms(),
+            policy.read_args,
+            plain=plain,
+        )
     breaker.check()
-    args = [lease_ms(), token, *policy.read_args, *keys]
+    keys_, args = read_call(with_epoch(generation_keys), keys, token, policy)
     try:
-        return wire.run_script(get_redis(), script("read"), with_epoch(generation_keys), args)
+        return wire.run_script(client, script("read"), keys_, args)
     except RedisError as error:
         breaker.trip(error)
         raise
+
+
+def read_call(
+    generation_keys: Sequence[str], keys: Sequence[str], token: str, policy: Freshness = PLAIN
+) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of read.lua on one Redis (``generation_keys`` with the epoch)."""
+    keys_ = [*generation_keys, *keys, *map(lease_key, keys)]
+    return keys_, [len(generation_keys), "", lease_ms(), token, *policy.read_args]
 
 
 def lease_early(
@@ -242,13 +266,15 @@ def lease_early(
 ) -> list[str]:
     """Of ``keys`` (read as current under ``generations``), those whose lease is taken
     here for an early refresh; none if Redis fails (the entries stay as they are)."""
+    client = get_redis()
+    gens = [] if routed.is_cluster(client) else with_epoch(generation_keys)
+    head = [len(gens), lease_ms(), token, generations]
     try:
-        taken = wire.run_script(
-            get_redis(),
-            script("lease"),
-            with_epoch(generation_keys),
-            [lease_ms(), token, generations, *keys],
-        )
+        if routed.is_cluster(client):
+            taken = _per_key(routed.leases(client, script, "lease", head, keys), keys)
+        else:
+            keys_ = [*gens, *map(lease_key, keys)]
+            taken = wire.run_script(client, script("lease"), keys_, head)
     except RedisError:
         return []
     return [key for key, answer in zip(keys, taken, strict=True) if answer == 1]
@@ -274,22 +300,44 @@ def store(
     """
     if not items:
         return 0
-    args = _store_arguments(generations, items, load_seconds, policy)
-    return wire.run_script(get_redis(), script("store"), with_epoch(generation_keys), args)
+    client = get_redis()
+    if routed.is_cluster(client):
+        head = _store_head(0, generations, load_seconds, policy)
+        return routed.store(client, script, head, items)
+    keys_, args = store_call(with_epoch(generation_keys), generations, items, load_seconds, policy)
+    return wire.run_script(client, script("store"), keys_, args)
 
 
-def _store_arguments(
+def _per_key(replies: list[tuple[list[str], Any]], keys: Sequence[str]) -> list[Any]:
+    """Per key of ``keys``, its answer in a routed script's per-slot replies."""
+    answers: dict[str, Any] = {}
+    for group, reply in replies:
+        answers.update(zip(group, reply, strict=True))
+    return [answers[key] for key in keys]
+
+
+def _store_head(
+    n_generations: int, generations: bytes, load_seconds: float, policy: Freshness
+) -> list[Any]:
+    delta_ms = max(1, math.ceil(load_seconds * 1000)) if load_seconds > 0 else 0
+    max_age = policy.max_age_ms if policy.slide_ms else 0
+    return [n_generations, generations, delta_ms, policy.stale_ms, max_age]
+
+
+def store_call(
+    generation_keys: Sequence[str],
     generations: bytes,
     items: Sequence[tuple[str, str, bytes, int]],
     load_seconds: float,
     policy: Freshness,
-) -> list[Any]:
-    delta_ms = max(1, math.ceil(load_seconds * 1000)) if load_seconds > 0 else 0
-    max_age = policy.max_age_ms if policy.slide_ms else 0
-    args: list[Any] = [generations, delta_ms, policy.stale_ms, max_age]
-    for key, token, data, ttl in items:
-        args.extend((key, token, data, ttl))
-    return args
+) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of store.lua on one Redis (``generation_keys`` with the epoch)."""
+    entries = [item[0] for item in items]
+    keys_ = [*generation_keys, *entries, *map(lease_key, entries)]
+    args = _store_head(len(generation_keys), generations, load_seconds, policy)
+    for _key, token, data, ttl in items:
+        args.extend((token, data, ttl))
+    return keys_, args
 
 
 def store_later(
@@ -314,8 +362,8 @@ def store_later(
         count = store(generation_keys, generations, items, load_seconds=load_seconds, policy=policy)
         stats.record_set(namespace, count)
         return
-    args = _store_arguments(generations, items, load_seconds, policy)
-    body = wire.script_body(script("store"), with_epoch(generation_keys), args, source=True)
+    keys_, args = store_call(with_epoch(generation_keys), generations, items, load_seconds, policy)
+    body = wire.script_body(script("store"), keys_, args, source=True)
 
     def stored(reply: Any) -> None:
         # Counted as stored when sent; a store refused (a generation moved on) is taken back.

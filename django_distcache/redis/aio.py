@@ -31,6 +31,7 @@ from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.redis import breaker as _breaker
 from django_distcache.redis import recovered, wire
 from django_distcache.redis.client import get_client
+from django_distcache.redis.routed import is_cluster
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
@@ -65,7 +66,12 @@ def _accepted(connection_class: type) -> set[str]:
 def async_connection_args(alias: str) -> tuple[type, dict[str, Any]]:
     """The redis.asyncio connection class and arguments of the app's client of ``alias``
     (its timeouts already bounded by ``REDIS_TIMEOUT``), with no retries."""
-    pool = get_client(alias).connection_pool
+    client = get_client(alias)
+    if is_cluster(client):
+        raise NotImplementedError(
+            f"cache {alias!r} is a Redis Cluster cache; the async API needs one Redis for now"
+        )
+    pool = client.connection_pool
     connection_class = _ASYNC_CLASSES.get(pool.connection_class)
     if connection_class is None:
         raise NotImplementedError(

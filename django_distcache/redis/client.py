@@ -16,6 +16,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.cache import caches
 from django_redis import get_redis_connection
 from redis import BlockingConnectionPool, ConnectionPool, Redis
 from redis.backoff import NoBackoff
@@ -26,7 +27,7 @@ from redis.retry import Retry
 from django_distcache.conf import get_settings
 from django_distcache.redis import breaker as _breaker
 from django_distcache.redis import recovered
-from django_distcache.redis.cluster import is_cluster_cache
+from django_distcache.redis.cluster import Cluster, is_cluster_cache, new_cluster
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
@@ -90,6 +91,7 @@ def connection_kwargs(pool: Any, timeout: float | None, alias: str | None = None
 
 
 _pools: list[ConnectionPool] = []
+_clusters: list[Cluster] = []
 
 
 def _app_pool(pool: Any, alias: str | None = None) -> Any:
@@ -104,17 +106,66 @@ def _app_pool(pool: Any, alias: str | None = None) -> Any:
     return clone
 
 
-@cache
-def get_client(alias: str) -> GuardedRedis:
-    """The app's client of the Redis behind django-redis cache ``alias``.
+class GuardedCluster(Cluster):
+    """The app's Redis Cluster client: its commands and pipelines go through the breaker."""
 
-    Raises NotImplementedError, without connecting, if that cache is not on one Redis (not
-    django-redis, or a Redis Cluster).
+    def __init__(self, *args: Any, breaker: _breaker.Breaker, **kwargs: Any) -> None:
+        self.breaker = breaker  # the constructor already sends COMMAND
+        super().__init__(*args, **kwargs)
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.breaker.check()
+        try:
+            return super().execute_command(*args, **options)
+        except RedisError as error:
+            self.breaker.trip(error)
+            raise
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        pipe = super().pipeline(transaction, shard_hint)
+        execute, breaker = pipe.execute, self.breaker
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            breaker.check()
+            try:
+                return execute(*args, **kwargs)
+            except RedisError as error:
+                breaker.trip(error)
+                raise
+
+        pipe.execute = guarded
+        return pipe
+
+
+def _cluster_client(alias: str) -> GuardedCluster:
+    """A client of cache ``alias``'s cluster with the app's timeouts.
+
+    NOTE: redis-py follows MOVED and ASK and refreshes its slot table itself; a node that
+    does not answer is reported (after redis-py's own retries on the slot table), and
+    trips the breaker like a single Redis that does not answer.
     """
+    backend: Any = caches[alias]
+    options = backend.client.connection_options()
+    timeout = get_settings().REDIS_TIMEOUT
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        for name in ("socket_timeout", "socket_connect_timeout"):
+            current = options.get(name)
+            options[name] = timeout if current is None else min(current, timeout)
+    # Each node's new connections check it was recovered since it started (a promoted
+    # replica was not): as on one Redis, see recovered.py.
+    options["redis_connect_func"] = recovered.connect_hook(alias, options.get("redis_connect_func"))
+    options["breaker"] = _breaker.for_alias(alias)
+    client = new_cluster(GuardedCluster, backend.client.startup_urls(), options)
+    _clusters.append(client)
+    return client
+
+
+@cache
+def get_client(alias: str) -> Any:
+    """The app's client of the Redis behind django-redis cache ``alias``: a GuardedRedis,
+    or a GuardedCluster for a Redis Cluster cache (``redis.routed`` splits its scripts)."""
     if is_cluster_cache(settings.CACHES.get(alias, {})):
-        # A Redis Cluster client has no one connection pool to clone; the app's entries,
-        # scripts and buffer need one Redis (distcache.E032 says so).
-        raise NotImplementedError(f"cache {alias!r} is a Redis Cluster cache")
+        return _cluster_client(alias)
     raw = get_redis_connection(alias)
     client = GuardedRedis(connection_pool=_app_pool(raw.connection_pool, alias))
     client.breaker = _breaker.for_alias(alias)
@@ -173,3 +224,5 @@ def reset() -> None:
     _node_clients.clear()
     while _pools:
         _pools.pop().disconnect()
+    while _clusters:
+        _clusters.pop().close()

@@ -6,7 +6,7 @@ import socket
 import threading
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from django.utils.module_loading import import_string
 from django_redis.cache import RedisCache
@@ -33,6 +33,9 @@ _REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ResponseError, socket.
 # and the slot table, shared by every thread (Django makes a cache object per thread).
 _clusters: dict[str, Cluster] = {}
 _clusters_lock = threading.Lock()
+
+
+C = TypeVar("C", bound="Cluster")
 
 
 class ClusterUnavailable(RedisConnectionError):
@@ -82,15 +85,19 @@ def cluster_client(urls: list[str], options: dict[str, Any]) -> Cluster:
     with _clusters_lock:
         client = _clusters.get(identity)
         if client is None:
-            others = [parse_url(url) for url in urls[1:]]
-            with unavailable_as_redis_error():
-                client = Cluster(
-                    url=urls[0],
-                    startup_nodes=[ClusterNode(node["host"], node["port"]) for node in others],
-                    **options,
-                )
-            _clusters[identity] = client
+            client = _clusters[identity] = new_cluster(Cluster, urls, options)
     return client
+
+
+def new_cluster(cls: type[C], urls: list[str], options: dict[str, Any]) -> C:
+    """A new client of class ``cls`` of the cluster whose startup nodes are ``urls``."""
+    others = [parse_url(url) for url in urls[1:]]
+    with unavailable_as_redis_error():
+        return cls(
+            url=urls[0],
+            startup_nodes=[ClusterNode(node["host"], node["port"]) for node in others],
+            **options,
+        )
 
 
 class RedisClusterClient(DefaultClient):
@@ -108,10 +115,18 @@ class RedisClusterClient(DefaultClient):
         self._clients = [None]
 
     def connect(self, index: int = 0) -> RedisCluster:  # type: ignore[override]
+        return cluster_client(self._startup_urls, self.connection_options())
+
+    def connection_options(self) -> dict[str, Any]:
+        """The options of every node's connections (OPTIONS, CONNECTION_POOL_KWARGS)."""
         params = self.connection_factory.make_connection_params(self._startup_urls[0])
         params.pop("url")
         params.update(self._options.get("CONNECTION_POOL_KWARGS", {}))
-        return cluster_client(self._startup_urls, params)
+        return dict(params)
+
+    def startup_urls(self) -> list[str]:
+        """The node URLs of LOCATION."""
+        return list(self._startup_urls)
 
     def disconnect(self, index: int = 0, client: Any = None) -> None:
         client = client or self._clients[index]

@@ -56,6 +56,16 @@ def _is_marked(connection: Any) -> bool:
     return bool(connection.read_response()[0])
 
 
+def _is_replica(connection: Any) -> bool:
+    """Whether the server is a replica: a Redis Cluster client also connects to replicas
+    (startup nodes, topology), whose state the app never reads; the marker is loaded on
+    primaries only, so that a replica promoted later is recovered.
+    NOTE: one round trip more, only on a connection to a server without the marker."""
+    connection.send_command("ROLE", check_health=False)
+    role = connection.read_response()[0]
+    return role in (b"slave", "slave")
+
+
 def _lock(alias: str) -> threading.Lock:
     found = _locks.get(alias)
     if found is None:
@@ -86,7 +96,7 @@ def check(alias: str, connection: Any) -> None:
     if breaker.in_recovery():
         return  # the recovery's own connections (it marks the server when it is done)
     try:
-        if _is_marked(connection):
+        if _is_marked(connection) or _is_replica(connection):
             return
     except ResponseError:
         # Scripts refused (an ACL without @scripting): the server cannot be marked, so
@@ -117,5 +127,6 @@ def mark_recovered(alias: str) -> None:
     from django_distcache.redis.client import get_client
 
     client = get_client(alias)
-    body, _sha = marker_script(client.connection_pool.connection_kwargs.get("db"))
-    client.script_load(body)
+    pool = getattr(client, "connection_pool", None)  # a cluster has one per node, db 0
+    body, _sha = marker_script(pool.connection_kwargs.get("db") if pool else 0)
+    client.script_load(body)  # NOTE: on a Redis Cluster, every primary

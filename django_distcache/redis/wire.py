@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
+from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -261,7 +262,9 @@ _MGET = bulk("MGET")
 
 
 def mget(client: Redis, keys: Sequence[bytes | str]) -> list[Any]:
-    """MGET ``keys`` in one round trip."""
+    """MGET ``keys`` in one round trip (on a Redis Cluster: one per node, in parallel)."""
+    if isinstance(client, RedisCluster):
+        return client.mget_nonatomic(keys)  # type: ignore[arg-type]
     if not can_send_directly(client):
         return client.mget(keys)
     body = command(len(keys) + 1, _MGET + b"".join(bulk(key) for key in keys))

@@ -7,11 +7,13 @@ from typing import Any
 
 from django.db import models, router
 
-from django_distcache.conf import get_settings
+from django_distcache.keys import lease_key
 from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads import readthrough
+from django_distcache.reads.leases import lease_ms
 from django_distcache.reads.objects import _encode_instance, _normalize_pk
-from django_distcache.redis.client import script
+from django_distcache.redis import routed
+from django_distcache.redis.client import get_redis, script
 from django_distcache.registry import get_config
 
 
@@ -31,10 +33,7 @@ def refresh_objects(
         return 0
     bases = {key_pk: config.object_base(key_pk) for key_pk in by_key}
     token = readthrough.new_token()
-    lease_ms = int(get_settings().LEASE_TIMEOUT * 1000)
-    generations = script("warm_lease")(
-        keys=with_epoch(config.generation_keys), args=[lease_ms, token, *bases.values()]
-    )
+    generations = warm_lease(with_epoch(config.generation_keys), list(bases.values()), token)
     manager = model._default_manager.db_manager(using)
     loaded = manager.in_bulk([model._meta.pk.to_python(pk) for pk in by_key.values()])
     instances = {_normalize_pk(model, pk): obj for pk, obj in loaded.items()}
@@ -47,3 +46,22 @@ def refresh_objects(
         data, timeout = encoded
         items.append((base, token, data, readthrough.ttl_ms(timeout)))
     return readthrough.store(config.generation_keys, generations, items, policy=config.freshness)
+
+
+def warm_lease(generation_keys: list[str], entries: list[str], token: str) -> bytes:
+    """Take the leases of ``entries`` whatever they hold; the current generations.
+
+    NOTE: on a Redis Cluster two round trips (the generations, then the leases per slot,
+    each to the nodes concerned in parallel); one on one Redis.
+    """
+    client = get_redis()
+    head: list[Any] = [lease_ms(), token]
+    if routed.is_cluster(client):
+        generations = routed.generations(client, script, generation_keys)
+        routed.leases(client, script, "warm_lease", [0, generations, *head], entries)
+        return generations
+    leases = [lease_key(entry) for entry in entries]
+    answer: bytes = script("warm_lease")(
+        keys=[*generation_keys, *leases], args=[len(generation_keys), "", *head]
+    )
+    return answer

@@ -114,11 +114,16 @@ def _check_warmers(warmers: Any) -> list[Error]:
 def eviction_policy() -> str | None:
     """The maxmemory-policy of the buffer's Redis (None if it cannot be read)."""
     from django_distcache.redis.client import get_buffer_redis
+    from django_distcache.redis.routed import is_cluster
 
     try:
         redis = get_buffer_redis()
     except NotImplementedError:
-        return None  # not django-redis (distcache.E003) or a cluster (distcache.E032)
+        return None  # not django-redis (distcache.E003)
+    except RedisError:
+        return None  # a cluster out of reach (a cluster client connects when made)
+    if is_cluster(redis):
+        return None  # the buffer cannot be on a cluster (distcache.E032)
     try:
         try:
             return redis.config_get("maxmemory-policy").get("maxmemory-policy")

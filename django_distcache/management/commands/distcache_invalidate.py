@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 
 from django_distcache import keys, operations
 from django_distcache.inspection import key_of_get_or_set as entry_key
-from django_distcache.outbox.apply import bump_arguments, run_bump
+from django_distcache.outbox.apply import bump
 from django_distcache.redis.client import get_redis
 from django_distcache.registry import resolve_model
 
@@ -57,7 +57,7 @@ class Command(BaseCommand):
             if cached:
                 # Through the one script that applies invalidations: deleted with its
                 # lease, and published to every process's near cache.
-                run_bump(*bump_arguments([], [full]))
+                bump([], [full])
         except RedisError as exc:
             raise operations.OperationFailed(f"Redis is unavailable: {exc}") from exc
         if not cached:

@@ -7,14 +7,18 @@
 -- is stored as "<token>|<generations>": it belongs to the generations it was taken
 -- under, so a lease taken before a generation moved on is taken over at once (its
 -- holder's store will be refused anyway) instead of making readers wait for it.
--- KEYS: generation keys. ARGV: lease_ms, token, stale_ms (grace after expiry in which
--- the entry is still served), slide_ms (sliding timeout, 0: off), entry keys...
+-- KEYS: ARGV[1] generation keys, then the entry keys, then their leases (same order).
+-- ARGV: number of generation keys, the generations ('': read them from KEYS; on a Redis
+-- Cluster they live in other slots and are read first), lease_ms, token, stale_ms
+-- (grace after expiry in which the entry is still served), slide_ms (sliding timeout, 0: off).
 -- Returns {generations, r1, r2, ...}: ri is the stored entry (a hit), {entry} (a stale
 -- hit whose lease was taken here: refresh it), 1 (miss, lease taken, or already ours)
 -- or 0 (miss, another process holds a current lease).
-local gens = {}
-if #KEYS > 0 then
-  local values = redis.call('MGET', unpack(KEYS))
+local n_gens = tonumber(ARGV[1])
+local generations = ARGV[2]
+if n_gens > 0 then
+  local gens = {}
+  local values = redis.call('MGET', unpack(KEYS, 1, n_gens))
   for i, value in ipairs(values) do
     if not value then
       -- A missing generation starts at the clock, so it never repeats an older one.
@@ -26,21 +30,21 @@ if #KEYS > 0 then
     end
     gens[i] = value
   end
+  generations = table.concat(gens, '.')
 end
-local generations = table.concat(gens, '.')
+local n = (#KEYS - n_gens) / 2
 local current = generations .. '|'
-local lease_ms = tonumber(ARGV[1])
-local mine = ARGV[2] .. '|' .. generations
-local stale_ms = tonumber(ARGV[3])
-local slide_ms = tonumber(ARGV[4])
+local lease_ms = tonumber(ARGV[3])
+local mine = ARGV[4] .. '|' .. generations
+local stale_ms = tonumber(ARGV[5])
+local slide_ms = tonumber(ARGV[6])
 -- NOTE: the clock is read (and an entry's times parsed) only for namespaces that serve
 -- stale entries or slide; any other hit is the GET and one comparison.
 local timed = stale_ms > 0 or slide_ms > 0
 local now
 
--- Take the lease of entry `key` unless another process holds a current one.
-local function lease(key)
-  local name = key .. '!lease'
+-- Take the lease `name` unless another process holds a current one.
+local function lease(name)
   local held = redis.call('GET', name)
   if held == mine then return 1 end
   local bar = held and string.find(held, '|', 1, true)
@@ -50,8 +54,9 @@ local function lease(key)
 end
 
 local result = {generations}
-for i = 5, #ARGV do
-  local key = ARGV[i]
+for i = n_gens + 1, n_gens + n do
+  local key = KEYS[i]
+  local name = KEYS[i + n]
   local value = redis.call('GET', key)
   local answer
   if value and string.sub(value, 1, #current) == current then
@@ -66,7 +71,7 @@ for i = 5, #ARGV do
         answer = nil -- past its grace period: a miss
       elseif now >= expires then
         -- Stale within its grace: served at once; one reader refreshes it.
-        if lease_ms > 0 and lease(key) == 1 then answer = {value} end
+        if lease_ms > 0 and lease(name) == 1 then answer = {value} end
       elseif slide_ms > 0 then
         local limit = tonumber(string.match(value, '^%d+:%d+:(%d+)|', #current + 1))
         local slid = math.min(now + slide_ms, limit)
@@ -82,7 +87,7 @@ for i = 5, #ARGV do
     if lease_ms <= 0 then
       answer = 0
     else
-      answer = lease(key)
+      answer = lease(name)
     end
   end
   result[#result + 1] = answer

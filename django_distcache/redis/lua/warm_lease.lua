@@ -1,10 +1,13 @@
 -- Take the lease of entries about to be refreshed (even if they are cached), so an
 -- invalidation that lands while their rows are read makes the store fail.
--- KEYS: generation keys. ARGV: lease_ms, token, entry keys... Returns the current
--- generations (what store.lua checks).
-local gens = {}
-if #KEYS > 0 then
-  local values = redis.call('MGET', unpack(KEYS))
+-- KEYS: ARGV[1] generation keys, then the leases. ARGV: number of generation keys,
+-- the generations ('': read them from KEYS; on a Redis Cluster they are read first),
+-- lease_ms, token. Returns the current generations (what store.lua checks).
+local n_gens = tonumber(ARGV[1])
+local generations = ARGV[2]
+if n_gens > 0 then
+  local gens = {}
+  local values = redis.call('MGET', unpack(KEYS, 1, n_gens))
   for i, value in ipairs(values) do
     if not value then
       local t = redis.call('TIME')
@@ -15,9 +18,9 @@ if #KEYS > 0 then
     end
     gens[i] = value
   end
+  generations = table.concat(gens, '.')
 end
-local generations = table.concat(gens, '.')
-for i = 3, #ARGV do
-  redis.call('SET', ARGV[i] .. '!lease', ARGV[2] .. '|' .. generations, 'PX', ARGV[1])
+for i = n_gens + 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[4] .. '|' .. generations, 'PX', ARGV[3])
 end
 return generations
