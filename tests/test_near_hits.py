@@ -197,3 +197,21 @@ def test_a_transaction_that_wrote_a_dependency_calls_the_function_not_l1(l1):  #
         transaction.set_rollback(True)
     assert names() == ["a"]
     assert len(calls) == 2
+
+
+def test_a_forked_child_makes_its_own_plans(l1):  # noqa: F811
+    """A plan starts the statistics thread when it is made: a child, which has none,
+    makes its plans (and so starts its thread) again."""
+    import os
+
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="a")
+    settled(l1)
+    in_l1(l1, Category, category.pk)
+    assert instances._plans
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if not instances._plans else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert instances._plans

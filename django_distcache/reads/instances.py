@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 from collections.abc import Callable
@@ -97,23 +98,22 @@ class _Plan:
 
 
 _plans: dict[type[models.Model], _Plan] = {}
+# A forked child starts its own statistics thread, which a plan starts when it is made.
+os.register_at_fork(after_in_child=_plans.clear)
 
 
 def _plan(config: ModelConfig) -> _Plan:
-    conf = get_settings()
-    plan = _plans.get(config.model)
-    if plan is None or plan.config is not config or plan.conf is not conf:
-        field = config.model._meta.pk
-        plan = _plans[config.model] = _Plan(
-            config,
-            conf,
-            {},
-            config.generation_keys,
-            config.namespace,
-            # An integer field whose to_python is IntegerField's: int(pk).
-            isinstance(field, IntegerField) and type(field).to_python is IntegerField.to_python,
-            stats.near_hit_recorder(config.namespace),
-        )
+    field = config.model._meta.pk
+    plan = _plans[config.model] = _Plan(
+        config,
+        get_settings(),
+        {},
+        config.generation_keys,
+        config.namespace,
+        # An integer field whose to_python is IntegerField's: int(pk).
+        isinstance(field, IntegerField) and type(field).to_python is IntegerField.to_python,
+        stats.near_hit_recorder(config.namespace),
+    )
     return plan
 
 
@@ -121,7 +121,9 @@ def hit(config: ModelConfig, pk: Any, using: str) -> Any:
     """A fresh instance of row ``pk`` (None: no such row) from the near cache, or MISSED:
     L1 does not hold it, or the transaction open on ``using`` wrote it or its model."""
     global _unsampled
-    plan = _plan(config)
+    plan = _plans.get(config.model)
+    if plan is None or plan.config is not config or plan.conf is not get_settings():
+        plan = _plan(config)  # registered or settings changed since
     prefix = plan.prefixes.get(using)
     if prefix is None:
         prefix = plan.prefixes[using] = config.object_prefix(using)

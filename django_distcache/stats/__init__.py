@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 
 from django_distcache.stats import checks as _checks  # noqa: F401  (registers them)
-from django_distcache.stats import recorder
+from django_distcache.stats import recorder, tally
 from django_distcache.stats.health import health_warnings
 from django_distcache.stats.recorder import flush, reset, reset_local
 from django_distcache.stats.snapshot import LOAD, READ, snapshot
@@ -64,7 +64,8 @@ def near_hit_recorder(namespace: str) -> Callable[[], None]:
     keeps it with the settings it was made under (STATS_ENABLED is read here, once)."""
     if not recorder.enabled():
         return _record_nothing
-    return functools.partial(recorder.count_lock_free, (recorder.COUNT, namespace, "near_hits"))
+    recorder.start_flusher()  # count_lock_free's part, done once here
+    return functools.partial(tally.add, (recorder.COUNT, namespace, "near_hits"))
 
 
 def _record_nothing() -> None:

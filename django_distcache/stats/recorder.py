@@ -79,6 +79,13 @@ def count_lock_free(field: tuple[str, str, str]) -> None:
         _start_flusher()
 
 
+def start_flusher() -> None:
+    """Start the thread that sends the counts, if it has not started (for a caller of
+    ``tally.add``, which starts nothing)."""
+    if _flusher is None:
+        _start_flusher()
+
+
 def observe(kind: str, namespace: str, event: str, seconds: float) -> None:
     """Count ``event`` and put ``seconds`` in the ``kind`` latency histogram."""
     global _events, _wake_requested
