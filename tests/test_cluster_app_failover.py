@@ -148,9 +148,15 @@ def test_an_invalidation_is_acknowledged_only_once_every_node_applied_it(setting
 
     app_on_cluster(settings, patient_cluster)
     settings.DISTCACHE = {**settings.DISTCACHE, "REDIS_TIMEOUT": 0.3, "RETRY_REDIS_AFTER": 0.2}
-    category = CategoryFactory(name="before")
-    django_distcache.get_object(Category, category.pk)
     raw = RedisCluster.from_url(patient_cluster.url)
+    acks_on = raw.get_node_from_key(acked_key()).port
+    # A row whose entry is on another node than the acknowledgements (read while paused).
+    category = next(
+        c
+        for c in CategoryFactory.create_batch(20, name="before")
+        if raw.get_node_from_key(get_config(Category).object_base(c.pk)).port != acks_on
+    )
+    django_distcache.get_object(Category, category.pk)
     entry = get_config(Category).object_base(category.pk)
     holder = raw.get_node_from_key(entry).port
     paused = next(node for node in patient_cluster.masters() if node.port == holder)
