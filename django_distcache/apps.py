@@ -37,7 +37,6 @@ class DistcacheConfig(AppConfig):
         resolve_dependencies()
         stats.connect_signals()
         _connect_recovery()
-        _connect_replies()
 
 
 def _connect_recovery() -> None:
@@ -49,15 +48,3 @@ def _connect_recovery() -> None:
     for hook in (outbox.recover, recovered.mark_recovered):
         if hook not in breaker.recovery_hooks:
             breaker.recovery_hooks.append(hook)
-
-
-def _connect_replies() -> None:
-    """At the end of each request and Celery task, read the replies of invalidations sent
-    without waiting (see outbox/unanswered.py), so a refusal is known at once."""
-    from celery.signals import task_postrun
-    from django.core.signals import request_finished
-
-    from django_distcache.redis import wire
-
-    request_finished.connect(wire.read_replies, dispatch_uid="distcache-read-replies")
-    task_postrun.connect(wire.read_replies, dispatch_uid="distcache-read-replies", weak=False)

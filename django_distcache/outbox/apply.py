@@ -8,7 +8,6 @@ from typing import Any
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from django_distcache import keys
-from django_distcache.outbox import unanswered
 from django_distcache.outbox.keys import acked_key, member
 from django_distcache.outbox.record import Row, keep
 from django_distcache.reads.channel import channel_names, publish_unnumbered
@@ -64,9 +63,8 @@ def bump(generations: list[str], entries: list[str], ack: str = "") -> tuple[int
 def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = None) -> bool:
     """Delete ``entries`` with their leases and bump ``generations`` now; ack ``row``.
 
-    Returns whether the invalidation was sent (up to 1,000 entries: without waiting for
-    Redis's reply, see ``unanswered``) or, for more, took effect. When it did not, or
-    Redis would not record the acknowledgement, it is kept in the outbox for the replay.
+    Returns whether the invalidation took effect. When it did not, or Redis would not
+    record the acknowledgement, it is kept in the outbox for the replay.
     """
     generations = sorted(generations)
     entries = sorted(entries)
@@ -75,10 +73,6 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
         return True
     with breaker.invalidating():
         try:
-            if len(entries) <= MOST_ENTRIES_PER_CALL and _send_unanswered(
-                generations, entries, row, ack
-            ):
-                return True
             for part_generations, part_entries, last in _parts(generations, entries):
                 _deleted, acked = bump(part_generations, part_entries, ack if last else "")
         except RedisError as error:
@@ -90,21 +84,6 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
     if ack and not acked:
         # NOTE: it took effect (DEL works at maxmemory), but Redis would not record it.
         keep(row, generations, entries, "Redis refused to record it (out of memory)")
-    return True
-
-
-def _send_unanswered(generations: list[str], entries: list[str], row: Row | None, ack: str) -> bool:
-    """Send ``bump.lua`` on the thread's connection without waiting for its reply (see
-    ``unanswered``); False if the client cannot send directly. Raises if it cannot be sent.
-
-    NOTE: sent as EVAL of its source, which a Redis that lost its scripts still runs.
-    """
-    client = get_redis()
-    if not wire.can_send_directly(client):
-        return False
-    keys_, args = bump_arguments(generations, entries, ack)
-    body = wire.script_body(script("bump"), keys_, args, source=True)
-    wire.send_later(client, body, unanswered.on_reply(row, generations, entries, bool(ack)))
     return True
 
 

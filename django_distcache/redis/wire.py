@@ -74,12 +74,7 @@ def _connection(pool: Any) -> tuple[Any, bool]:
     if held is not None and held[0] is pool and held[1] == os.getpid():
         return held[2], False
     if held is not None and held[1] == os.getpid():
-        # Another server now (settings changed): the old one's replies are read first.
-        try:
-            _read_pending(held[2])
-        except Exception as error:
-            _drop(held[2], error)
-        held[2].disconnect()
+        held[2].disconnect()  # another server now (settings changed)
     connection = pool.connection_class(**pool.connection_kwargs)
     _local.held = (pool, os.getpid(), connection)
     _local.pending = []
@@ -93,29 +88,23 @@ def _pending() -> list[Later]:
     return pending
 
 
-def _drop(connection: Any, error: BaseException | None = None) -> None:
+def _drop(connection: Any) -> None:
     # A reply may be half read: never reuse this connection. Replies still pending
-    # are lost with it: each command sent with send_later is told so with ``error``.
-    lost = _pending() if error is not None else []
+    # are lost with it: only commands that may be lost are sent with send_later.
     _local.held = None
     _local.pending = []
     connection.disconnect()
-    for on_reply in lost:
-        try:
-            on_reply(error)
-        except Exception:
-            logger.exception("django_distcache: handling a lost deferred reply failed")
 
 
 def _read_pending(connection: Any) -> None:
     """Read the replies of earlier ``send_later`` commands, in order."""
     pending = _pending()
     while pending:
+        on_reply = pending.pop(0)
         try:
             reply = connection.read_response()
         except ResponseError as error:
             reply = error
-        on_reply = pending.pop(0)  # not before: a reply that fails to come is lost (_drop)
         try:
             on_reply(reply)
         except Exception:  # a callback's failure is not this command's
@@ -140,47 +129,25 @@ def send(client: Redis, body: bytes, *, idempotent: bool = False, replies: int =
         breaker.check()
     while True:
         connection, fresh = _connection(client.connection_pool)
-        deferred = bool(getattr(_local, "pending", None))
         try:
             connection.send_packed_command([body], check_health=False)
             _read_pending(connection)
             if replies == 1:
-                reply = connection.read_response()
-            else:
-                reply = _read_replies(connection, replies)
+                return connection.read_response()
+            return _read_replies(connection, replies)
         except ResponseError:
             raise  # an error reply: the connection is in step and stays
         except RedisConnectionError as error:
-            _drop(connection, error)
+            _drop(connection)
             if fresh or not idempotent:
                 if breaker is not None:
                     breaker.trip(error)
                 raise
-            if deferred and breaker is not None:
-                breaker.check()  # what was lost with the connection may have opened it
-            continue
         except BaseException as error:
-            _drop(connection, error)
+            _drop(connection)
             if breaker is not None:
                 breaker.trip(error)
             raise
-        if deferred and breaker is not None:
-            # A deferred reply read just now (an invalidation Redis refused) may have
-            # opened the breaker: this reply may then be what it failed to invalidate.
-            breaker.check()
-        return reply
-
-
-def read_replies(*_args: Any, **_kwargs: Any) -> None:
-    """Read the replies still pending on this thread's connection now (at the end of a
-    request or task: the thread may not send another command for a while)."""
-    if not getattr(_local, "pending", None):
-        return
-    connection = _local.held[2]
-    try:
-        _read_pending(connection)
-    except Exception as error:
-        _drop(connection, error)
 
 
 def send_later(client: Redis, body: bytes, on_reply: Later) -> None:
@@ -197,7 +164,7 @@ def send_later(client: Redis, body: bytes, on_reply: Later) -> None:
     try:
         connection.send_packed_command([body], check_health=False)
     except BaseException as error:
-        _drop(connection, error)
+        _drop(connection)
         if breaker is not None:
             breaker.trip(error)
         raise
@@ -207,7 +174,7 @@ def send_later(client: Redis, body: bytes, on_reply: Later) -> None:
         try:
             _read_pending(connection)
         except BaseException as error:
-            _drop(connection, error)
+            _drop(connection)
             if breaker is not None:
                 breaker.trip(error)
             raise
