@@ -24,7 +24,7 @@ from django.db.models.sql.where import AND
 
 from django_distcache.invalidation import flush, rawsql, transactions
 from django_distcache.invalidation.plans import WritePlan, forget_plans, plan_for
-from django_distcache.outbox.record import Row as OutboxRow
+from django_distcache.outbox.statement import Carried
 
 __all__ = ["forget_plans", "install"]
 
@@ -43,13 +43,16 @@ def _record(
     plan: WritePlan,
     using: str,
     pks: list[Any] | None,
-    outbox_row: OutboxRow | None = None,
+    carried: Carried,
     keys: tuple[tuple[str, ...], set[str]] | None = None,
 ) -> None:
     """Schedule the invalidation of rows ``pks`` (None: rows unknown) written on ``using``
-    (``keys``: its generations and entries, if already worked out)."""
+    by the statement that ``carried`` its outbox row and fence (``keys``: its generations
+    and entries, if already worked out)."""
     generations, entries = keys or _invalidation(plan, pks)
-    transactions.schedule_invalidation(using, generations, entries, outbox_row=outbox_row)
+    transactions.schedule_invalidation(
+        using, generations, entries, outbox_row=carried.row, fence=carried.fence
+    )
 
 
 def _where_pks(query: Any) -> list[Any] | None:
@@ -94,10 +97,12 @@ def _wrap_insert(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
         known = _inserted_pks(self, [], None)
         with (
             rawsql.orm_write(),
-            transactions.statement_outbox(self, lambda: _invalidation(plan, known)) as carried,
+            transactions.statement_outbox(
+                self, lambda: _invalidation(plan, known), final=known is not None
+            ) as carried,
         ):
             rows = execute_sql(self, returning_fields)
-            _record(plan, self.using, _inserted_pks(self, rows, returning_fields), carried.row)
+            _record(plan, self.using, _inserted_pks(self, rows, returning_fields), carried)
         return rows
 
     return execute_insert
@@ -123,7 +128,7 @@ def _wrap_change(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
             result = execute_sql(self, result_type, *args, **kwargs)
             # A count of 0: no row changed (but a row the statement recorded is acknowledged).
             if carried.row is not None or not (result_type == ROW_COUNT and result == 0):
-                _record(plan, self.using, pks, carried.row, keys())
+                _record(plan, self.using, pks, carried, keys())
         return result
 
     return execute_change
