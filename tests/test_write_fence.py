@@ -16,9 +16,9 @@ from django.db import DataError, connection
 import django_distcache
 from django_distcache.invalidation.plans import plan_for
 from django_distcache.keys import lease_key
-from django_distcache.registry import get_config
 from django_distcache.redis.client import get_redis
 from django_distcache.redis.wire import read_pending
+from django_distcache.registry import get_config
 from tests.test_outages import app_on, run_then_kill
 from tests.testapp.models import Category
 from tests.threads import run_in_thread
@@ -119,8 +119,10 @@ def test_overlapping_writers_are_counted(category):
     assert entry_of(category) in entries
     first = fence.raise_fence(generations, entries)
     second = fence.raise_fence(generations, entries)
-    assert first is not None and second is not None
-    assert first.up() and second.up()
+    assert first is not None
+    assert second is not None
+    assert first.up()
+    assert second.up()
     assert get_redis().get(lease_key(entries[0])) == b"!2"
     assert fence.release(first, "") == "sent"
     read_pending(get_redis())

@@ -5,13 +5,16 @@ exists if and only if the statement's changes commit. That closes the window a w
 made outside a transaction had (its commit came before any separate insert could), and
 saves the separate ``INSERT`` a transaction's first write needed.
 
-NOTE: the row's id is drawn at random above any id the table's own sequence will reach,
-so the writer knows what to acknowledge without reading the row back.
+NOTE: the row's id is chosen above any id the table's own sequence will reach, so the
+writer knows what to acknowledge without reading the row back: each process counts up
+from a point drawn at random (its rows land next to each other in the table's index).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +27,21 @@ from django_distcache.outbox.record import Row, has_outbox
 
 # Ids the writers draw: 2**62 .. 2**63 - 1, never reached by a bigint sequence from 1.
 _LOWEST_ID = 2**62
+# Each process counts up from a random start at least this far below the top.
+_IDS_PER_PROCESS = 2**40
+
+_ids: tuple[int, Iterator[int]] = (0, iter(()))
+
+
+def _next_id() -> int:
+    """The next outbox row id of this process (drawn again after a fork)."""
+    global _ids
+    pid, ids = _ids
+    if pid != os.getpid():
+        start = _LOWEST_ID + secrets.randbelow(2**62 - _IDS_PER_PROCESS)
+        _ids = pid, ids = os.getpid(), itertools.count(start)
+    return next(ids)
+
 
 Payload = dict[str, Any]
 # The payload's "by" of a row a statement wrote: the writer acknowledges it in a moment.
@@ -78,7 +96,7 @@ def carried_by(compiler: Any, payload: Callable[[], Payload | None]) -> Iterator
     if not supported(connection):
         yield Carried()
         return
-    carried = Carried((connection.alias, _LOWEST_ID + secrets.randbelow(2**62)))
+    carried = Carried((connection.alias, _next_id()))
     prefix, prefix_params = _with_row(connection, carried.planned[1], payload())  # type: ignore[index]
     as_sql = compiler.as_sql
 
