@@ -64,6 +64,33 @@ def _without_database(key: str) -> str:
     return key[:start] + key[start:end].partition("/")[0] + key[end:]
 
 
+# (key prefix, entry key without its last part) -> (namespace, that part without its
+# database alias); (key prefix, generation key) -> namespace. Bounded: emptied when full.
+_stems: dict[tuple[str, str], tuple[str, str]] = {}
+_generations: dict[tuple[str, str], str] = {}
+_MOST_REMEMBERED = 4096
+
+
+def _stem(prefix: str, stem: str) -> tuple[str, str]:
+    """(namespace, stem without its database alias) of the keys ``<stem>:<last part>``."""
+    known = _stems.get((prefix, stem))
+    if known is None:
+        if len(_stems) >= _MOST_REMEMBERED:
+            _stems.clear()
+        probe = _without_database(stem + ":-")
+        known = _stems[prefix, stem] = (namespace_of_base(probe), probe[:-2])
+    return known
+
+
+def _generation(prefix: str, generation_key: str) -> str:
+    known = _generations.get((prefix, generation_key))
+    if known is None:
+        if len(_generations) >= _MOST_REMEMBERED:
+            _generations.clear()
+        known = _generations[prefix, generation_key] = namespace_of_generation(generation_key)
+    return known
+
+
 def count_invalidated(
     sender: Any,
     generations: list[str],
@@ -74,12 +101,17 @@ def count_invalidated(
     namespace bumped without dropping entries of its own (a save counts once)."""
     if not recorder.enabled():
         return
+    prefix = keys.prefix()
     dropped: dict[str, int] = {}
     # A row's copies read from several databases (key part "/alias") count once.
-    for key in {_without_database(key) for key in _entry_keys(entries)}:
-        namespace = namespace_of_base(key)
-        dropped[namespace] = dropped.get(namespace, 0) + 1
-    bumped = {namespace_of_generation(g) for g in generations} - set(dropped)
+    rows: set[tuple[str, str]] = set()
+    for key in _entry_keys(entries):
+        stem, _, last = key.rpartition(":")
+        namespace, row_stem = _stem(prefix, stem)
+        if (row_stem, last) not in rows:
+            rows.add((row_stem, last))
+            dropped[namespace] = dropped.get(namespace, 0) + 1
+    bumped = {_generation(prefix, g) for g in generations} - set(dropped)
     for namespace, amount in dropped.items():
         recorder.count(namespace, "invalidations", amount)
     for namespace in bumped:
