@@ -1,8 +1,7 @@
 """A write has been invalidated everywhere when it returns: a reader in another process sees it.
 
 NOTE: the writer waits for Redis's reply to its invalidation (see docs/internals.md, "Apply"):
-without that wait this test fails on a busy machine. An autocommit write waits for its fence,
-sent before its statement, and releases it without waiting.
+without that wait this test fails on a busy machine.
 """
 
 from __future__ import annotations
