@@ -10,8 +10,6 @@ from redis.exceptions import RedisError
 from django_distcache import outbox as outbox_module
 from django_distcache.conf import get_settings
 from django_distcache.invalidation.replicas import mark_recent
-from django_distcache.outbox.fence import Fence, abandon, release
-from django_distcache.outbox.keys import member
 from django_distcache.outbox.record import Row as OutboxRow
 from django_distcache.reads import near
 from django_distcache.redis.client import get_redis
@@ -51,27 +49,18 @@ def apply_invalidation(
     entries: Iterable[str],
     *,
     outbox: OutboxRow | None = None,
-    fence: Fence | None = None,
 ) -> None:
     """Delete ``entries`` with their leases and bump ``generations``, now; acknowledge
-    ``outbox``. ``fence``: the fence the write sent before its statement, released here.
+    ``outbox``.
 
     Deleting the lease is what stops a loader that read before the write from
     storing what it read. What Redis cannot take now waits in the outbox.
     """
     generations = sorted(generations)
     entries = sorted(entries)
-    how = "apply"
-    if fence is not None and (fence.generations, fence.entries) == (generations, entries):
-        how = release(fence, member(*outbox) if outbox else "")
-    elif fence is not None:
-        abandon(fence)
-    if how == "sent":
-        applied = True
-    else:
-        if generations or entries:
-            _mark_recent(generations, entries)
-        applied = outbox_module.apply(generations, entries, outbox, "" if how == "apply" else how)
+    if generations or entries:
+        _mark_recent(generations, entries)
+    applied = outbox_module.apply(generations, entries, outbox)
     # This process's near cache drops it at once, before the writer's next read (and
     # even when Redis could not take it: the outbox keeps it for the others).
     near.drop_applied(generations, entries)

@@ -24,7 +24,7 @@ from django.db.models.sql.where import AND
 
 from django_distcache.invalidation import flush, rawsql, transactions
 from django_distcache.invalidation.plans import WritePlan, forget_plans, plan_for
-from django_distcache.outbox.statement import Carried
+from django_distcache.outbox.record import Row as OutboxRow
 
 __all__ = ["forget_plans", "install"]
 
@@ -43,16 +43,13 @@ def _record(
     plan: WritePlan,
     using: str,
     pks: list[Any] | None,
-    carried: Carried,
+    outbox_row: OutboxRow | None = None,
     keys: tuple[tuple[str, ...], set[str]] | None = None,
 ) -> None:
     """Schedule the invalidation of rows ``pks`` (None: rows unknown) written on ``using``
-    by the statement that ``carried`` its outbox row and fence (``keys``: its generations
-    and entries, if already worked out)."""
+    (``keys``: its generations and entries, if already worked out)."""
     generations, entries = keys or _invalidation(plan, pks)
-    transactions.schedule_invalidation(
-        using, generations, entries, outbox_row=carried.row, fence=carried.fence
-    )
+    transactions.schedule_invalidation(using, generations, entries, outbox_row=outbox_row)
 
 
 def _where_pks(query: Any) -> list[Any] | None:
@@ -97,12 +94,10 @@ def _wrap_insert(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
         known = _inserted_pks(self, [], None)
         with (
             rawsql.orm_write(),
-            transactions.statement_outbox(
-                self, lambda: _invalidation(plan, known), final=known is not None
-            ) as carried,
+            transactions.statement_outbox(self, lambda: _invalidation(plan, known)) as carried,
         ):
             rows = execute_sql(self, returning_fields)
-            _record(plan, self.using, _inserted_pks(self, rows, returning_fields), carried)
+            _record(plan, self.using, _inserted_pks(self, rows, returning_fields), carried.row)
         return rows
 
     return execute_insert
@@ -128,7 +123,7 @@ def _wrap_change(execute_sql: Callable[..., Any]) -> Callable[..., Any]:
             result = execute_sql(self, result_type, *args, **kwargs)
             # A count of 0: no row changed (but a row the statement recorded is acknowledged).
             if carried.row is not None or not (result_type == ROW_COUNT and result == 0):
-                _record(plan, self.using, pks, carried, keys())
+                _record(plan, self.using, pks, carried.row, keys())
         return result
 
     return execute_change

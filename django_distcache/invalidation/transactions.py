@@ -12,7 +12,6 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django_distcache import outbox
 from django_distcache.invalidation.apply import PendingInvalidation, apply_invalidation
 from django_distcache.outbox import statement
-from django_distcache.outbox.fence import Fence, abandon, raise_fence
 from django_distcache.outbox.record import Row as OutboxRow
 from django_distcache.outbox.record import has_outbox
 
@@ -61,18 +60,13 @@ def _pending_for(connection: Any, recorded: OutboxRow | None = None) -> PendingI
 
 @contextmanager
 def statement_outbox(
-    compiler: Any,
-    keys: Callable[[], tuple[Iterable[str], Iterable[str]]],
-    *,
-    final: bool = True,
+    compiler: Any, keys: Callable[[], tuple[Iterable[str], Iterable[str]]]
 ) -> Iterator[statement.Carried]:
     """Let the write ``compiler`` runs in the block carry the outbox row, when it needs one
     (the block records the write's invalidation too).
 
     Outside a transaction the row holds the keys the write invalidates (``keys()``:
-    generations, entries) and the yielded ``row`` is what to acknowledge; when those
-    keys are ``final`` (the ones the block will record), their fence goes to Redis
-    before the statement (yielded as ``fence``, see ``outbox/fence.py``). A
+    generations, entries) and the yielded ``row`` is what to acknowledge. A
     transaction's first write carries the transaction's (empty) row, made pending
     here, before the statement, so that writes it runs itself (parents' tables) join it.
     """
@@ -96,14 +90,8 @@ def statement_outbox(
                 "by": statement.STATEMENT,
             }
 
-        fence = raise_fence(*map(list, keys())) if final else None
-        try:
-            with statement.carried_by(compiler, payload) as carried:
-                carried.fence = fence
-                yield carried
-        finally:
-            if fence is not None:
-                abandon(fence)  # unless the write's invalidation released it
+        with statement.carried_by(compiler, payload) as carried:
+            yield carried
         return
     if _current_pending(connection) is not None:
         yield statement.Carried()
@@ -124,14 +112,12 @@ def schedule_invalidation(
     entries: Iterable[str] = (),
     *,
     outbox_row: OutboxRow | None = None,
-    fence: Fence | None = None,
 ) -> None:
     """Invalidate when the transaction on ``using`` commits, or now outside one.
 
     ``using=None``: when every transaction open in this thread has committed (at the
     first commit, and again at each later one), or now if none is open. ``outbox_row``:
-    the row the write's own statement recorded (acknowledged once applied); ``fence``:
-    the fence it sent before its statement.
+    the row the write's own statement recorded (acknowledged once applied).
     """
     if using is None:
         open_ = [c for c in connections.all(initialized_only=True) if _in_transaction(c)]
@@ -144,7 +130,7 @@ def schedule_invalidation(
         return
     connection = transaction.get_connection(using)
     if not _in_transaction(connection):
-        apply_invalidation(generations, entries, outbox=outbox_row, fence=fence)
+        apply_invalidation(generations, entries, outbox=outbox_row)
         return
     _pending_for(connection, outbox_row).add(generations, entries)
 

@@ -18,26 +18,16 @@ _EVALSHA = wire.bulk("EVALSHA")
 
 
 def bump_arguments(
-    generations: list[str], entries: list[str], ack: str = "", *, mode: str = "", fence_ms: int = 0
+    generations: list[str], entries: list[str], ack: str = ""
 ) -> tuple[list[str], list[Any]]:
     """KEYS and ARGV of ``bump.lua``: delete ``entries`` and their leases, bump (or, when
     Redis refuses writes, delete) ``generations``, acknowledge ``ack``, and publish it all
-    to the near caches with the next sequence number. ``mode`` "fence" or "release":
-    around a write's statement (``outbox/fence.py``)."""
+    to the near caches with the next sequence number."""
     channel, sequence = channel_names()
     keys_ = [*generations, *entries, *(keys.lease_key(key) for key in entries), sequence]
     if ack:
         keys_.append(acked_key())
-    args: list[Any] = [len(generations), len(entries), ack, channel]
-    if mode:
-        args += [mode, fence_ms]
-    return keys_, args
-
-
-def bump_body(keys_: list[str], args: list[Any]) -> bytes:
-    """``bump.lua`` as one encoded EVALSHA."""
-    parts = [script("bump").sha, len(keys_), *keys_, *args]
-    return wire.command(len(parts) + 1, _EVALSHA + b"".join(wire.bulk(part) for part in parts))
+    return keys_, [len(generations), len(entries), ack, channel]
 
 
 def run_bump(keys_: list[str], args: list[Any]) -> Any:
@@ -50,33 +40,28 @@ def run_bump(keys_: list[str], args: list[Any]) -> Any:
     client = get_redis()
     if not wire.can_send_directly(client):
         return bump(keys=keys_, args=args)
-    body = bump_body(keys_, args)
+    parts = [bump.sha, len(keys_), *keys_, *args]
+    body = wire.command(len(parts) + 1, _EVALSHA + b"".join(wire.bulk(part) for part in parts))
     try:
         return wire.send(client, body)
     except NoScriptError:  # a restarted Redis: redis-py loads it and runs
         return bump(keys=keys_, args=args)
 
 
-def bump(
-    generations: list[str], entries: list[str], ack: str = "", mode: str = ""
-) -> tuple[int, int]:
+def bump(generations: list[str], entries: list[str], ack: str = "") -> tuple[int, int]:
     """Apply an invalidation (bump.lua): in one call on one Redis; on a Redis Cluster in
     one call per slot, sent to the nodes in parallel, and acknowledged after them all.
-    ``mode`` "release": it also gives back this writer's fence (``outbox/fence.py``).
     Returns (generations deleted instead of bumped, 1 if ``ack`` was recorded else 0)."""
     client = get_redis()
     if routed.is_cluster(client):
         row = (acked_key(), ack) if ack else None
         return routed.bump(client, script, generations, entries, row)
-    deleted, acked = run_bump(*bump_arguments(generations, entries, ack, mode=mode))
+    deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
     return deleted, acked
 
 
-def apply(
-    generations: Iterable[str], entries: Iterable[str], row: Row | None = None, mode: str = ""
-) -> bool:
-    """Delete ``entries`` with their leases and bump ``generations`` now; ack ``row``
-    (``mode``: see ``bump``).
+def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = None) -> bool:
+    """Delete ``entries`` with their leases and bump ``generations`` now; ack ``row``.
 
     Returns whether the invalidation took effect. When it did not, or Redis would not
     record the acknowledgement, it is kept in the outbox for the replay.
@@ -89,7 +74,7 @@ def apply(
     with breaker.invalidating():
         try:
             for part_generations, part_entries, last in _parts(generations, entries):
-                _deleted, acked = bump(part_generations, part_entries, ack if last else "", mode)
+                _deleted, acked = bump(part_generations, part_entries, ack if last else "")
         except RedisError as error:
             if isinstance(error, ResponseError):
                 # Redis is there but refused it: the near caches must not keep serving.

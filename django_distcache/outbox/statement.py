@@ -79,8 +79,6 @@ class Carried:
     def __init__(self, row: Row | None = None) -> None:
         self.planned = row
         self.row: Row | None = None
-        # The invalidation's fence sent before the statement (``outbox/fence.py``), if any.
-        self.fence: Any = None
 
 
 @contextmanager

@@ -180,23 +180,6 @@ def send_later(client: Redis, body: bytes, on_reply: Later) -> None:
             raise
 
 
-def read_pending(client: Redis) -> None:
-    """Read now the replies of this thread's ``send_later`` commands to ``client``'s server
-    (their callbacks run). Raises, and drops the connection, if it failed."""
-    held = getattr(_local, "held", None)
-    if held is None or held[0] is not client.connection_pool or held[1] != os.getpid():
-        return
-    connection = held[2]
-    try:
-        _read_pending(connection)
-    except BaseException as error:
-        _drop(connection)
-        breaker = getattr(client, "breaker", None)
-        if breaker is not None:
-            breaker.trip(error)
-        raise
-
-
 def script_body(
     script: Script, keys: Sequence[Any], args: Sequence[Any], *, source: bool = False
 ) -> bytes:

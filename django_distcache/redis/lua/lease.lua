@@ -15,14 +15,6 @@ if n_gens > 0 then
   generations = complete and table.concat(gens, '.')
 end
 local mine = ARGV[3] .. '|' .. ARGV[4]
--- No lease under a write's fence (see bump.lua): nothing read now may be stored.
-if generations and string.find(generations, '~', 1, true) then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  for ends in string.gmatch(generations, '~%d+~(%d+)') do
-    if tonumber(ends) > now then generations = false end
-  end
-end
 local result = {}
 for i = n_gens + 1, #KEYS do
   local answer = 0
@@ -32,8 +24,6 @@ for i = n_gens + 1, #KEYS do
     local bar = held and string.find(held, '|', 1, true)
     if held == mine then
       answer = 1
-    elseif held and string.sub(held, 1, 1) == '!' then
-      answer = 0
     elseif not (bar and string.sub(held, bar + 1) == generations) then
       redis.call('SET', name, mine, 'PX', ARGV[2])
       answer = 1

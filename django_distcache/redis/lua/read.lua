@@ -12,9 +12,8 @@
 -- Cluster they live in other slots and are read first), lease_ms, token, stale_ms
 -- (grace after expiry in which the entry is still served), slide_ms (sliding timeout, 0: off).
 -- Returns {generations, r1, r2, ...}: ri is the stored entry (a hit), {entry} (a stale
--- hit whose lease was taken here: refresh it), 1 (miss, lease taken, or already ours, or
--- a write's fence is up: load without storing) or 0 (miss, another process holds a
--- current lease).
+-- hit whose lease was taken here: refresh it), 1 (miss, lease taken, or already ours)
+-- or 0 (miss, another process holds a current lease).
 local n_gens = tonumber(ARGV[1])
 local generations = ARGV[2]
 if n_gens > 0 then
@@ -44,22 +43,10 @@ local slide_ms = tonumber(ARGV[6])
 local timed = stale_ms > 0 or slide_ms > 0
 local now
 
--- A write's fence (see bump.lua) on a generation read here: misses load without a lease.
-local fenced = false
-if string.find(generations, '~', 1, true) then
-  local t = redis.call('TIME')
-  local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  for ends in string.gmatch(generations, '~%d+~(%d+)') do
-    if tonumber(ends) > now_ms then fenced = true end
-  end
-end
-
--- Take the lease `name` unless another process holds a current one. Under a write's
--- fence, answer 1 without a lease: the reader loads, and its store is refused.
+-- Take the lease `name` unless another process holds a current one.
 local function lease(name)
   local held = redis.call('GET', name)
   if held == mine then return 1 end
-  if fenced or (held and string.sub(held, 1, 1) == '!') then return 1 end
   local bar = held and string.find(held, '|', 1, true)
   if bar and string.sub(held, bar + 1) == generations then return 0 end
   redis.call('SET', name, mine, 'PX', lease_ms)

@@ -24,10 +24,6 @@ end
 changed = n_gens > 0 and (changed or table.concat(gens, '.') ~= ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
--- Nothing is stored under a generation a write has fenced (see bump.lua).
-for ends in string.gmatch(ARGV[2], '~%d+~(%d+)') do
-  if tonumber(ends) > now then changed = true end
-end
 local delta = ARGV[3]
 local stale_ms = tonumber(ARGV[4])
 local max_age_ms = tonumber(ARGV[5])

@@ -20,19 +20,7 @@ if n_gens > 0 then
   end
   generations = table.concat(gens, '.')
 end
--- Under a write's fence (see bump.lua) no lease is taken: the warm store is refused.
-local fenced = false
-if string.find(generations, '~', 1, true) then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  for ends in string.gmatch(generations, '~%d+~(%d+)') do
-    if tonumber(ends) > now then fenced = true end
-  end
-end
 for i = n_gens + 1, #KEYS do
-  local held = not fenced and redis.call('GET', KEYS[i])
-  if not fenced and not (held and string.sub(held, 1, 1) == '!') then
-    redis.call('SET', KEYS[i], ARGV[4] .. '|' .. generations, 'PX', ARGV[3])
-  end
+  redis.call('SET', KEYS[i], ARGV[4] .. '|' .. generations, 'PX', ARGV[3])
 end
 return generations
