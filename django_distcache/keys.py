@@ -38,8 +38,16 @@ def safe_part(text: str, limit: int | None = None) -> str:
     return f"{cleaned[:keep]}#{digest(text)}"
 
 
+_prefix: tuple[object, str] = (None, "")
+
+
 def prefix() -> str:
-    return safe_part(get_settings().KEY_PREFIX, 40)
+    """``KEY_PREFIX`` made safe (worked out once per settings)."""
+    global _prefix
+    conf = get_settings()
+    if _prefix[0] is not conf:
+        _prefix = (conf, safe_part(conf.KEY_PREFIX, 40))
+    return _prefix[1]
 
 
 def entry_base(kind: str, namespace: str, part: str) -> str:
