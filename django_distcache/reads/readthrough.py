@@ -199,11 +199,8 @@ def read_current(
     """The current data of each entry in one round trip (a single MGET), None where
     absent; then the raw values of the keys ``also`` read in the same MGET."""
     breaker.check()
-    try:
-        values: list[Any] = wire.mget(get_redis(), [*keys, *also, *with_epoch(generation_keys)])
-    except RedisError as error:
-        breaker.trip(error)
-        raise
+    # A failure trips the breaker in the client (not here: see ClientBreaker).
+    values: list[Any] = wire.mget(get_redis(), [*keys, *also, *with_epoch(generation_keys)])
     generations = values[len(keys) + len(also) :]
     entries = [current_data(stored, generations) for stored in values[: len(keys)]]
     return entries + values[len(keys) : len(keys) + len(also)]
@@ -246,11 +243,7 @@ def read_or_lease(
         )
     breaker.check()
     keys_, args = read_call(with_epoch(generation_keys), keys, token, policy)
-    try:
-        return wire.run_script(client, script("read"), keys_, args)
-    except RedisError as error:
-        breaker.trip(error)
-        raise
+    return wire.run_script(client, script("read"), keys_, args)  # the client trips the breaker
 
 
 def read_call(

@@ -286,6 +286,51 @@ def for_alias(alias: str) -> Breaker:
     return found
 
 
+class ClientBreaker:
+    """One client's handle on the breaker of its cache alias.
+
+    Once the client is discarded (the settings changed: ``redis.client.reset``), a thread
+    still sending on it (a statistics or hot-key flush, a probe, a refresh that took it
+    just before) meets a server the cache no longer uses: its failure does not open the
+    breaker of the client that replaced it.
+    """
+
+    def __init__(self, breaker: Breaker) -> None:
+        self.breaker = breaker
+        self.retired = False
+
+    def check(self) -> None:
+        """``Breaker.check`` of the alias's breaker."""
+        self.breaker.check()
+
+    def trip(self, error: BaseException) -> None:
+        """``Breaker.trip``, unless this client was discarded."""
+        if not self.retired:
+            self.breaker.trip(error)
+
+    def recover_now(self, timeout: float = 10.0) -> bool:
+        """``Breaker.recover_now`` of the alias's breaker."""
+        return self.breaker.recover_now(timeout)
+
+
+_handed_out: list[ClientBreaker] = []
+
+
+def for_client(alias: str) -> ClientBreaker:
+    """A new client's handle on the breaker of ``alias`` (see ``retire_clients``)."""
+    handle = ClientBreaker(for_alias(alias))
+    with _breakers_lock:
+        _handed_out.append(handle)
+    return handle
+
+
+def retire_clients() -> None:
+    """The clients made so far are discarded: their failures no longer open a breaker."""
+    with _breakers_lock:
+        while _handed_out:
+            _handed_out.pop().retired = True
+
+
 def cache_breaker() -> Breaker:
     """The breaker of the Redis holding the entries (CACHE_ALIAS)."""
     return for_alias(get_settings().CACHE_ALIAS)
