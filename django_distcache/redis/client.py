@@ -206,9 +206,18 @@ def buffer_shares_cache() -> bool:
     return (conf.WRITE_BEHIND_CACHE_ALIAS or conf.CACHE_ALIAS) == conf.CACHE_ALIAS
 
 
+# Scripts loaded after a shared prelude of Lua functions (as the write-behind ones are).
+_PRELUDES = {"read": "gen_common", "warm_lease": "gen_common", "generations": "gen_common"}
+
+
+def _lua(name: str) -> str:
+    return (resources.files("django_distcache.redis") / "lua" / f"{name}.lua").read_text()
+
+
 @cache
 def _script_source(name: str) -> str:
-    return (resources.files("django_distcache.redis") / "lua" / f"{name}.lua").read_text()
+    prelude = _PRELUDES.get(name)
+    return _lua(name) if prelude is None else _lua(prelude) + _lua(name)
 
 
 @cache
