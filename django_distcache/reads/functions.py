@@ -308,7 +308,7 @@ class CachedFunction:
     ) -> None:
         """Reload one call's entry under a lease a reader took (a worker's refresh)."""
         load = self._loader(args, kwargs)
-        readthrough.refresh(
+        readthrough.load_and_store(
             self.namespace,
             self.generation_keys(),
             keys_,

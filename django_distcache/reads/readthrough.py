@@ -47,10 +47,10 @@ __all__ = [
     "fetch",
     "fetch_many",
     "freshness",
+    "load_and_store",
     "new_token",
     "read_call",
     "read_or_lease",
-    "refresh",
     "release",
     "serializer",
     "store",
@@ -485,7 +485,7 @@ def fetch_many(
                 for _key in owned:
                     stats.record_wait(namespace, timed_out=False)
             found.update(
-                _load_and_store(
+                load_and_store(
                     namespace, generation_keys, owned, token, generations, load, encode, policy
                 )
             )
@@ -514,30 +514,13 @@ def _refresh_in_background(
     namespace, generation_keys, load, encode, policy, describe = what
 
     def here(keys: list[str], token: str, generations: bytes) -> None:
-        _load_and_store(namespace, generation_keys, keys, token, generations, load, encode, policy)
+        load_and_store(namespace, generation_keys, keys, token, generations, load, encode, policy)
 
     try:
         refresh.start(describe, here, keys, token, generations, policy)
     except Exception:
         logger.exception("django_distcache could not start the refresh of %d entries", len(keys))
         release([(key, token) for key in keys])
-
-
-def refresh(
-    namespace: str,
-    generation_keys: Sequence[str],
-    keys: list[str],
-    token: str,
-    generations: bytes,
-    load: Callable[[list[str]], dict[str, Any]],
-    encode: Encoder,
-    policy: Freshness = PLAIN,
-) -> dict[str, Any]:
-    """Reload and store ``keys`` under the leases ``token`` holds (a worker's refresh):
-    stored only if the leases and ``generations`` still hold."""
-    return _load_and_store(
-        namespace, generation_keys, keys, token, generations, load, encode, policy
-    )
 
 
 def _reload_unreadable(
@@ -551,7 +534,7 @@ def _reload_unreadable(
     return load(keys)
 
 
-def _load_and_store(
+def load_and_store(
     namespace: str,
     generation_keys: Sequence[str],
     keys: list[str],
@@ -561,6 +544,9 @@ def _load_and_store(
     encode: Encoder,
     policy: Freshness = PLAIN,
 ) -> dict[str, Any]:
+    """Load ``keys`` and store them under the leases ``token`` holds (a miss, or a
+    refresh in a thread or a worker): stored only if the leases and ``generations``
+    still hold; the leases are released if the load fails or stores nothing."""
     leases = [(key, token) for key in keys]
     load_started = time.perf_counter()
     try:
