@@ -140,7 +140,7 @@ class Breaker:
                 started = time.monotonic()
                 self._wake.clear()  # a wake from now on probes again
                 self.probing = True
-                back = self._probe_once()
+                back = self._probe_once(generation)
                 self.probing = False
                 if back:
                     self._close(generation)
@@ -166,11 +166,13 @@ class Breaker:
         if self.opened_at:
             self._wake.set()
 
-    def _probe_once(self) -> bool:
+    def _probe_once(self, generation: int) -> bool:
         from django_distcache.redis.client import get_client
 
         try:
             get_client(self.name).ping()
+            if generation != self._generation:
+                return False  # reset meanwhile: the recovery is not this probe's to run
             # From here on invalidations go to Redis again: one committed after the
             # replay read the outbox is applied by its writer (see outbox.apply).
             self.recovering = True
