@@ -306,7 +306,11 @@ def test_hundred_concurrent_reads_open_no_more_connections_than_the_budget(async
     def watch() -> None:
         while not done.is_set():
             clients = observer.client_list()
-            seen.append(sum(1 for c in clients if c["name"] == ASYNC_CLIENT_NAME))
+            # This run's db only: another test run may share the server (its own db).
+            mine = str(settings.REDIS_DB)
+            seen.append(
+                sum(1 for c in clients if (c["name"], c["db"]) == (ASYNC_CLIENT_NAME, mine))
+            )
 
     async def scenario() -> int:
         watcher = threading.Thread(target=watch)
@@ -326,8 +330,7 @@ def test_hundred_concurrent_reads_open_no_more_connections_than_the_budget(async
     finally:
         observer.close()
     assert 1 <= opened <= async_budget
-    assert seen
-    assert max(seen) <= async_budget
+    assert 1 <= max(seen) <= async_budget  # the watcher saw them at work
 
 
 def test_async_budget_setting_is_checked(settings):
