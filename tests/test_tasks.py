@@ -293,7 +293,9 @@ def test_beat_schedule_flushes_on_its_interval(start_worker, tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_until(lambda: stocks([product.pk]) == {product.pk: 7}, timeout=30, message="beat")
+        # Generous (not a speed assertion): a loaded machine may take half a minute to start
+        # beat and the worker; its first flush is due an interval later.
+        wait_until(lambda: stocks([product.pk]) == {product.pk: 7}, timeout=90, message="beat")
     finally:
         beat.terminate()
         beat.wait(timeout=10)
