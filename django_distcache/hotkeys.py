@@ -27,6 +27,7 @@ from django_distcache.conf import get_settings
 logger = logging.getLogger("django_distcache")
 
 _lock = threading.Lock()
+_flush_lock = threading.Lock()  # held while a flush sends what it took
 _counts: Counter[tuple[str, str]] = Counter()
 _last_flush = [time.monotonic()]
 _flusher: list[threading.Thread] = []
@@ -90,8 +91,9 @@ def _flush_forever() -> None:
 
 def _forget_flusher_in_child() -> None:
     # A forked child has no thread; it starts its own on its first read.
-    global _lock
+    global _lock, _flush_lock
     _lock = threading.Lock()
+    _flush_lock = threading.Lock()
     _flusher.clear()
     _counts.clear()
 
@@ -101,6 +103,11 @@ os.register_at_fork(after_in_child=_forget_flusher_in_child)
 
 def flush() -> None:
     """Add this process's counts to Redis and trim each set to HOT_KEYS_SIZE."""
+    with _flush_lock:
+        _flush()
+
+
+def _flush() -> None:
     from django_distcache.redis.client import get_redis
 
     with _lock:
@@ -165,5 +172,6 @@ def hot_namespaces() -> list[str]:
 
 
 def reset_local() -> None:
-    with _lock:
+    """Drop this process's counts not yet flushed (waits for a flush under way)."""
+    with _flush_lock, _lock:
         _counts.clear()

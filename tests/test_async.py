@@ -306,7 +306,11 @@ def test_hundred_concurrent_reads_open_no_more_connections_than_the_budget(async
     def watch() -> None:
         while not done.is_set():
             clients = observer.client_list()
-            seen.append(sum(1 for c in clients if c["name"] == ASYNC_CLIENT_NAME))
+            # This run's db only: another test run may share the server (its own db).
+            mine = str(settings.REDIS_DB)
+            seen.append(
+                sum(1 for c in clients if (c["name"], c["db"]) == (ASYNC_CLIENT_NAME, mine))
+            )
 
     async def scenario() -> int:
         watcher = threading.Thread(target=watch)
@@ -326,8 +330,7 @@ def test_hundred_concurrent_reads_open_no_more_connections_than_the_budget(async
     finally:
         observer.close()
     assert 1 <= opened <= async_budget
-    assert seen
-    assert max(seen) <= async_budget
+    assert 1 <= max(seen) <= async_budget  # the watcher saw them at work
 
 
 def test_async_budget_setting_is_checked(settings):
@@ -344,7 +347,10 @@ def test_while_the_breaker_is_open_no_read_waits_on_redis(redis_process, categor
     import signal
 
     server = redis_process()
-    fast = {**settings.DISTCACHE, "REDIS_TIMEOUT": 0.5, "RETRY_REDIS_AFTER": 60}
+    # A read that waited on the paused Redis would take a whole REDIS_TIMEOUT; 51 reads
+    # from the database take far less, even on a busy machine (the first read's wait for
+    # the timeout is the price of that margin).
+    fast = {**settings.DISTCACHE, "REDIS_TIMEOUT": 3.0, "RETRY_REDIS_AFTER": 60}
     with cache_on(server.url), override_settings(DISTCACHE=fast):
         assert run(lambda: django_distcache.aget_object(Category, category.pk)).name == "books"
         os.kill(server.process.pid, signal.SIGSTOP)

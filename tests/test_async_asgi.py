@@ -86,7 +86,9 @@ def test_hundred_concurrent_requests_stay_within_the_connection_budget(serve):
 
     def watch() -> None:
         while not done.is_set():
-            names = [c["name"] for c in observer.client_list()]
+            # This run's db only: another test run may share the server (its own db).
+            clients = observer.client_list()
+            names = [c["name"] for c in clients if c["db"] == str(settings.REDIS_DB)]
             seen.append(names.count(ASYNC_CLIENT_NAME))
 
     watcher = threading.Thread(target=watch)

@@ -39,7 +39,8 @@ def wait_until(condition, timeout: float = 30.0, message: str = "", pause: float
         if condition():
             return
         time.sleep(pause)
-    raise AssertionError(f"timed out waiting: {message}")
+    # A condition may say what it still lacks (see settled_exactly_once).
+    raise AssertionError(f"timed out waiting: {message} {getattr(condition, 'left', '')}")
 
 
 def settled_exactly_once(expected: Counter, counts: Counter | None = None):
@@ -54,7 +55,10 @@ def settled_exactly_once(expected: Counter, counts: Counter | None = None):
         now = stocks(pks)
         doubled = {pk: (now[pk], expected[pk]) for pk in pks if now[pk] > expected[pk]}
         assert not doubled, f"increments applied twice (now, expected): {doubled}"
-        return now == {pk: expected[pk] for pk in pks} and backlog() == []
+        short = {pk: (now[pk], expected[pk]) for pk in pks if now[pk] != expected[pk]}
+        waiting = backlog()
+        settled.left = f"(short (now, expected): {short}; backlog: {waiting})"  # type: ignore[attr-defined]
+        return not short and waiting == []
 
     return settled
 
@@ -289,7 +293,9 @@ def test_beat_schedule_flushes_on_its_interval(start_worker, tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_until(lambda: stocks([product.pk]) == {product.pk: 7}, timeout=30, message="beat")
+        # Generous (not a speed assertion): a loaded machine may take half a minute to start
+        # beat and the worker; its first flush is due an interval later.
+        wait_until(lambda: stocks([product.pk]) == {product.pk: 7}, timeout=90, message="beat")
     finally:
         beat.terminate()
         beat.wait(timeout=10)

@@ -22,16 +22,14 @@ from django_distcache.conf import get_settings
 from django_distcache.invalidation.replicas import RECENT, primary_of
 from django_distcache.keys import lease_key
 from django_distcache.outbox.keys import with_epoch
+from django_distcache.reads.answers import Encoder, encode_loaded, sort_answers
 from django_distcache.reads.leases import kept_alive, new_token
 from django_distcache.reads.readthrough import (
     _FIRST_POLL,
     _LONGEST_POLL,
-    LEASE_TAKEN,
     PLAIN,
-    Encoder,
     read_call,
     store_call,
-    ttl_ms,
 )
 from django_distcache.redis.aio import get_async_redis
 from django_distcache.redis.client import script
@@ -92,35 +90,12 @@ async def afetch_many(
             return found
         generations: bytes = _generations
         elapsed = time.perf_counter() - started if timed else 0.0
-        owned: list[str] = []
-        held: list[str] = []
-        unreadable: list[str] = []
-        stale: list[tuple[str, str]] = []
-        for key, answer in zip(pending, answers, strict=True):
-            if isinstance(answer, list):  # a stale hit: not served stale here, its lease given up
-                answer = answer[0]
-                stale.append((key, token))
-            if isinstance(answer, bytes):
-                try:
-                    _, meta, data = answer.split(b"|", 2)
-                    if not meta[:13].isdigit():
-                        raise ValueError("not an entry of this release")
-                    found[key] = decode(data)
-                except Exception as error:  # a corrupt or foreign entry: a miss
-                    stats.record_miss(namespace, elapsed)
-                    unreadable.append(key)
-                    logger.warning("django_distcache dropped unreadable entry %s: %r", key, error)
-                    continue
-                if waited:
-                    stats.record_wait(namespace, timed_out=False)
-                else:
-                    stats.record_hit(namespace, elapsed)
-                continue
-            if not waited:
-                stats.record_miss(namespace, elapsed)
-            (owned if answer == LEASE_TAKEN else held).append(key)
-        if stale:
-            await arelease(stale)
+        round_ = sort_answers(
+            namespace, pending, answers, decode, found, elapsed=elapsed, waited=waited
+        )
+        owned, held, unreadable = round_.owned, round_.held, round_.unreadable
+        # A stale hit is not served stale here: its lease is given up.
+        await arelease([(key, token) for key in round_.renew])
         if owned:
             if waited:
                 for _key in owned:
@@ -180,15 +155,7 @@ async def _load_and_store(
         # NOTE: the lease keeper is the sync path's thread; holding costs two dict operations.
         with kept_alive(leases):
             values = await load(keys)
-            items: list[tuple[str, str, bytes, int]] = []
-            unstored: list[tuple[str, str]] = []
-            for key in keys:
-                encoded = encode(values.get(key))
-                if encoded is None:
-                    unstored.append((key, token))
-                else:
-                    data, timeout = encoded
-                    items.append((key, token, data, ttl_ms(timeout)))
+            items, unstored = encode_loaded(keys, values, token, encode)
     except BaseException:
         await arelease(leases)
         raise

@@ -16,16 +16,16 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.db import models
 from django.db.models.query import QuerySet
 
-from django_distcache import hotkeys, keys
+from django_distcache import hotkeys
 from django_distcache.invalidation import pending_touches
 from django_distcache.reads import front, instances, readthrough, values
 from django_distcache.reads.afetch import afetch, afetch_many, aread_alias
 from django_distcache.reads.afront import aread_many_missed, aread_missed
 from django_distcache.reads.functions import (
     CachedFunction,
-    _dependency_generations,
     _encoder,
     _touched_by_open_transaction,
+    get_or_set_keys,
 )
 from django_distcache.reads.objects import (
     _decode_instance,
@@ -36,7 +36,7 @@ from django_distcache.reads.objects import (
     get_objects,
     read_database,
 )
-from django_distcache.registry import ModelConfig, ModelRef, get_config, resolve_model, track
+from django_distcache.registry import ModelConfig, ModelRef, get_config
 
 M = TypeVar("M", bound=models.Model)
 
@@ -214,11 +214,7 @@ async def aget_or_set(
     ``sync_to_async``, on a miss only). ``near_cache=True``: as for ``get_or_set``,
     the same near cache.
     """
-    models_ = [resolve_model(m) for m in depends_on]
-    for model in models_:
-        track(model)
-    generation_keys = keys.dedupe(_dependency_generations(models_, tags))
-    base = keys.entry_base("key", "get_or_set", key)
+    generation_keys, base = get_or_set_keys(key, depends_on, tags)
     if near_cache:
         found = front.hit("get_or_set", generation_keys, base, values.thaw)
         if found is not front.MISSED:

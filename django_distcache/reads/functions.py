@@ -96,6 +96,18 @@ def _fetch(
     )
 
 
+def get_or_set_keys(
+    key: str, depends_on: Iterable[ModelRef], tags: Iterable[str]
+) -> tuple[list[str], str]:
+    """(generation keys, entry key) of ``get_or_set(key, ...)`` and ``aget_or_set``;
+    the models it depends on are tracked from then on."""
+    models_ = [resolve_model(m) for m in depends_on]
+    for model in models_:
+        track(model)
+    generation_keys = keys.dedupe(_dependency_generations(models_, tags))
+    return generation_keys, keys.entry_base("key", "get_or_set", key)
+
+
 def get_or_set(
     key: str,
     loader: Callable[[], Any],
@@ -117,11 +129,7 @@ def get_or_set(
     entry runs on a thread of this process: a loader cannot travel to a worker).
     ``near_cache=True`` keeps the value in this process too (see the near cache docs).
     """
-    models_ = [resolve_model(m) for m in depends_on]
-    for model in models_:
-        track(model)
-    generation_keys = keys.dedupe(_dependency_generations(models_, tags))
-    base = keys.entry_base("key", "get_or_set", key)
+    generation_keys, base = get_or_set_keys(key, depends_on, tags)
     if near_cache:
         found = front.hit("get_or_set", generation_keys, base, values.thaw)
         if found is not front.MISSED:
@@ -308,7 +316,7 @@ class CachedFunction:
     ) -> None:
         """Reload one call's entry under a lease a reader took (a worker's refresh)."""
         load = self._loader(args, kwargs)
-        readthrough.refresh(
+        readthrough.load_and_store(
             self.namespace,
             self.generation_keys(),
             keys_,

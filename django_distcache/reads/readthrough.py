@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,14 @@ from django_distcache import stats
 from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.keys import lease_key
 from django_distcache.outbox.keys import with_epoch
+from django_distcache.reads.answers import (
+    HELD_ELSEWHERE,
+    LEASE_TAKEN,
+    Encoder,
+    encode_loaded,
+    sort_answers,
+    ttl_ms,
+)
 from django_distcache.reads.leases import kept_alive, lease_ms, new_token, release
 from django_distcache.redis import breaker, routed, wire
 from django_distcache.redis.client import get_redis, script
@@ -47,10 +54,10 @@ __all__ = [
     "fetch",
     "fetch_many",
     "freshness",
+    "load_and_store",
     "new_token",
     "read_call",
     "read_or_lease",
-    "refresh",
     "release",
     "serializer",
     "store",
@@ -60,15 +67,10 @@ __all__ = [
 
 logger = logging.getLogger("django_distcache")
 
-# Turns a loaded value into (bytes, timeout in seconds or None for no expiry), or None
-# to store nothing.
-Encoder = Callable[[Any], "tuple[bytes, float | None] | None"]
 # Describes the refresh of some keys as JSON-safe Celery task arguments, or None if it
 # cannot travel to a worker (see ``django_distcache.reads.refresh``).
 Describe = Callable[[list[str]], "dict[str, Any] | None"]
 
-HELD_ELSEWHERE = 0
-LEASE_TAKEN = 1
 _FIRST_POLL = 0.001
 _LONGEST_POLL = 0.025
 
@@ -161,14 +163,6 @@ def serializer() -> Any:
     return _serializer_for(get_settings())
 
 
-def ttl_ms(timeout: float | None) -> int:
-    """The entry's time to live, with jitter, in milliseconds (0: never expires)."""
-    if timeout is None:
-        return 0
-    jitter = get_settings().TIMEOUT_JITTER
-    return max(1, int(timeout * 1000 * (1 - jitter * random.random())))
-
-
 def split_entry(stored: bytes) -> tuple[bytes, int, bytes] | None:
     """(generations, expires in Redis ms or 0, data) of a stored entry, None if it is
     not in this release's format."""
@@ -199,28 +193,11 @@ def read_current(
     """The current data of each entry in one round trip (a single MGET), None where
     absent; then the raw values of the keys ``also`` read in the same MGET."""
     breaker.check()
-    try:
-        values: list[Any] = wire.mget(get_redis(), [*keys, *also, *with_epoch(generation_keys)])
-    except RedisError as error:
-        breaker.trip(error)
-        raise
+    # A failure trips the breaker in the client (not here: see ClientBreaker).
+    values: list[Any] = wire.mget(get_redis(), [*keys, *also, *with_epoch(generation_keys)])
     generations = values[len(keys) + len(also) :]
     entries = [current_data(stored, generations) for stored in values[: len(keys)]]
     return entries + values[len(keys) : len(keys) + len(also)]
-
-
-def due_early(meta: bytes, beta: float, now_ms: float) -> bool:
-    """Whether a hit refreshes its entry now (XFetch, Vattani et al.): when
-    ``now - delta * beta * ln(random) >= expires``, so the chance grows as expiry nears
-    and with how long the entry took to load (``meta``: ``b"<expires>:<delta>:<limit>"``).
-
-    NOTE: decided on this process's clock against the expiry Redis's clock wrote; a
-    skewed clock only moves its readers' refreshes earlier or later. A draw happens
-    only within 40 load times of expiry (past that its chance is below 1e-17).
-    """
-    gap = int(meta[:13]) - now_ms
-    scale = int(meta[14 : meta.index(b":", 14)]) * beta
-    return gap < 40 * scale and -scale * math.log(1.0 - random.random()) >= gap
 
 
 def read_or_lease(
@@ -246,11 +223,7 @@ def read_or_lease(
         )
     breaker.check()
     keys_, args = read_call(with_epoch(generation_keys), keys, token, policy)
-    try:
-        return wire.run_script(client, script("read"), keys_, args)
-    except RedisError as error:
-        breaker.trip(error)
-        raise
+    return wire.run_script(client, script("read"), keys_, args)  # the client trips the breaker
 
 
 def read_call(
@@ -444,37 +417,11 @@ def fetch_many(
             return found
         generations: bytes = _generations
         elapsed = time.perf_counter() - started if timed else 0.0
-        owned: list[str] = []
-        held: list[str] = []
-        unreadable: list[str] = []
-        renew: list[str] = []
-        early: list[str] = []
-        for key, answer in zip(pending, answers, strict=True):
-            if isinstance(answer, list):  # a stale hit to refresh: its lease is ours
-                answer = answer[0]
-                renew.append(key)
-            if isinstance(answer, bytes):
-                try:
-                    _, meta, data = answer.split(b"|", 2)
-                    if not meta[:13].isdigit():
-                        raise ValueError("not an entry of this release")
-                    found[key] = decode(data)
-                except Exception as error:  # a corrupt or foreign entry: a miss
-                    stats.record_miss(namespace, elapsed)
-                    unreadable.append(key)
-                    logger.warning("django_distcache dropped unreadable entry %s: %r", key, error)
-                    continue
-                # An expiry of all zeros (never expires) starts with b"0" (48).
-                if beta and meta[0] != 48 and due_early(meta, beta, time.time() * 1000):
-                    early.append(key)
-                if waited:
-                    stats.record_wait(namespace, timed_out=False)
-                else:
-                    stats.record_hit(namespace, elapsed)
-                continue
-            if not waited:
-                stats.record_miss(namespace, elapsed)
-            (owned if answer == LEASE_TAKEN else held).append(key)
+        round_ = sort_answers(
+            namespace, pending, answers, decode, found, elapsed=elapsed, waited=waited, beta=beta
+        )
+        owned, held, unreadable = round_.owned, round_.held, round_.unreadable
+        renew, early = round_.renew, round_.early
         if early:
             # NOTE: one more round trip, only for a hit that drew an early refresh.
             early = [key for key in early if key not in unreadable and key not in renew]
@@ -492,7 +439,7 @@ def fetch_many(
                 for _key in owned:
                     stats.record_wait(namespace, timed_out=False)
             found.update(
-                _load_and_store(
+                load_and_store(
                     namespace, generation_keys, owned, token, generations, load, encode, policy
                 )
             )
@@ -521,30 +468,13 @@ def _refresh_in_background(
     namespace, generation_keys, load, encode, policy, describe = what
 
     def here(keys: list[str], token: str, generations: bytes) -> None:
-        _load_and_store(namespace, generation_keys, keys, token, generations, load, encode, policy)
+        load_and_store(namespace, generation_keys, keys, token, generations, load, encode, policy)
 
     try:
         refresh.start(describe, here, keys, token, generations, policy)
     except Exception:
         logger.exception("django_distcache could not start the refresh of %d entries", len(keys))
         release([(key, token) for key in keys])
-
-
-def refresh(
-    namespace: str,
-    generation_keys: Sequence[str],
-    keys: list[str],
-    token: str,
-    generations: bytes,
-    load: Callable[[list[str]], dict[str, Any]],
-    encode: Encoder,
-    policy: Freshness = PLAIN,
-) -> dict[str, Any]:
-    """Reload and store ``keys`` under the leases ``token`` holds (a worker's refresh):
-    stored only if the leases and ``generations`` still hold."""
-    return _load_and_store(
-        namespace, generation_keys, keys, token, generations, load, encode, policy
-    )
 
 
 def _reload_unreadable(
@@ -558,7 +488,7 @@ def _reload_unreadable(
     return load(keys)
 
 
-def _load_and_store(
+def load_and_store(
     namespace: str,
     generation_keys: Sequence[str],
     keys: list[str],
@@ -568,21 +498,16 @@ def _load_and_store(
     encode: Encoder,
     policy: Freshness = PLAIN,
 ) -> dict[str, Any]:
+    """Load ``keys`` and store them under the leases ``token`` holds (a miss, or a
+    refresh in a thread or a worker): stored only if the leases and ``generations``
+    still hold; the leases are released if the load fails or stores nothing."""
     leases = [(key, token) for key in keys]
     load_started = time.perf_counter()
     try:
         with kept_alive(leases):
             values = load(keys)
             load_seconds = time.perf_counter() - load_started
-            items: list[tuple[str, str, bytes, int]] = []
-            unstored: list[tuple[str, str]] = []
-            for key in keys:
-                encoded = encode(values.get(key))
-                if encoded is None:
-                    unstored.append((key, token))
-                else:
-                    data, timeout = encoded
-                    items.append((key, token, data, ttl_ms(timeout)))
+            items, unstored = encode_loaded(keys, values, token, encode)
     except BaseException:
         release(leases)
         raise

@@ -114,7 +114,7 @@ def run(job: dict[str, Any]) -> int:
         config = get_config(apps.get_model(job["model"]))
         by_base = dict(zip(keys, job["pks"], strict=True))
         load = objects.rows_loader(config, job["using"], by_base)
-        readthrough.refresh(
+        readthrough.load_and_store(
             config.namespace,
             config.generation_keys,
             keys,

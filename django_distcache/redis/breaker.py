@@ -140,7 +140,7 @@ class Breaker:
                 started = time.monotonic()
                 self._wake.clear()  # a wake from now on probes again
                 self.probing = True
-                back = self._probe_once()
+                back = self._probe_once(generation)
                 self.probing = False
                 if back:
                     self._close(generation)
@@ -166,11 +166,13 @@ class Breaker:
         if self.opened_at:
             self._wake.set()
 
-    def _probe_once(self) -> bool:
+    def _probe_once(self, generation: int) -> bool:
         from django_distcache.redis.client import get_client
 
         try:
             get_client(self.name).ping()
+            if generation != self._generation:
+                return False  # reset meanwhile: the recovery is not this probe's to run
             # From here on invalidations go to Redis again: one committed after the
             # replay read the outbox is applied by its writer (see outbox.apply).
             self.recovering = True
@@ -284,6 +286,51 @@ def for_alias(alias: str) -> Breaker:
         with _breakers_lock:
             found = _breakers.setdefault(alias, Breaker(alias))
     return found
+
+
+class ClientBreaker:
+    """One client's handle on the breaker of its cache alias.
+
+    Once the client is discarded (the settings changed: ``redis.client.reset``), a thread
+    still sending on it (a statistics or hot-key flush, a probe, a refresh that took it
+    just before) meets a server the cache no longer uses: its failure does not open the
+    breaker of the client that replaced it.
+    """
+
+    def __init__(self, breaker: Breaker) -> None:
+        self.breaker = breaker
+        self.retired = False
+
+    def check(self) -> None:
+        """``Breaker.check`` of the alias's breaker."""
+        self.breaker.check()
+
+    def trip(self, error: BaseException) -> None:
+        """``Breaker.trip``, unless this client was discarded."""
+        if not self.retired:
+            self.breaker.trip(error)
+
+    def recover_now(self, timeout: float = 10.0) -> bool:
+        """``Breaker.recover_now`` of the alias's breaker."""
+        return self.breaker.recover_now(timeout)
+
+
+_handed_out: list[ClientBreaker] = []
+
+
+def for_client(alias: str) -> ClientBreaker:
+    """A new client's handle on the breaker of ``alias`` (see ``retire_clients``)."""
+    handle = ClientBreaker(for_alias(alias))
+    with _breakers_lock:
+        _handed_out.append(handle)
+    return handle
+
+
+def retire_clients() -> None:
+    """The clients made so far are discarded: their failures no longer open a breaker."""
+    with _breakers_lock:
+        while _handed_out:
+            _handed_out.pop().retired = True
 
 
 def cache_breaker() -> Breaker:

@@ -39,7 +39,7 @@ _CLONABLE_POOLS = (ConnectionPool, BlockingConnectionPool)
 class GuardedPipeline(Pipeline):
     """A pipeline whose execution goes through the breaker."""
 
-    breaker: _breaker.Breaker
+    breaker: _breaker.ClientBreaker
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         self.breaker.check()
@@ -53,7 +53,7 @@ class GuardedPipeline(Pipeline):
 class GuardedRedis(Redis):
     """A redis-py client whose commands go through the breaker of its cache alias."""
 
-    breaker: _breaker.Breaker
+    breaker: _breaker.ClientBreaker
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         self.breaker.check()
@@ -109,7 +109,7 @@ def _app_pool(pool: Any, alias: str | None = None) -> Any:
 class GuardedCluster(Cluster):
     """The app's Redis Cluster client: its commands and pipelines go through the breaker."""
 
-    def __init__(self, *args: Any, breaker: _breaker.Breaker, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, breaker: _breaker.ClientBreaker, **kwargs: Any) -> None:
         self.breaker = breaker  # the constructor already sends COMMAND
         super().__init__(*args, **kwargs)
 
@@ -154,7 +154,7 @@ def _cluster_client(alias: str) -> GuardedCluster:
     # Each node's new connections check it was recovered since it started (a promoted
     # replica was not): as on one Redis, see recovered.py.
     options["redis_connect_func"] = recovered.connect_hook(alias, options.get("redis_connect_func"))
-    options["breaker"] = _breaker.for_alias(alias)
+    options["breaker"] = _breaker.for_client(alias)
     client = new_cluster(GuardedCluster, backend.client.startup_urls(), options)
     _clusters.append(client)
     return client
@@ -168,7 +168,7 @@ def get_client(alias: str) -> Any:
         return _cluster_client(alias)
     raw = get_redis_connection(alias)
     client = GuardedRedis(connection_pool=_app_pool(raw.connection_pool, alias))
-    client.breaker = _breaker.for_alias(alias)
+    client.breaker = _breaker.for_client(alias)
     return client
 
 
@@ -206,9 +206,18 @@ def buffer_shares_cache() -> bool:
     return (conf.WRITE_BEHIND_CACHE_ALIAS or conf.CACHE_ALIAS) == conf.CACHE_ALIAS
 
 
+# Scripts loaded after a shared prelude of Lua functions (as the write-behind ones are).
+_PRELUDES = {"read": "gen_common", "warm_lease": "gen_common", "generations": "gen_common"}
+
+
+def _lua(name: str) -> str:
+    return (resources.files("django_distcache.redis") / "lua" / f"{name}.lua").read_text()
+
+
 @cache
 def _script_source(name: str) -> str:
-    return (resources.files("django_distcache.redis") / "lua" / f"{name}.lua").read_text()
+    prelude = _PRELUDES.get(name)
+    return _lua(name) if prelude is None else _lua(prelude) + _lua(name)
 
 
 @cache
@@ -219,6 +228,9 @@ def script(name: str) -> Script:
 
 def reset() -> None:
     """Forget the cached clients and scripts, closing their connections (settings changed)."""
+    # Retired first: a client made after this is never one of them. A thread still
+    # sending on a retired one does not open the breaker (see ClientBreaker).
+    _breaker.retire_clients()
     get_client.cache_clear()
     script.cache_clear()
     _node_clients.clear()

@@ -13,24 +13,11 @@
 -- (grace after expiry in which the entry is still served), slide_ms (sliding timeout, 0: off).
 -- Returns {generations, r1, r2, ...}: ri is the stored entry (a hit), {entry} (a stale
 -- hit whose lease was taken here: refresh it), 1 (miss, lease taken, or already ours)
--- or 0 (miss, another process holds a current lease).
+-- or 0 (miss, another process holds a current lease). Loaded after gen_common.lua.
 local n_gens = tonumber(ARGV[1])
 local generations = ARGV[2]
 if n_gens > 0 then
-  local gens = {}
-  local values = redis.call('MGET', unpack(KEYS, 1, n_gens))
-  for i, value in ipairs(values) do
-    if not value then
-      -- A missing generation starts at the clock, so it never repeats an older one.
-      local t = redis.call('TIME')
-      value = t[1] .. string.format('%06d', tonumber(t[2]))
-      if not redis.call('SET', KEYS[i], value, 'NX') then
-        value = redis.call('GET', KEYS[i])
-      end
-    end
-    gens[i] = value
-  end
-  generations = table.concat(gens, '.')
+  generations = table.concat(current_generations(1, n_gens), '.')
 end
 local n = (#KEYS - n_gens) / 2
 local current = generations .. '|'
