@@ -89,6 +89,13 @@ def on_cluster(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture
+def one_redis(request: pytest.FixtureRequest) -> None:
+    """Skip the cluster's run of a test about one Redis (it sets its own caches)."""
+    if on_cluster(request):
+        pytest.skip("about one Redis: its own caches, whatever the app's cache")
+
+
+@pytest.fixture
 def raw_redis(request: pytest.FixtureRequest, clean_redis: redis.Redis) -> Iterator[Any]:
     """A plain client of the Redis holding the app's entries (the cluster's, on it)."""
     if not on_cluster(request):

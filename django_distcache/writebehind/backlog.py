@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django_distcache.redis import routed
 from django_distcache.redis.client import get_buffer_redis
 from django_distcache.writebehind.buffer import BufferKeys, models_key
 
@@ -18,6 +19,32 @@ def _labels() -> list[str]:
     return sorted(labels)
 
 
+def _queue(pipe: Any, labels: list[str]) -> Any:
+    for label in labels:
+        bkeys = BufferKeys(label)
+        pipe.zcard(bkeys.pending)
+        pipe.zrange(bkeys.pending, 0, 0, withscores=True)
+        pipe.hlen(bkeys.claimed)
+        pipe.llen(bkeys.dead)
+        pipe.hmget(bkeys.stats, ["rows", "writes"])
+        pipe.zrange(bkeys.since, 0, 0, withscores=True)
+    return pipe
+
+
+def _read(labels: list[str]) -> list[Any]:
+    """Six answers per model, each model's read in one MULTI/EXEC: a batch claimed
+    between two of these reads would otherwise be counted twice or not at all."""
+    buffer = get_buffer_redis()
+    if not routed.is_cluster(buffer):
+        return _queue(buffer.pipeline(transaction=True), labels).execute()
+    # A model's keys share one slot; a transaction cannot span slots.
+    # NOTE: one round trip per model on a Redis Cluster.
+    answers: list[Any] = []
+    for label in labels:
+        answers += _queue(buffer.pipeline(transaction=True), [label]).execute()
+    return answers
+
+
 def backlog() -> list[dict[str, Any]]:
     """One dict per model with pending writes or dead letters.
 
@@ -27,18 +54,7 @@ def backlog() -> list[dict[str, Any]]:
     in_flight, rows and writes (flushed so far; writes / rows is the coalescing ratio).
     """
     labels = _labels()
-    # MULTI/EXEC: a batch claimed between two of these reads would otherwise be
-    # counted twice or not at all.
-    pipe = get_buffer_redis().pipeline(transaction=True)
-    for label in labels:
-        bkeys = BufferKeys(label)
-        pipe.zcard(bkeys.pending)
-        pipe.zrange(bkeys.pending, 0, 0, withscores=True)
-        pipe.hlen(bkeys.claimed)
-        pipe.llen(bkeys.dead)
-        pipe.hmget(bkeys.stats, ["rows", "writes"])
-        pipe.zrange(bkeys.since, 0, 0, withscores=True)
-    answers = pipe.execute()
+    answers = _read(labels)
     now = time.time()
     result = []
     for index, label in enumerate(labels):

@@ -112,7 +112,8 @@ def _check_warmers(warmers: Any) -> list[Error]:
 
 
 def eviction_policy() -> str | None:
-    """The maxmemory-policy of the buffer's Redis (None if it cannot be read)."""
+    """The maxmemory-policy of the buffer's Redis (None if it cannot be read); on a Redis
+    Cluster, the first evicting policy among its primaries (or the first one read)."""
     from django_distcache.redis.client import get_buffer_redis
     from django_distcache.redis.routed import is_cluster
 
@@ -122,9 +123,9 @@ def eviction_policy() -> str | None:
         return None  # not django-redis (distcache.E003)
     except RedisError:
         return None  # a cluster out of reach (a cluster client connects when made)
-    if is_cluster(redis):
-        return None  # the buffer cannot be on a cluster (distcache.E032)
     try:
+        if is_cluster(redis):
+            return _cluster_policy(redis)
         try:
             return redis.config_get("maxmemory-policy").get("maxmemory-policy")
         except RedisError:
@@ -132,6 +133,16 @@ def eviction_policy() -> str | None:
             return redis.info("memory").get("maxmemory_policy")
     except RedisError:
         return None
+
+
+def _cluster_policy(cluster: Any) -> str | None:
+    """The policy of the primaries: any of them may hold a model's buffer."""
+    policies = [
+        cluster.get_redis_connection(node).config_get("maxmemory-policy").get("maxmemory-policy")
+        for node in cluster.get_primaries()
+    ]
+    evicting = [policy for policy in policies if policy and policy.startswith("allkeys-")]
+    return (evicting or policies or [None])[0]
 
 
 def _check_eviction_policy() -> list[Error]:
