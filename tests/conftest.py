@@ -90,9 +90,10 @@ def on_cluster(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture
 def one_redis(request: pytest.FixtureRequest) -> None:
-    """Skip the cluster's run of a test about one Redis (it sets its own caches)."""
+    """Skip the cluster's run of a test about one Redis (its own servers, connections or
+    round trips)."""
     if on_cluster(request):
-        pytest.skip("about one Redis: its own caches, whatever the app's cache")
+        pytest.skip("a test of one Redis")
 
 
 @pytest.fixture

@@ -154,6 +154,12 @@ def _cluster_client(alias: str) -> GuardedCluster:
     # Each node's new connections check it was recovered since it started (a promoted
     # replica was not): as on one Redis, see recovered.py.
     options["redis_connect_func"] = recovered.connect_hook(alias, options.get("redis_connect_func"))
+    if "connection_pool_class" not in options:
+        # redis-py's pool of a node refuses a connection past max_connections (100) with
+        # an error that would open the breaker: more threads than that wait for one
+        # instead, at most REDIS_TIMEOUT (then it is an error).
+        options["connection_pool_class"] = BlockingConnectionPool
+        options.setdefault("timeout", options.get("socket_timeout") or 1.0)
     options["breaker"] = _breaker.for_alias(alias)
     client = new_cluster(GuardedCluster, backend.client.startup_urls(), options)
     _clusters.append(client)
