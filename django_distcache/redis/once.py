@@ -25,6 +25,7 @@ from redis.exceptions import (
 )
 
 from django_distcache.redis.cluster import unavailable_as_redis_error
+from django_distcache.redis.guard import guarded
 
 # Replies saying the call did not run, before it is given up (redis-py's own bound).
 _ATTEMPTS = 16
@@ -41,16 +42,14 @@ def call_once(
     """``script``'s reply; with ``then`` (one more command, sent after it on the same
     connection, e.g. WAIT), [the script's reply, that command's]. Raises error replies;
     a node out of reach trips the breaker of the client's cache."""
-    breaker = getattr(client, "breaker", None)
-    if breaker is not None:
-        breaker.check()
-    try:
-        with unavailable_as_redis_error():
-            return _call(client, script, keys, args, then)
-    except RedisError as error:
-        if breaker is not None:
-            breaker.trip(error)
-        raise
+    return guarded(getattr(client, "breaker", None), _translated, client, script, keys, args, then)
+
+
+def _translated(
+    client: RedisCluster, script: Any, keys: Sequence[Any], args: Sequence[Any], then: Sequence[Any]
+) -> Any:
+    with unavailable_as_redis_error():
+        return _call(client, script, keys, args, then)
 
 
 def _call(
