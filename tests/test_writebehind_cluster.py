@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 import redis
 from django.core.checks import run_checks
+from django.db import connections
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
@@ -17,7 +19,14 @@ import django_distcache
 from django_distcache.redis import breaker
 from django_distcache.writebehind import WriteBehindNotReplicated, backlog, flush_write_behind
 from django_distcache.writebehind.buffer import buffer_keys
-from tests.cluster import RedisClusterProcesses, app_on_cluster
+from tests.cluster import (
+    LoggingConnection,
+    RedisClusterProcesses,
+    app_on_cluster,
+    error_replies,
+    started_cluster,
+    wait_for,
+)
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
 
@@ -123,3 +132,89 @@ def test_a_primary_evicting_any_key_is_an_error(on_cluster):
 def test_write_behind_on_a_cluster_passes_the_checks(on_cluster):
     ids = {m.id for m in run_checks()}
     assert not {"distcache.E032", "distcache.E033", "distcache.E010"} & ids
+
+
+@pytest.fixture
+def migrating_cluster(settings) -> Iterator[tuple[RedisClusterProcesses, RedisCluster]]:
+    """A cluster of this test alone (its slots move), the app's cache on it, its
+    connections logging the redirections they read."""
+    for cluster in started_cluster():
+        app_on_cluster(
+            settings, cluster, CONNECTION_POOL_KWARGS={"connection_class": LoggingConnection}
+        )
+        settings.DISTCACHE = {**settings.DISTCACHE, "STATS_ENABLED": False}
+        raw = RedisCluster.from_url(cluster.url)
+        yield cluster, raw
+        raw.close()
+
+
+def migrate_slot(raw: RedisCluster, slot: int, target_name: str) -> None:
+    """Move ``slot`` to the primary ``target_name`` key by key, as redis-cli does."""
+    source = raw.nodes_manager.get_node_from_slot(slot)
+    target = raw.get_node(node_name=target_name)
+    ids = {name: info["node_id"] for name, info in raw.cluster_nodes().items()}
+    source_client, target_client = (
+        raw.get_redis_connection(source),
+        raw.get_redis_connection(target),
+    )
+    target_client.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", ids[source.name])
+    source_client.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", ids[target.name])
+    time.sleep(0.3)  # writes meet the migrating slot: ASK, TRYAGAIN
+    while keys := source_client.execute_command("CLUSTER GETKEYSINSLOT", slot, 10):
+        source_client.execute_command(
+            "MIGRATE", target.host, target.port, "", 0, 5000, "KEYS", *keys
+        )
+        time.sleep(0.02)
+    for node in raw.get_primaries():
+        raw.get_redis_connection(node).execute_command(
+            "CLUSTER SETSLOT", slot, "NODE", ids[target.name]
+        )
+
+
+def test_moving_the_buffers_slot_under_writes_loses_and_doubles_nothing(migrating_cluster):
+    cluster, raw = migrating_cluster
+    products = ProductFactory.create_batch(10, stock=0)
+    pks = [product.pk for product in products]
+    slot = key_slot(buffer_keys(Product).pending.encode())
+    source = raw.nodes_manager.get_node_from_slot(slot)
+    target = next(node for node in raw.get_primaries() if node.name != source.name)
+    expected: Counter[int] = Counter()
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            number = 0
+            while not done.is_set():
+                number += 1
+                pk = pks[number % len(pks)]
+                try:
+                    django_distcache.write_behind_incr(Product, pk, "stock")
+                    expected[pk] += 1
+                except Exception as exc:  # every error reaching the caller counts
+                    errors.append(exc)
+        finally:
+            connections.close_all()
+
+    error_replies.clear()
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        wait_for(lambda: sum(expected.values()) >= 50, "writes before the move")
+        migrate_slot(raw, slot, target.name)
+        moved_at = sum(expected.values())
+        wait_for(lambda: sum(expected.values()) >= moved_at + 50, "writes after the move")
+    finally:
+        done.set()
+        writer.join(timeout=60)
+    assert errors == []
+    assert error_replies["MovedError"] + error_replies["AskError"] > 0  # the slot really moved
+    assert (
+        RedisCluster.from_url(cluster.url).get_node_from_key(buffer_keys(Product).pending).name
+        == target.name
+    )
+    flush_write_behind(Product)
+    assert dict(Product.objects.filter(pk__in=pks).values_list("pk", "stock")) == {
+        pk: expected[pk] for pk in pks
+    }
+    assert backlog() == []

@@ -4,7 +4,8 @@ redis-py's cluster client sends a command again after a connection error or a ti
 (its retries, once the slot table is refreshed), which would apply a buffered increment
 twice when only the reply was lost. Here the call goes to the node serving its keys'
 slot on one connection; it is sent again only when the reply says it did not run
-(NOSCRIPT, MOVED, ASK, TRYAGAIN, CLUSTERDOWN), and a lost reply is raised, as on one Redis.
+(NOSCRIPT, MOVED, ASK, TRYAGAIN), and a lost reply is raised, as on one Redis, as is
+CLUSTERDOWN (a failover under way).
 """
 
 from __future__ import annotations
@@ -75,10 +76,13 @@ def _call(
             node = client.get_node_from_key(keys[0])
         elif isinstance(reply, AskError):
             node, asking = client.get_node(reply.host, reply.port), True
-        else:  # TRYAGAIN (a slot migrating) or CLUSTERDOWN (a failover): wait a little
-            time.sleep(0.05 if attempt < _ATTEMPTS // 2 else 0.25)
+        elif isinstance(reply, ClusterDownError):
+            # A failover: the caller falls back at once (as when one Redis is down); the
+            # next call finds the promoted node.
             client.nodes_manager.initialize()
-            node = client.get_node_from_key(keys[0])
+            raise reply
+        else:  # TRYAGAIN: a multi-key call on a slot being migrated; wait a little
+            time.sleep(0.05 if attempt < _ATTEMPTS // 2 else 0.25)
     raise reply
 
 
