@@ -24,6 +24,7 @@ from tests.cluster import (
     RedisClusterProcesses,
     app_on_cluster,
     error_replies,
+    requests_per_round,
     started_cluster,
     wait_for,
 )
@@ -218,3 +219,24 @@ def test_moving_the_buffers_slot_under_writes_loses_and_doubles_nothing(migratin
         pk: expected[pk] for pk in pks
     }
     assert backlog() == []
+
+
+def test_a_write_is_one_request_and_a_hit_with_pending_writes_one_round(
+    settings, redis_cluster, django_assert_num_queries
+):
+    app_on_cluster(
+        settings, redis_cluster, CONNECTION_POOL_KWARGS={"connection_class": LoggingConnection}
+    )
+    settings.DISTCACHE = {**settings.DISTCACHE, "STATS_ENABLED": False}
+    product = ProductFactory(stock=0)
+    django_distcache.get_object(Product, product.pk)  # cached; connections made
+    django_distcache.write_behind_incr(Product, product.pk, "stock")  # the model announced
+    (write,) = requests_per_round(
+        lambda: django_distcache.write_behind_incr(Product, product.pk, "stock")
+    )
+    assert list(write.values()) == [1]  # one request, to the buffer's node
+    with django_assert_num_queries(0):
+        (hit,) = requests_per_round(lambda: django_distcache.get_object(Product, product.pk))
+    # The entry's, its generations' and the buffer's nodes, each asked once, in parallel.
+    assert set(hit.values()) == {1}
+    assert django_distcache.get_object(Product, product.pk).stock == 2
