@@ -120,7 +120,7 @@ def app_main(cluster_location: str) -> None:
     pks = prepare_products()
     # django-redis keeps one pool per URL: the single Redis's must be the counting one.
     ConnectionFactory._pools.pop(_caches(cluster_location)["single"]["LOCATION"], None)
-    # Write-behind's buffer needs one Redis (distcache.E032): plain registration here.
+    # Plain registration: the app's reads are compared, not write-behind's hit path.
     register(Product, timeout=600, depends_on=[Category])
     caches_ = _caches(cluster_location)
     keys = zipf_keys(pks, APP_OPERATIONS)

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,11 +44,41 @@ class LoggingConnection(Connection):
             raise
 
 
-def sent_to_every_node_before_reading(events: list[tuple[str, int]], nodes: int) -> bool:
-    """Whether a request went to each of ``nodes`` servers before any reply was read."""
-    first_read = next(i for i, (what, _) in enumerate(events) if what == "read")
-    sends = events[:first_read]
-    return len(sends) == nodes and len({port for _, port in sends}) == nodes
+def requests_per_round(action: Callable[[], object]) -> list[Counter[int]]:
+    """The requests ``action`` sent through LoggingConnections, per server port, in rounds:
+    a round is every request sent before the next reply is read (they travel in parallel)."""
+    wire_events.clear()
+    action()
+    found: list[Counter[int]] = []
+    sending = False
+    for what, port in wire_events:
+        if what == "send":
+            if not sending:
+                found.append(Counter())
+                sending = True
+            found[-1][port] += 1
+        else:
+            sending = False
+    return found
+
+
+def requests_sent(action: Callable[[], object]) -> int:
+    """How many requests ``action`` sent through LoggingConnections."""
+    return sum(sum(one.values()) for one in requests_per_round(action))
+
+
+def one_request_per_node_first(action: Callable[[], object], nodes: int) -> bool:
+    """Whether ``action`` sent one request to each of ``nodes`` servers before reading any
+    reply."""
+    first = requests_per_round(action)[0]
+    return sorted(first.values()) == [1] * nodes
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
 
 
 def _binaries() -> tuple[str, str]:
@@ -215,6 +245,35 @@ def started_cluster(
             yield cluster
         finally:
             cluster.stop()
+
+
+def fail_over(cluster: RedisClusterProcesses) -> ClusterNode:
+    """Kill a master and wait until its replica is promoted; the promoted node."""
+    masters = cluster.masters()
+    replicas = [node for node in cluster.running() if node not in masters]
+    masters[0].kill()
+    promoted: list[ClusterNode] = []
+
+    def one_promoted() -> bool:
+        promoted[:] = [node for node in replicas if node.info("replication")["role"] == "master"]
+        return len(promoted) == 1
+
+    wait_for(one_promoted, "a replica to be promoted")
+    return promoted[0]
+
+
+@pytest.fixture
+def failover_cluster() -> Iterator[RedisClusterProcesses]:
+    """Three masters with a replica each and a short node timeout, for one test alone (it
+    kills a master)."""
+    yield from started_cluster(node_timeout_ms=FAILOVER_NODE_TIMEOUT_MS)
+
+
+@pytest.fixture
+def cluster_without_replicas() -> Iterator[RedisClusterProcesses]:
+    """Three masters and no replica, for one test alone: one lost master takes the cluster
+    down."""
+    yield from started_cluster(masters=3, replicas=0, node_timeout_ms=FAILOVER_NODE_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,12 @@ from django_distcache import signals as distcache_signals
 from django_distcache.redis import breaker, client
 from tests import roundtrips
 from tests.celery_app import app as celery_app  # noqa: F401  (the current Celery app)
-from tests.cluster import app_cache, redis_cluster  # noqa: F401  (the session's Redis Cluster)
+from tests.cluster import (  # noqa: F401  (the session's Redis Cluster, and clusters of one test)
+    app_cache,
+    cluster_without_replicas,
+    failover_cluster,
+    redis_cluster,
+)
 from tests.redis_servers import RedisServer, RedisServerMissing
 
 
@@ -86,6 +91,14 @@ def registrations_restored() -> Iterator[None]:
 def on_cluster(request: pytest.FixtureRequest) -> bool:
     """Whether this test runs with the app's cache on the Redis Cluster (``app_cache``)."""
     return "app_cache" in request.fixturenames and request.getfixturevalue("app_cache") == "cluster"
+
+
+@pytest.fixture
+def one_redis(request: pytest.FixtureRequest) -> None:
+    """Skip the cluster's run of a test about one Redis (its own servers, connections or
+    round trips)."""
+    if on_cluster(request):
+        pytest.skip("a test of one Redis")
 
 
 @pytest.fixture

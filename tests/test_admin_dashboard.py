@@ -62,6 +62,7 @@ def test_dashboard_is_listed_on_the_admin_index_for_viewers(viewer):
     assert b"Cache dashboard" in response.content
 
 
+@pytest.mark.usefixtures("app_cache")
 def test_dashboard_shows_the_numbers_of_a_known_workload(viewer):
     _known_workload()
     response = viewer.get(reverse(DASHBOARD))
@@ -129,6 +130,7 @@ def test_actions_need_the_csrf_token():
     assert response.status_code == 302
 
 
+@pytest.mark.usefixtures("app_cache")
 def test_invalidate_a_model_namespace_drops_its_entries(
     operator, django_assert_num_queries, caplog
 ):

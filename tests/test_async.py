@@ -24,7 +24,7 @@ from tests.cache_override import cache_on
 from tests.testapp.models import Category, Product
 from tests.threads import in_thread
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 HANG = 30  # a bound against hangs on a busy machine, not a speed assertion
 
@@ -69,7 +69,7 @@ def category() -> Category:
     return Category.objects.create(name="books")
 
 
-def test_hit_needs_no_thread_and_no_query(category):
+def test_hit_needs_no_thread_and_no_query(category, one_redis):
     """A hit completes while Django's sync thread is blocked: no sync_to_async on it."""
     blocked, release = threading.Event(), threading.Event()
 
@@ -297,7 +297,7 @@ def async_budget(settings) -> Iterator[int]:
     return 4
 
 
-def test_hundred_concurrent_reads_open_no_more_connections_than_the_budget(async_budget):
+def test_hundred_concurrent_reads_open_no_more_connections_than_the_budget(async_budget, one_redis):
     pks = [Category.objects.create(name=f"c{i}").pk for i in range(20)]
     seen: list[int] = []
     done = threading.Event()
@@ -333,7 +333,7 @@ def test_hundred_concurrent_reads_open_no_more_connections_than_the_budget(async
     assert 1 <= max(seen) <= async_budget  # the watcher saw them at work
 
 
-def test_async_budget_setting_is_checked(settings):
+def test_async_budget_setting_is_checked(settings, one_redis):
     settings.DISTCACHE = {**settings.DISTCACHE, "ASYNC_MAX_CONNECTIONS": 0}
     assert "distcache.E080" in [m.id for m in run_checks()]
     settings.DISTCACHE = {**settings.DISTCACHE, "ASYNC_MAX_CONNECTIONS": 2.5}
@@ -342,7 +342,7 @@ def test_async_budget_setting_is_checked(settings):
     assert "distcache.E080" not in [m.id for m in run_checks()]
 
 
-def test_while_the_breaker_is_open_no_read_waits_on_redis(redis_process, category):
+def test_while_the_breaker_is_open_no_read_waits_on_redis(redis_process, category, one_redis):
     import os
     import signal
 
@@ -406,7 +406,9 @@ def test_a_value_loaded_before_a_write_committed_is_not_stored(category):
     assert loads == ["load", "load"]
 
 
-def test_a_restart_from_an_older_snapshot_is_noticed_before_the_next_async_read(redis_process):
+def test_a_restart_from_an_older_snapshot_is_noticed_before_the_next_async_read(
+    redis_process, one_redis
+):
     """A held connection found dead runs the breaker's recovery (the lost-state check)
     before the async client trusts Redis again, as the sync path does."""
     pks = [Category.objects.create(name=f"c{i}-v0").pk for i in range(3)]

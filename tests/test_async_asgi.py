@@ -52,6 +52,7 @@ def selects(port: int) -> int:
     return body["testapp_category"]
 
 
+@pytest.mark.usefixtures("app_cache")
 def test_two_hundred_concurrent_requests_on_a_cold_key_make_one_load(serve):
     row = Category.objects.create(name="maps")
     server = serve()
@@ -61,6 +62,7 @@ def test_two_hundred_concurrent_requests_on_a_cold_key_make_one_load(serve):
     assert selects(server.port) - before == 1
 
 
+@pytest.mark.usefixtures("app_cache")
 def test_concurrent_views_read_objects_lists_and_cached_functions(serve):
     rows = [Category.objects.create(name=f"shelf {i}") for i in range(10)]
     server = serve()
@@ -105,6 +107,7 @@ def test_hundred_concurrent_requests_stay_within_the_connection_budget(serve):
     assert max(seen) >= 1  # the watcher saw the server's connections at work
 
 
+@pytest.mark.usefixtures("app_cache")
 def test_no_stale_read_after_a_committed_write(serve):
     """Readers hammer a key while writes commit (here and through the server): a read
     sent after a write returned never shows an older name."""

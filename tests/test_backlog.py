@@ -11,7 +11,7 @@ from django_distcache.writebehind import backlog, flush_write_behind
 from tests.factories import ProductFactory, TagFactory
 from tests.testapp.models import Product, Tag
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
 def test_backlog_counts_waiting_rows_and_then_the_flushed_ones():

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from django.core.cache import caches
@@ -16,7 +15,12 @@ from django_distcache import keys
 from django_distcache.redis import breaker
 from django_distcache.redis import client as app_client
 from django_distcache.registry import get_config
-from tests.cluster import LoggingConnection, RedisClusterProcesses, app_on_cluster, wire_events
+from tests.cluster import (
+    LoggingConnection,
+    RedisClusterProcesses,
+    app_on_cluster,
+    requests_per_round,
+)
 from tests.factories import CategoryFactory
 from tests.testapp.models import Category
 
@@ -41,24 +45,6 @@ def logged(settings, redis_cluster: RedisClusterProcesses) -> Iterator[RedisClus
     app_client.reset()
 
 
-def rounds(action: Callable[[], object]) -> list[Counter[int]]:
-    """The requests ``action`` sent, per node, in rounds: a round is every request sent
-    before the next reply is read (requests of one round travel in parallel)."""
-    wire_events.clear()
-    action()
-    found: list[Counter[int]] = []
-    sending = False
-    for what, port in wire_events:
-        if what == "send":
-            if not sending:
-                found.append(Counter())
-                sending = True
-            found[-1][port] += 1
-        else:
-            sending = False
-    return found
-
-
 def test_entries_and_their_leases_share_a_slot_on_the_cluster(logged, raw_redis):
     category = CategoryFactory()
     django_distcache.get_object(Category, category.pk)
@@ -72,13 +58,13 @@ def test_get_objects_of_100_hits_is_one_round_trip_per_node(logged, django_asser
     pks = [category.pk for category in CategoryFactory.create_batch(100)]
     django_distcache.get_objects(Category, pks)
     with django_assert_num_queries(0):
-        (only,) = rounds(lambda: django_distcache.get_objects(Category, pks))
+        (only,) = requests_per_round(lambda: django_distcache.get_objects(Category, pks))
     assert sorted(only.values()) == [1, 1, 1]  # every node once, all sent before a reply
 
 
 def test_get_objects_of_100_misses_is_three_rounds_of_one_request_per_node(logged):
     pks = [category.pk for category in CategoryFactory.create_batch(100)]
-    found = rounds(lambda: django_distcache.get_objects(Category, pks))
+    found = requests_per_round(lambda: django_distcache.get_objects(Category, pks))
     # generations and entries; leases of the misses; the store (sent, read with the next).
     assert [sorted(one.values()) for one in found] == [[1, 1, 1]] * 3
     assert len(django_distcache.get_objects(Category, pks)) == 100
@@ -88,7 +74,7 @@ def test_a_hit_on_one_object_is_one_round_trip(logged, django_assert_num_queries
     category = CategoryFactory()
     django_distcache.get_object(Category, category.pk)
     with django_assert_num_queries(0):
-        (only,) = rounds(lambda: django_distcache.get_object(Category, category.pk))
+        (only,) = requests_per_round(lambda: django_distcache.get_object(Category, category.pk))
     # The entry's node and its generations' nodes, each asked once, in parallel.
     assert set(only.values()) == {1}
 

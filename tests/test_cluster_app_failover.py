@@ -14,33 +14,25 @@ import django_distcache
 from django_distcache.outbox.keys import epoch_key
 from django_distcache.redis import breaker
 from django_distcache.redis.recovered import marker_script
-from tests.cluster import FAILOVER_NODE_TIMEOUT_MS, RedisClusterProcesses, app_on_cluster
-from tests.cluster import started_cluster as start_cluster
+from tests.cluster import (
+    RedisClusterProcesses,
+    app_on_cluster,
+    fail_over,
+    started_cluster,
+    wait_for,
+)
 from tests.factories import CategoryFactory
 from tests.testapp.models import Category
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def own_cluster() -> Iterator[RedisClusterProcesses]:
-    """Three masters with a replica each, for this test alone (it kills a master)."""
-    yield from start_cluster(node_timeout_ms=FAILOVER_NODE_TIMEOUT_MS)
-
-
-def wait_for(condition, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def test_master_failover_under_reads_and_writes_serves_nothing_stale(settings, own_cluster):
-    app_on_cluster(settings, own_cluster)
+def test_master_failover_under_reads_and_writes_serves_nothing_stale(settings, failover_cluster):
+    app_on_cluster(settings, failover_cluster)
     categories = CategoryFactory.create_batch(30)
     pks = [category.pk for category in categories]
     django_distcache.get_objects(Category, pks)
-    raw = RedisCluster.from_url(own_cluster.url)
+    raw = RedisCluster.from_url(failover_cluster.url)
     epoch_before = raw.get(epoch_key())
     errors: list[tuple[float, BaseException]] = []
     stale: list[str] = []
@@ -75,13 +67,7 @@ def test_master_failover_under_reads_and_writes_serves_nothing_stale(settings, o
     worker.start()
     try:
         wait_for(lambda: len(rounds) >= 20, "the load to run")
-        masters = own_cluster.masters()
-        replicas = [node for node in own_cluster.running() if node not in masters]
-        masters[0].kill()
-        wait_for(
-            lambda: len([n for n in replicas if n.info("replication")["role"] == "master"]) == 1,
-            "a replica to be promoted",
-        )
+        promoted = fail_over(failover_cluster)
         promoted_at = time.monotonic()
         wait_for(lambda: rounds and rounds[-1] > promoted_at + 1, "the load to recover")
         recovered = len(rounds)
@@ -96,7 +82,6 @@ def test_master_failover_under_reads_and_writes_serves_nothing_stale(settings, o
     # The promoted node was recovered (the outbox replayed, the epoch started again), and
     # marked so: every primary now carries the marker.
     _body, sha = marker_script(0)
-    promoted = next(n for n in replicas if n.info("replication")["role"] == "master")
     with promoted.connection() as direct:
         assert direct.script_exists(sha) == [True]
     assert raw.get(epoch_key()) != epoch_before
@@ -105,12 +90,6 @@ def test_master_failover_under_reads_and_writes_serves_nothing_stale(settings, o
         category.pk: category.name for category in Category.objects.filter(pk__in=pks)
     }
     raw.close()
-
-
-@pytest.fixture
-def cluster_without_replicas() -> Iterator[RedisClusterProcesses]:
-    """Three masters and no replica: one lost master takes the cluster down."""
-    yield from start_cluster(masters=3, replicas=0, node_timeout_ms=FAILOVER_NODE_TIMEOUT_MS)
 
 
 def test_a_cluster_down_falls_back_to_the_database(settings, cluster_without_replicas):
@@ -134,7 +113,7 @@ def test_a_cluster_down_falls_back_to_the_database(settings, cluster_without_rep
 @pytest.fixture
 def patient_cluster() -> Iterator[RedisClusterProcesses]:
     """Three masters, no replica, a long node timeout: a paused node is not failed over."""
-    yield from start_cluster(masters=3, replicas=0)
+    yield from started_cluster(masters=3, replicas=0)
 
 
 def test_an_invalidation_is_acknowledged_only_once_every_node_applied_it(settings, patient_cluster):

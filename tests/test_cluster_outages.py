@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -13,16 +12,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ClusterDownError, RedisClusterException, RedisError
 from redis.retry import Retry
 
-from tests.cluster import FAILOVER_NODE_TIMEOUT_MS, RedisClusterProcesses, started_cluster
+from tests.cluster import RedisClusterProcesses, fail_over, wait_for
 
 BACKEND = "django_distcache.redis.cluster.RedisClusterCache"
-
-
-def _wait_for(condition, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def _use(settings, cluster: RedisClusterProcesses) -> None:
@@ -40,18 +32,6 @@ def _use(settings, cluster: RedisClusterProcesses) -> None:
     }
 
 
-@pytest.fixture
-def cluster_without_replicas() -> Iterator[RedisClusterProcesses]:
-    """Three masters and no replica: one lost master takes the cluster down."""
-    yield from started_cluster(masters=3, replicas=0, node_timeout_ms=FAILOVER_NODE_TIMEOUT_MS)
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[RedisClusterProcesses]:
-    """Three masters with a replica each, for this test alone (it kills a master)."""
-    yield from started_cluster(node_timeout_ms=FAILOVER_NODE_TIMEOUT_MS)
-
-
 def test_cluster_down_is_a_redis_error_and_a_miss_when_errors_are_ignored(
     settings, cluster_without_replicas
 ):
@@ -61,7 +41,7 @@ def test_cluster_down_is_a_redis_error_and_a_miss_when_errors_are_ignored(
     lost = cluster_without_replicas.masters()[0]
     survivors = [node for node in cluster_without_replicas.running() if node is not lost]
     lost.kill()
-    _wait_for(
+    wait_for(
         lambda: all(node.cluster_info()["cluster_state"] == "fail" for node in survivors),
         "the survivors to declare the cluster down",
     )
@@ -125,8 +105,8 @@ def test_keys_of_several_slots_in_one_command_stay_a_programming_error(
         client.mget("a", "b", "c")
 
 
-def test_master_failover_under_load_errors_are_bounded(settings, own_cluster):
-    _use(settings, own_cluster)
+def test_master_failover_under_load_errors_are_bounded(settings, failover_cluster):
+    _use(settings, failover_cluster)
     cache = caches["cluster"]
     keys = [f"key{i}" for i in range(30)]
     cache.set_many(dict.fromkeys(keys, 0))
@@ -150,19 +130,13 @@ def test_master_failover_under_load_errors_are_bounded(settings, own_cluster):
     worker = threading.Thread(target=load)
     worker.start()
     try:
-        _wait_for(lambda: len(successes) >= 5, "the load to run")
-        lost = own_cluster.masters()[0]
-        replicas = [node for node in own_cluster.running() if node not in own_cluster.masters()]
+        wait_for(lambda: len(successes) >= 5, "the load to run")
         killed_at = time.monotonic()
-        lost.kill()
-        _wait_for(
-            lambda: any(node.info("replication")["role"] == "master" for node in replicas),
-            "a replica to be promoted",
-        )
+        fail_over(failover_cluster)
         promoted_at = time.monotonic()
-        _wait_for(lambda: successes and successes[-1] > promoted_at + 1, "the load to recover")
+        wait_for(lambda: successes and successes[-1] > promoted_at + 1, "the load to recover")
         recovered = len(successes)
-        _wait_for(lambda: len(successes) >= recovered + 20, "20 more rounds")
+        wait_for(lambda: len(successes) >= recovered + 20, "20 more rounds")
     finally:
         done.set()
         worker.join(timeout=60)

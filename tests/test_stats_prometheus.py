@@ -11,6 +11,7 @@ prometheus = pytest.importorskip("django_distcache.stats.prometheus")
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("app_cache")
 def test_metrics_view_exposes_counters_histograms_and_redis_figures():
     django_distcache.get_or_set("a", lambda: 1)
     django_distcache.get_or_set("a", lambda: 1)

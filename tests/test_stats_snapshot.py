@@ -12,6 +12,7 @@ import django_distcache
 from django_distcache import stats
 from django_distcache.stats.snapshot import snapshot
 from tests.cache_override import cache_on
+from tests.cluster import app_on_cluster
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +21,7 @@ def _row(snap: dict, namespace: str) -> dict:
     return next(row for row in snap["namespaces"] if row["namespace"] == namespace)
 
 
+@pytest.mark.usefixtures("app_cache")
 def test_snapshot_merges_counts_and_latency_of_reads_and_loads():
     for key in ("a", "b"):
         django_distcache.get_or_set(key, lambda: 1)
@@ -39,6 +41,7 @@ def test_snapshot_merges_counts_and_latency_of_reads_and_loads():
     assert snap["stats_source"] == "redis"
 
 
+@pytest.mark.usefixtures("app_cache")
 def test_snapshot_includes_counts_this_process_has_not_flushed():
     stats.record_hit("ns", 0.0002)
     assert _row(snapshot(), "ns")["hits"] == 1
@@ -59,6 +62,20 @@ def test_several_redis_nodes_are_shown_each_and_summed(redis_process):
     assert total["connected_clients"] == sum(n["connected_clients"] for n in nodes)
     assert total["maxmemory"] == 0  # the primary has no limit
     assert total["nodes"] == total["nodes_available"] == 2
+
+
+def test_a_clusters_primaries_are_shown_each_and_summed(settings, redis_cluster):
+    app_on_cluster(settings, redis_cluster)
+    snap = snapshot()
+    nodes = snap["redis"]["nodes"]
+    primaries = sorted(f"{node.address}/0" for node in redis_cluster.masters())
+    assert sorted(node["node"] for node in nodes) == primaries
+    assert all(node["available"] and node["used_memory"] > 0 for node in nodes)
+    total = snap["redis"]["total"]
+    assert total["used_memory"] == sum(node["used_memory"] for node in nodes)
+    assert total["keyspace_hits"] == sum(node["keyspace_hits"] for node in nodes)
+    assert total["nodes"] == total["nodes_available"] == 3
+    assert snap["redis"]["available"] is True
 
 
 def test_snapshot_of_a_stopped_redis_says_so(redis_process):

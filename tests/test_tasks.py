@@ -67,6 +67,7 @@ def queue_flush():
     return tasks.flush_write_behind.apply_async(args=["testapp.product"], queue="distcache")
 
 
+@pytest.mark.usefixtures("app_cache")
 def test_flush_task_on_a_worker_applies_the_writes(start_worker):
     start_worker()
     products = ProductFactory.create_batch(3, stock=0)
@@ -82,8 +83,9 @@ def test_flush_task_on_a_worker_applies_the_writes(start_worker):
     assert set(stocks([p.pk for p in products]).values()) == {4}
 
 
-@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WRITE_BEHIND_BATCH_SIZE": 5})
-def test_reaching_the_batch_size_starts_a_flush(start_worker):
+@pytest.mark.usefixtures("app_cache")
+def test_reaching_the_batch_size_starts_a_flush(start_worker, settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, "WRITE_BEHIND_BATCH_SIZE": 5}
     start_worker()
     products = ProductFactory.create_batch(5, stock=0)
     for product in products[:4]:
@@ -136,10 +138,11 @@ def slow_updates():
     _slow_updates(False)
 
 
-@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", **FAST})
+@pytest.mark.usefixtures("app_cache")
 def test_killed_worker_loses_no_write_and_doubles_no_increment(
-    start_worker, slow_updates, raw_redis
+    start_worker, slow_updates, raw_redis, settings
 ):
+    settings.DISTCACHE = {**settings.DISTCACHE, **FAST}
     rng = random.Random(7)
     claimed = "dctest:wb:{testapp.product}:claimed"
     products = ProductFactory.create_batch(150, stock=0)
@@ -178,8 +181,9 @@ def test_killed_worker_loses_no_write_and_doubles_no_increment(
     assert "flush_write_behind" in worker.output()
 
 
-@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", **FAST})
-def test_two_workers_apply_each_write_once_and_the_last_value_wins(start_worker):
+@pytest.mark.usefixtures("app_cache")
+def test_two_workers_apply_each_write_once_and_the_last_value_wins(start_worker, settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, **FAST}
     rng = random.Random(11)
     products = ProductFactory.create_batch(100, stock=0, name="v0")
     pks = [p.pk for p in products]

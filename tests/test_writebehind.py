@@ -14,7 +14,7 @@ from django_distcache.writebehind.buffer import buffer_keys
 from tests.factories import DocumentFactory, ProductFactory, TagFactory
 from tests.testapp.models import Category, Document, Product, Tag
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
 def stock_in_db(product: Product) -> int:
@@ -120,14 +120,12 @@ def test_writes_to_a_deleted_row_go_to_the_dead_letter_list():
     assert backlog()[0]["dead_letters"] == 1
 
 
-@override_settings(
-    DISTCACHE={
-        "KEY_PREFIX": "dctest",
+def test_constraint_violation_is_retried_then_dead_lettered_and_the_rest_applied(settings):
+    settings.DISTCACHE = {
+        **settings.DISTCACHE,
         "WRITE_BEHIND_MAX_ATTEMPTS": 2,
         "WRITE_BEHIND_RETRY_BACKOFF": 0,
     }
-)
-def test_constraint_violation_is_retried_then_dead_lettered_and_the_rest_applied():
     TagFactory(name="taken")
     bad, good = TagFactory(name="x"), TagFactory(name="y")
     bad.name, good.name = "taken", "fine"
@@ -172,14 +170,12 @@ def test_write_through_saves_and_refreshes_the_entry(django_assert_num_queries):
         assert django_distcache.get_object(Product, product.pk).stock == 4
 
 
-@override_settings(
-    DISTCACHE={
-        "KEY_PREFIX": "dctest",
+def test_full_buffer_raises_a_clear_error(settings):
+    settings.DISTCACHE = {
+        **settings.DISTCACHE,
         "WRITE_BEHIND_MAX_PENDING": 2,
         "WRITE_BEHIND_OVERFLOW": "raise",
     }
-)
-def test_full_buffer_raises_a_clear_error():
     first, second, third = ProductFactory.create_batch(3, stock=0)
     django_distcache.write_behind_incr(Product, first.pk, "stock")
     django_distcache.write_behind_incr(Product, second.pk, "stock")
@@ -189,8 +185,8 @@ def test_full_buffer_raises_a_clear_error():
     assert stock_in_db(third) == 0
 
 
-@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WRITE_BEHIND_MAX_PENDING": 1})
-def test_full_buffer_writes_through_by_default():
+def test_full_buffer_writes_through_by_default(settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, "WRITE_BEHIND_MAX_PENDING": 1}
     first, second = ProductFactory.create_batch(2, stock=0)
     django_distcache.write_behind_incr(Product, first.pk, "stock")
     django_distcache.write_behind_incr(Product, second.pk, "stock", by=4)
@@ -215,7 +211,7 @@ def _buffer_settings(url: str) -> dict:
     }
 
 
-def test_out_of_memory_on_the_buffer_raises_to_the_caller(redis_process):
+def test_out_of_memory_on_the_buffer_raises_to_the_caller(redis_process, one_redis):
     server = redis_process("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
     product = ProductFactory(stock=0)
     with override_settings(**_buffer_settings(server.url)):
@@ -231,7 +227,7 @@ def test_out_of_memory_on_the_buffer_raises_to_the_caller(redis_process):
             django_distcache.write_behind_incr(Product, product.pk, "stock")
 
 
-def test_read_only_buffer_raises_to_the_caller(redis_process):
+def test_read_only_buffer_raises_to_the_caller(redis_process, one_redis):
     primary = redis_process()
     replica = redis_process("--replicaof", "127.0.0.1", str(primary.port))
     product = ProductFactory(stock=0)
@@ -242,7 +238,7 @@ def test_read_only_buffer_raises_to_the_caller(redis_process):
         django_distcache.write_behind_incr(Product, product.pk, "stock")
 
 
-def test_buffer_on_its_own_redis_keeps_read_your_writes(redis_process):
+def test_buffer_on_its_own_redis_keeps_read_your_writes(redis_process, one_redis):
     server = redis_process()
     product = ProductFactory(stock=1)
     with override_settings(**_buffer_settings(server.url)):
@@ -269,7 +265,7 @@ def test_save_inside_a_transaction_replaces_deferred_writes_when_it_commits():
     assert stock_in_db(product) == 1
 
 
-def test_strict_mode_waits_for_a_replica(redis_process):
+def test_strict_mode_waits_for_a_replica(redis_process, one_redis):
     primary = redis_process()
     replica = redis_process("--replicaof", "127.0.0.1", str(primary.port))
     watcher = redis.Redis.from_url(primary.url)
@@ -300,7 +296,7 @@ def test_strict_mode_waits_for_a_replica(redis_process):
     assert stock_in_db(product) == 2
 
 
-def test_flush_task_is_configured_for_at_least_once_delivery():
+def test_flush_task_is_configured_for_at_least_once_delivery(one_redis):
     from django_distcache import tasks
 
     for task in (tasks.flush_write_behind, tasks.warm_cache):

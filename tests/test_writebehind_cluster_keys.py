@@ -19,11 +19,11 @@ from django.test import override_settings
 from redis.crc import key_slot
 
 import django_distcache
+from django_distcache.redis.buffer_scripts import wb_script
 from django_distcache.writebehind import flush_write_behind, replay_dead_letters
 from django_distcache.writebehind.buffer import buffer_keys
 from django_distcache.writebehind.flush import apply_batch, claim_batch
 from django_distcache.writebehind.recovery import recover_stale_batches
-from django_distcache.writebehind.scripts import wb_script
 from tests.factories import ProductFactory, TagFactory
 from tests.testapp.models import Product, Tag
 

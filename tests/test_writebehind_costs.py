@@ -15,9 +15,9 @@ from django.test import override_settings
 from django_redis.pool import ConnectionFactory
 
 import django_distcache
+from django_distcache.redis.buffer_scripts import wb_script
 from django_distcache.writebehind import backlog, flush_write_behind
 from django_distcache.writebehind.buffer import buffer_keys
-from django_distcache.writebehind.scripts import wb_script
 from tests import roundtrips
 from tests.factories import ProductFactory
 from tests.testapp.models import Product

@@ -17,9 +17,13 @@ from django_distcache.writebehind import (
 from tests.factories import ProductFactory, TagFactory
 from tests.testapp.models import Product, Tag
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
-NO_RETRY = {"KEY_PREFIX": "dctest", "WRITE_BEHIND_MAX_ATTEMPTS": 1}
+
+@pytest.fixture
+def no_retry(settings):
+    """A row that fails is dead-lettered at once."""
+    settings.DISTCACHE = {**settings.DISTCACHE, "WRITE_BEHIND_MAX_ATTEMPTS": 1}
 
 
 def dead_letter_a_rename(tag: Tag, name: str) -> None:
@@ -28,8 +32,7 @@ def dead_letter_a_rename(tag: Tag, name: str) -> None:
     assert flush_write_behind(Tag)["dead_lettered"] == 1
 
 
-@override_settings(DISTCACHE=NO_RETRY)
-def test_replayed_letter_is_flushed_once_its_cause_is_fixed(capsys):
+def test_replayed_letter_is_flushed_once_its_cause_is_fixed(no_retry, capsys):
     holder, tag = TagFactory(name="taken"), TagFactory(name="x")
     dead_letter_a_rename(tag, "taken")
     call_command("distcache_deadletters", "list", "testapp.Tag")
@@ -47,8 +50,7 @@ def test_replayed_letter_is_flushed_once_its_cause_is_fixed(capsys):
     assert backlog() == []
 
 
-@override_settings(DISTCACHE=NO_RETRY)
-def test_replayed_increments_add_to_newer_writes():
+def test_replayed_increments_add_to_newer_writes(no_retry):
     product = ProductFactory(stock=0)
     Product.objects.filter(pk=product.pk).delete()
     # Made after the delete: dead-lettered (one made before it is superseded by it).
@@ -63,8 +65,7 @@ def test_replayed_increments_add_to_newer_writes():
     assert Product.objects.get(pk=product.pk).stock == 13
 
 
-@override_settings(DISTCACHE=NO_RETRY)
-def test_discard_removes_the_first_letters(capsys):
+def test_discard_removes_the_first_letters(no_retry, capsys):
     TagFactory(name="taken")
     tags = TagFactory.create_batch(3)
     for tag in tags:
@@ -76,8 +77,12 @@ def test_discard_removes_the_first_letters(capsys):
     assert dead_letters(Tag) == []
 
 
-@override_settings(DISTCACHE={**NO_RETRY, "WRITE_BEHIND_DEAD_LETTERS_KEPT": 2})
-def test_only_the_newest_letters_are_kept():
+def test_only_the_newest_letters_are_kept(settings):
+    settings.DISTCACHE = {
+        **settings.DISTCACHE,
+        "WRITE_BEHIND_MAX_ATTEMPTS": 1,
+        "WRITE_BEHIND_DEAD_LETTERS_KEPT": 2,
+    }
     TagFactory(name="taken")
     tags = TagFactory.create_batch(3)
     for tag in tags:
@@ -93,13 +98,13 @@ def test_only_the_newest_letters_are_kept():
         (["replay", "testapp.Tag", "--limit", "0"], "--limit"),
     ],
 )
-def test_bad_arguments_are_command_errors(args, message):
+def test_bad_arguments_are_command_errors(args, message, one_redis):
     with pytest.raises(CommandError, match=message):
         call_command("distcache_deadletters", *args)
 
 
 @override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WRITE_BEHIND_DEAD_LETTERS_KEPT": -1})
-def test_negative_retention_is_a_check_error():
+def test_negative_retention_is_a_check_error(one_redis):
     from django.core.checks import run_checks
 
     errors = [e for e in run_checks() if "WRITE_BEHIND_DEAD_LETTERS_KEPT" in e.msg]
@@ -131,8 +136,7 @@ def _post_with_csrf(client, url: str, data: dict):
     return client.post(url, {**data, "csrfmiddlewaretoken": token}, follow=True)
 
 
-@override_settings(DISTCACHE=NO_RETRY)
-def test_dashboard_replays_and_discards_dead_letters(operator):
+def test_dashboard_replays_and_discards_dead_letters(no_retry, operator):
     from django.urls import reverse
 
     holder, tag, other = TagFactory(name="taken"), TagFactory(name="x"), TagFactory(name="y")
@@ -155,7 +159,7 @@ def test_dashboard_replays_and_discards_dead_letters(operator):
     assert dead_letters(Tag) == []
 
 
-def test_dashboard_dead_letter_actions_need_the_change_permission():
+def test_dashboard_dead_letter_actions_need_the_change_permission(one_redis):
     from django.contrib.auth.models import User
     from django.test import Client
     from django.urls import reverse

@@ -14,7 +14,7 @@ from tests.factories import ProductFactory
 from tests.shapes.models import Item, Shelf
 from tests.testapp.models import Product
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
 class ProductProxy(Product):

@@ -18,7 +18,7 @@ from django_distcache.writebehind.recovery import settle_batch, steal_batch
 from tests.factories import ProductFactory, TagFactory
 from tests.testapp.models import Product, Tag
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
 def stock_in_db(pk: int) -> int | None:
@@ -67,16 +67,14 @@ def _expire_lease(raw_redis, model_label: str, batch_id: str) -> None:
     raw_redis.zadd(f"dctest:wb:{{{model_label}}}:batches", {batch_id: 0}, xx=True)
 
 
-@override_settings(
-    DISTCACHE={
-        "KEY_PREFIX": "dctest",
+def test_recovery_never_acknowledges_a_row_its_owner_had_not_decided(raw_redis, settings):
+    """The recovering flush reads the batch while its slow owner still writes it; the
+    owner then sets a failed row aside, commits and dies before acknowledging."""
+    settings.DISTCACHE = {
+        **settings.DISTCACHE,
         "WRITE_BEHIND_MAX_ATTEMPTS": 2,
         "WRITE_BEHIND_RETRY_BACKOFF": 0,
     }
-)
-def test_recovery_never_acknowledges_a_row_its_owner_had_not_decided(raw_redis):
-    """The recovering flush reads the batch while its slow owner still writes it; the
-    owner then sets a failed row aside, commits and dies before acknowledging."""
     bad, good = TagFactory(name="x"), TagFactory(name="y")
     bad.name, good.name = "taken", "fine"
     django_distcache.write_behind(bad, fields=["name"])
@@ -168,8 +166,10 @@ ONE_RETRY = {
 }
 
 
-@override_settings(DISTCACHE=ONE_RETRY)
-def test_any_exception_of_a_row_isolates_it_counts_an_attempt_and_dead_letters_it(raw_redis):
+def test_any_exception_of_a_row_isolates_it_counts_an_attempt_and_dead_letters_it(
+    raw_redis, settings
+):
+    settings.DISTCACHE = {**settings.DISTCACHE, **ONE_RETRY}
     bad, good = ProductFactory.create_batch(2, stock=0)
     _buffer_raw(raw_redis, "testapp.product", bad.pk, {"stock": float("inf")})  # OverflowError
     django_distcache.write_behind_incr(Product, good.pk, "stock", by=2)
@@ -205,8 +205,8 @@ def failing_tag_updates():
         cursor.execute("DROP TRIGGER IF EXISTS distcache_test_fail ON testapp_tag")
 
 
-@override_settings(DISTCACHE=ONE_RETRY)
-def test_statement_and_lock_timeouts_are_errors_of_their_row(failing_tag_updates):
+def test_statement_and_lock_timeouts_are_errors_of_their_row(failing_tag_updates, settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, **ONE_RETRY}
     slow, locked, good = TagFactory(name="a"), TagFactory(name="b"), TagFactory(name="c")
     for tag, name in ((slow, "timeout"), (locked, "locked"), (good, "fine")):
         tag.name = name
@@ -338,7 +338,7 @@ def _unreachable_buffer(redis_process) -> dict:
     }
 
 
-def test_distcache_flush_with_the_buffer_down_is_a_command_error(redis_process):
+def test_distcache_flush_with_the_buffer_down_is_a_command_error(redis_process, one_redis):
     from django.core.management import CommandError, call_command
 
     with (
@@ -431,8 +431,8 @@ def test_a_hit_reads_the_buffer_only_for_rows_with_deferred_writes(round_trips):
     assert round_trips.count == 1
 
 
-@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WRITE_BEHIND_MAX_PENDING": 1})
-def test_an_overflow_drops_only_the_row_it_wrote_through(django_assert_num_queries):
+def test_an_overflow_drops_only_the_row_it_wrote_through(django_assert_num_queries, settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, "WRITE_BEHIND_MAX_PENDING": 1}
     waiting, overflowing, bystander = ProductFactory.create_batch(3, stock=0)
     for product in (waiting, overflowing, bystander):
         django_distcache.get_object(Product, product.pk)
@@ -449,10 +449,10 @@ class WorkerDied(BaseException):
     """The worker process dies: nothing after this runs."""
 
 
-@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WRITE_BEHIND_MAX_ATTEMPTS": 3})
 def test_a_row_that_kills_its_flush_is_dead_lettered_after_a_bounded_number_of_deaths(
-    raw_redis, monkeypatch
+    raw_redis, monkeypatch, settings
 ):
+    settings.DISTCACHE = {**settings.DISTCACHE, "WRITE_BEHIND_MAX_ATTEMPTS": 3}
     from django_distcache.writebehind import flush as flush_module
     from django_distcache.writebehind.recovery import recover_stale_batches
 

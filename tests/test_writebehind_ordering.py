@@ -7,14 +7,13 @@ import time
 
 import pytest
 from django.db import transaction
-from django.test import override_settings
 
 import django_distcache
 from django_distcache.writebehind import backlog, flush_write_behind
 from tests.factories import ProductFactory
 from tests.testapp.models import Product
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
 def stock_in_db(pk: int) -> int:
@@ -61,8 +60,8 @@ def test_increments_made_while_an_update_is_in_progress_survive_it():
     assert stock_in_db(product.pk) == 104
 
 
-@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WRITE_BEHIND_LEASE_TIMEOUT": 0.2})
-def test_a_save_longer_than_the_lease_still_supersedes_the_earlier_writes():
+def test_a_save_longer_than_the_lease_still_supersedes_the_earlier_writes(settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, "WRITE_BEHIND_LEASE_TIMEOUT": 0.2}
     product = ProductFactory(stock=10)
     django_distcache.write_behind_incr(Product, product.pk, "stock", by=5)
     with transaction.atomic():
@@ -91,8 +90,8 @@ def test_a_save_that_rolls_back_leaves_the_earlier_writes_to_be_flushed():
     assert backlog() == []
 
 
-@override_settings(DISTCACHE={"KEY_PREFIX": "dctest", "WRITE_BEHIND_LEASE_TIMEOUT": 0.2})
-def test_a_save_rolled_back_to_a_savepoint_keeps_the_earlier_writes():
+def test_a_save_rolled_back_to_a_savepoint_keeps_the_earlier_writes(settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, "WRITE_BEHIND_LEASE_TIMEOUT": 0.2}
     """Its transaction commits, but not the save: its mark is restored a lease after."""
     product = ProductFactory(stock=10)
     django_distcache.write_behind_incr(Product, product.pk, "stock", by=5)

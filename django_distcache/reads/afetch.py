@@ -22,6 +22,7 @@ from django_distcache.conf import get_settings
 from django_distcache.invalidation.replicas import RECENT, primary_of
 from django_distcache.keys import lease_key
 from django_distcache.outbox.keys import with_epoch
+from django_distcache.reads import acluster
 from django_distcache.reads.answers import Encoder, encode_loaded, sort_answers
 from django_distcache.reads.leases import kept_alive, new_token
 from django_distcache.reads.readthrough import (
@@ -72,6 +73,10 @@ async def afetch_many(
     """``readthrough.fetch_many`` awaited: ``await load(missing keys)`` for the leases
     taken here; keys leased elsewhere are polled for up to MAX_WAIT; leases are released
     if ``load`` raises (or the request is cancelled)."""
+    if acluster.on_cluster():
+        return await acluster.afetch_many_in_thread(
+            namespace, generation_keys, keys, load, encode=encode, decode=decode, timed=timed
+        )
     started = time.perf_counter()
     token = new_token()
     found: dict[str, Any] = {}
@@ -179,6 +184,8 @@ async def aread_alias(using: str, generation_keys: Sequence[str], keys: Sequence
     primary = primary_of(using)
     if primary == using or get_settings().REPLICA_LAG <= 0:
         return using
+    if acluster.on_cluster():
+        return await acluster.aread_alias_in_thread(using, generation_keys, keys)
     try:
         recent = await get_async_redis().execute(
             "EXISTS", *(key + RECENT for key in (*keys, *generation_keys)), idempotent=True

@@ -100,36 +100,21 @@ def check_celery_not_on_cluster(
 def check_app_not_on_cluster(
     app_configs: Iterable[Any] | None = None, **kwargs: Any
 ) -> list[Error]:
-    """What of the app still needs one Redis: the write-behind buffer, the near cache."""
-    from django_distcache.registry import near_cache_models, write_behind_models
+    """What of the app still needs one Redis: the near cache."""
+    from django_distcache.registry import near_cache_models
 
-    conf = get_settings()
+    alias = get_settings().CACHE_ALIAS
     caches = getattr(settings, "CACHES", {})
-    errors = []
-    write_behind = [model._meta.label for model in write_behind_models()]
-    for setting in ("CACHE_ALIAS", "WRITE_BEHIND_CACHE_ALIAS"):
-        alias = getattr(conf, setting)
-        if not (isinstance(alias, str) and is_cluster_cache(caches.get(alias, {}))):
-            continue
-        if write_behind:
-            errors.append(
-                Error(
-                    f"DISTCACHE['{setting}'] is {alias!r}, a Redis Cluster cache, and "
-                    f"{', '.join(write_behind)} use write-behind: its buffer needs one Redis "
-                    "for now.",
-                    hint="Give WRITE_BEHIND_CACHE_ALIAS and CACHE_ALIAS a django-redis cache "
-                    "on one Redis, or register these models without write_behind.",
-                    id="distcache.E032",
-                )
-            )
-        near = [model._meta.label for model in near_cache_models()]
-        if setting == "CACHE_ALIAS" and near:
-            errors.append(
-                Error(
-                    f"DISTCACHE['CACHE_ALIAS'] is {alias!r}, a Redis Cluster cache, and "
-                    f"{', '.join(near)} use the near cache, which needs one Redis for now.",
-                    hint="Register these models without near_cache=True.",
-                    id="distcache.E033",
-                )
-            )
-    return errors
+    if not (isinstance(alias, str) and is_cluster_cache(caches.get(alias, {}))):
+        return []
+    near = [model._meta.label for model in near_cache_models()]
+    if not near:
+        return []
+    return [
+        Error(
+            f"DISTCACHE['CACHE_ALIAS'] is {alias!r}, a Redis Cluster cache, and "
+            f"{', '.join(near)} use the near cache, which needs one Redis for now.",
+            hint="Register these models without near_cache=True.",
+            id="distcache.E033",
+        )
+    ]

@@ -21,13 +21,13 @@ from django_redis import get_redis_connection
 from redis import BlockingConnectionPool, ConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
-from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from django_distcache.conf import get_settings
 from django_distcache.redis import breaker as _breaker
 from django_distcache.redis import recovered
 from django_distcache.redis.cluster import Cluster, is_cluster_cache, new_cluster
+from django_distcache.redis.guard import Guarded, guard_execute, guarded
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
@@ -42,26 +42,11 @@ class GuardedPipeline(Pipeline):
     breaker: _breaker.ClientBreaker
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
-        self.breaker.check()
-        try:
-            return super().execute(raise_on_error)
-        except RedisError as error:
-            self.breaker.trip(error)
-            raise
+        return guarded(self.breaker, super().execute, raise_on_error)
 
 
-class GuardedRedis(Redis):
+class GuardedRedis(Guarded, Redis):
     """A redis-py client whose commands go through the breaker of its cache alias."""
-
-    breaker: _breaker.ClientBreaker
-
-    def execute_command(self, *args: Any, **options: Any) -> Any:
-        self.breaker.check()
-        try:
-            return super().execute_command(*args, **options)
-        except RedisError as error:
-            self.breaker.trip(error)
-            raise
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> GuardedPipeline:
         pipe = GuardedPipeline(
@@ -106,35 +91,15 @@ def _app_pool(pool: Any, alias: str | None = None) -> Any:
     return clone
 
 
-class GuardedCluster(Cluster):
+class GuardedCluster(Guarded, Cluster):
     """The app's Redis Cluster client: its commands and pipelines go through the breaker."""
 
     def __init__(self, *args: Any, breaker: _breaker.ClientBreaker, **kwargs: Any) -> None:
         self.breaker = breaker  # the constructor already sends COMMAND
         super().__init__(*args, **kwargs)
 
-    def execute_command(self, *args: Any, **options: Any) -> Any:
-        self.breaker.check()
-        try:
-            return super().execute_command(*args, **options)
-        except RedisError as error:
-            self.breaker.trip(error)
-            raise
-
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
-        pipe = super().pipeline(transaction, shard_hint)
-        execute, breaker = pipe.execute, self.breaker
-
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            breaker.check()
-            try:
-                return execute(*args, **kwargs)
-            except RedisError as error:
-                breaker.trip(error)
-                raise
-
-        pipe.execute = guarded
-        return pipe
+        return guard_execute(super().pipeline(transaction, shard_hint), self.breaker)
 
 
 def _cluster_client(alias: str) -> GuardedCluster:
@@ -154,6 +119,12 @@ def _cluster_client(alias: str) -> GuardedCluster:
     # Each node's new connections check it was recovered since it started (a promoted
     # replica was not): as on one Redis, see recovered.py.
     options["redis_connect_func"] = recovered.connect_hook(alias, options.get("redis_connect_func"))
+    if "connection_pool_class" not in options:
+        # redis-py's pool of a node refuses a connection past max_connections (100) with
+        # an error that would open the breaker: more threads than that wait for one
+        # instead, at most REDIS_TIMEOUT (then it is an error).
+        options["connection_pool_class"] = BlockingConnectionPool
+        options.setdefault("timeout", options.get("socket_timeout") or 1.0)
     options["breaker"] = _breaker.for_client(alias)
     client = new_cluster(GuardedCluster, backend.client.startup_urls(), options)
     _clusters.append(client)

@@ -23,7 +23,6 @@ from redis.exceptions import (
     AskError,
     ClusterDownError,
     NoScriptError,
-    RedisError,
     ResponseError,
     TryAgainError,
 )
@@ -32,6 +31,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_distcache import keys as _keys
 from django_distcache.redis.cluster import unavailable_as_redis_error
+from django_distcache.redis.guard import guarded
 from django_distcache.redis.slots import keys_by_slot
 
 if TYPE_CHECKING:
@@ -55,25 +55,23 @@ def run(client: RedisCluster, calls: Sequence[Call]) -> list[Any]:
     read; their replies in order. A script a node lacks (a promoted replica, a restarted
     node) is loaded on every primary and its call sent again. Raises the first error
     reply; a node out of reach trips the breaker of the client's cache."""
-    breaker = getattr(client, "breaker", None)
-    if breaker is not None:
-        breaker.check()
-    try:
-        replies = _send(client, calls)
-        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-        if missing:
-            for source in {calls[i][0].script for i in missing}:
-                client.script_load(source)
-            again = _send(client, [calls[i] for i in missing])
-            for i, reply in zip(missing, again, strict=True):
-                replies[i] = reply
-    except RedisError as error:
-        if breaker is not None:
-            breaker.trip(error)
-        raise
+    replies = guarded(getattr(client, "breaker", None), _send_loaded, client, calls)
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
+    return replies
+
+
+def _send_loaded(client: RedisCluster, calls: Sequence[Call]) -> list[Any]:
+    """``_send``, the scripts a node lacks loaded on every primary and sent again."""
+    replies = _send(client, calls)
+    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if missing:
+        for source in {calls[i][0].script for i in missing}:
+            client.script_load(source)
+        again = _send(client, [calls[i] for i in missing])
+        for i, reply in zip(missing, again, strict=True):
+            replies[i] = reply
     return replies
 
 

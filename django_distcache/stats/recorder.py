@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from django_distcache import keys
 from django_distcache.conf import get_settings
-from django_distcache.redis.client import get_redis
+from django_distcache.redis import counters
 from django_distcache.stats import tally
 from django_distcache.stats.histogram import BUCKETS, bucket_index
 
@@ -157,13 +157,13 @@ def flush() -> bool:
             return True
         key = stats_key()
         try:
-            pipe = get_redis().pipeline(transaction=False)
-            for field, value in taken.items():
-                if field[0] == SECONDS:
-                    pipe.hincrbyfloat(key, field_name(field), value)
-                else:
-                    pipe.hincrby(key, field_name(field), int(value))
-            pipe.execute()
+            counters.add(
+                key,
+                {
+                    field_name(field): float(value) if field[0] == SECONDS else int(value)
+                    for field, value in taken.items()
+                },
+            )
         except RedisError as exc:
             # Kept for the next flush: the fields are bounded by namespaces x buckets.
             _put_back(taken)
@@ -194,7 +194,7 @@ def reset() -> None:
     """Drop every process's flushed statistics and this process's pending ones."""
     with _flush_lock:
         _take()
-        get_redis().delete(stats_key())
+        counters.drop(stats_key())
 
 
 def read_flushed() -> dict[str, Any]:
@@ -203,8 +203,7 @@ def read_flushed() -> dict[str, Any]:
     Returns ``{"counts": {ns: {event: n}}, "buckets": {(kind, ns): [n] * BUCKETS},
     "seconds": {(kind, ns): total}}``.
     """
-    raw = get_redis().hgetall(stats_key())
-    return parse(raw.items())
+    return parse(counters.read(stats_key()).items())
 
 
 def parse(items: Any) -> dict[str, Any]:

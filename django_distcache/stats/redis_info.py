@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from django_distcache.conf import get_settings
 from django_distcache.redis.client import get_redis, node_client
+from django_distcache.redis.routed import is_cluster
 
 # INFO field -> name in a snapshot.
 FIELDS = {
@@ -26,7 +27,12 @@ FIELDS = {
 
 
 def node_clients() -> list[Redis]:
-    """A client per Redis server of the cache alias (django-redis's LOCATION list)."""
+    """A client per Redis server of the cache alias (django-redis's LOCATION list; on a
+    Redis Cluster, each primary as the cluster client knows them)."""
+    app_client: Any = get_redis()
+    if is_cluster(app_client):
+        # NOTE: one INFO per primary; replicas hold copies, not more keys.
+        return [app_client.get_redis_connection(node) for node in app_client.get_primaries()]
     backend_client = caches[get_settings().CACHE_ALIAS].client  # type: ignore[attr-defined]
     # NOTE: django-redis keeps one lazily connected client per LOCATION entry in these
     # private attributes; without them (another client class) only the primary is known.

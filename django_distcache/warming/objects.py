@@ -7,13 +7,11 @@ from typing import Any
 
 from django.db import models, router
 
-from django_distcache.keys import lease_key
 from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads import readthrough
 from django_distcache.reads.leases import lease_ms
 from django_distcache.reads.objects import _encode_instance, _normalize_pk
-from django_distcache.redis import routed
-from django_distcache.redis.client import get_redis, script
+from django_distcache.redis import warm_leases
 from django_distcache.registry import get_config
 
 
@@ -49,19 +47,6 @@ def refresh_objects(
 
 
 def warm_lease(generation_keys: list[str], entries: list[str], token: str) -> bytes:
-    """Take the leases of ``entries`` whatever they hold; the current generations.
-
-    NOTE: on a Redis Cluster two round trips (the generations, then the leases per slot,
-    each to the nodes concerned in parallel); one on one Redis.
-    """
-    client = get_redis()
-    head: list[Any] = [lease_ms(), token]
-    if routed.is_cluster(client):
-        generations = routed.generations(client, script, generation_keys)
-        routed.leases(client, script, "warm_lease", [0, generations, *head], entries)
-        return generations
-    leases = [lease_key(entry) for entry in entries]
-    answer: bytes = script("warm_lease")(
-        keys=[*generation_keys, *leases], args=[len(generation_keys), "", *head]
-    )
-    return answer
+    """Take the leases of ``entries`` whatever they hold; the current generations
+    (``redis.warm_leases``)."""
+    return warm_leases.take(generation_keys, entries, lease_ms(), token)

@@ -14,7 +14,7 @@ from django.db.models.query import QuerySet
 
 from django_distcache import keys
 from django_distcache.conf import get_settings
-from django_distcache.redis.client import get_redis
+from django_distcache.redis import history
 from django_distcache.registry import resolve_model
 from django_distcache.warming.objects import refresh_objects
 from django_distcache.warming.registry import get_warmer, warmer_names
@@ -143,13 +143,9 @@ def warm(
 
 
 def _record(result: dict[str, Any]) -> None:
-    history = get_settings().WARM_HISTORY
-    pipe = get_redis().pipeline(transaction=False)
-    pipe.lpush(runs_key(), json.dumps(result))
-    pipe.ltrim(runs_key(), 0, history - 1)
-    pipe.execute()
+    history.push(runs_key(), json.dumps(result), get_settings().WARM_HISTORY)
 
 
 def recent_runs(limit: int = 10) -> list[dict[str, Any]]:
     """The latest warm runs, newest first."""
-    return [json.loads(raw) for raw in get_redis().lrange(runs_key(), 0, limit - 1)]
+    return [json.loads(raw) for raw in history.newest(runs_key(), limit)]

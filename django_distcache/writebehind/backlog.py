@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django_distcache.redis.client import get_buffer_redis
+from django_distcache.redis import buffer
 from django_distcache.writebehind.buffer import BufferKeys, models_key
 
 
@@ -13,8 +13,7 @@ def _labels() -> list[str]:
     from django_distcache.writebehind.flush import write_behind_models
 
     labels = {m._meta.label_lower for m in write_behind_models()}
-    members: Any = get_buffer_redis().smembers(models_key())
-    labels.update(raw.decode() for raw in members)
+    labels.update(buffer.members(models_key()))
     return sorted(labels)
 
 
@@ -27,18 +26,7 @@ def backlog() -> list[dict[str, Any]]:
     in_flight, rows and writes (flushed so far; writes / rows is the coalescing ratio).
     """
     labels = _labels()
-    # MULTI/EXEC: a batch claimed between two of these reads would otherwise be
-    # counted twice or not at all.
-    pipe = get_buffer_redis().pipeline(transaction=True)
-    for label in labels:
-        bkeys = BufferKeys(label)
-        pipe.zcard(bkeys.pending)
-        pipe.zrange(bkeys.pending, 0, 0, withscores=True)
-        pipe.hlen(bkeys.claimed)
-        pipe.llen(bkeys.dead)
-        pipe.hmget(bkeys.stats, ["rows", "writes"])
-        pipe.zrange(bkeys.since, 0, 0, withscores=True)
-    answers = pipe.execute()
+    answers = buffer.backlog_reads([BufferKeys(label) for label in labels])
     now = time.time()
     result = []
     for index, label in enumerate(labels):

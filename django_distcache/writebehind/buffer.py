@@ -14,6 +14,7 @@ from django.db import models
 
 from django_distcache import keys
 from django_distcache.reads import readthrough
+from django_distcache.redis.buffer import add_member
 from django_distcache.registry import ModelConfig, get_config
 
 # Layout, per model (W = "<prefix>:wb:{<app_label.model>}": the concrete model's label
@@ -65,7 +66,7 @@ def announce(buffer: Any, label: str) -> None:
     model). NOTE: one round trip, the first time only."""
     seen = (os.getpid(), id(buffer), label)
     if seen not in _announced:
-        buffer.sadd(models_key(), label)
+        add_member(buffer, models_key(), label)
         _announced.add(seen)
 
 

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import router
 from django.utils.module_loading import import_string
-from redis.exceptions import RedisError
 
 from django_distcache.checks import is_number, positive_number_errors
 from django_distcache.conf import get_settings
@@ -111,30 +110,9 @@ def _check_warmers(warmers: Any) -> list[Error]:
     return errors
 
 
-def eviction_policy() -> str | None:
-    """The maxmemory-policy of the buffer's Redis (None if it cannot be read)."""
-    from django_distcache.redis.client import get_buffer_redis
-    from django_distcache.redis.routed import is_cluster
-
-    try:
-        redis = get_buffer_redis()
-    except NotImplementedError:
-        return None  # not django-redis (distcache.E003)
-    except RedisError:
-        return None  # a cluster out of reach (a cluster client connects when made)
-    if is_cluster(redis):
-        return None  # the buffer cannot be on a cluster (distcache.E032)
-    try:
-        try:
-            return redis.config_get("maxmemory-policy").get("maxmemory-policy")
-        except RedisError:
-            # CONFIG may be renamed or denied; INFO is always there.
-            return redis.info("memory").get("maxmemory_policy")
-    except RedisError:
-        return None
-
-
 def _check_eviction_policy() -> list[Error]:
+    from django_distcache.redis.buffer import eviction_policy
+
     policy = eviction_policy()
     if policy and policy.startswith("allkeys-"):
         return [

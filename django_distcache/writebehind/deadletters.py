@@ -7,10 +7,10 @@ from typing import Any
 from django.db import models
 
 from django_distcache.reads import readthrough
+from django_distcache.redis import buffer
 from django_distcache.redis.client import get_buffer_redis
 from django_distcache.registry import ModelRef, resolve_model
 from django_distcache.writebehind.buffer import announce, buffer_keys, write_behind_config
-from django_distcache.writebehind.scripts import wb_script
 
 
 def dead_letters(model: ModelRef, limit: int = 100) -> list[dict[str, Any]]:
@@ -18,8 +18,7 @@ def dead_letters(model: ModelRef, limit: int = 100) -> list[dict[str, Any]]:
     increments, writes, attempts, error, failed_at."""
     target = _model(model)
     codec = readthrough.serializer()
-    raw: Any = get_buffer_redis().lrange(buffer_keys(target).dead, 0, limit - 1)
-    return [codec.loads(item) for item in raw]
+    return [codec.loads(item) for item in buffer.list_items(buffer_keys(target).dead, limit)]
 
 
 def replay_dead_letters(model: ModelRef, count: int | None = None) -> int:
@@ -28,11 +27,9 @@ def replay_dead_letters(model: ModelRef, count: int | None = None) -> int:
     letter is replayed once, even by two callers at the same time."""
     target = _model(model)
     bkeys = buffer_keys(target)
-    buffer = get_buffer_redis()
     codec = readthrough.serializer()
-    raw: Any = buffer.lrange(bkeys.dead, 0, -1 if count is None else count - 1)
     replayed = 0
-    for item in raw:
+    for item in buffer.list_items(bkeys.dead, count):
         letter = codec.loads(item)
         ops: list[Any] = []
         for name, value in letter["values"].items():
@@ -40,27 +37,18 @@ def replay_dead_letters(model: ModelRef, count: int | None = None) -> int:
         for name, amount in letter["increments"].items():
             ops += ["i", name, amount]
         pk = letter["pk"]
-        announce(buffer, bkeys.label)
-        replayed += wb_script("replay")(
-            keys=[bkeys.dead, bkeys.pending, bkeys.since, bkeys.record(pk), bkeys.flag(pk)],
-            args=[item, pk, *ops],
-            client=buffer,
+        announce(get_buffer_redis(), bkeys.label)
+        replayed += buffer.run_script(
+            "replay",
+            [bkeys.dead, bkeys.pending, bkeys.since, bkeys.record(pk), bkeys.flag(pk)],
+            [item, pk, *ops],
         )
     return replayed
 
 
 def discard_dead_letters(model: ModelRef, count: int | None = None) -> int:
     """Delete the first ``count`` dead letters (all by default); returns how many."""
-    bkeys = buffer_keys(_model(model))
-    pipe = get_buffer_redis().pipeline(transaction=True)
-    pipe.llen(bkeys.dead)
-    if count is None:
-        pipe.delete(bkeys.dead)
-    else:
-        pipe.ltrim(bkeys.dead, count, -1)
-    pipe.llen(bkeys.dead)
-    before, _, after = pipe.execute()
-    return int(before) - int(after)
+    return buffer.drop_first_items(buffer_keys(_model(model)).dead, count)
 
 
 def _model(model: ModelRef) -> type[models.Model]:

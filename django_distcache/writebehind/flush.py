@@ -20,7 +20,8 @@ from django.db import models, router, transaction
 from django_distcache import keys
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import invalidate_objects, schedule_invalidation
-from django_distcache.redis.client import buffer_shares_cache, get_buffer_redis
+from django_distcache.redis import buffer
+from django_distcache.redis.client import buffer_shares_cache
 from django_distcache.registry import ModelRef, resolve_model, write_behind_models
 from django_distcache.writebehind.buffer import (
     BufferKeys,
@@ -36,7 +37,6 @@ from django_distcache.writebehind.marks import settle_marks
 from django_distcache.writebehind.outcome import dead_letter, record_decisions
 from django_distcache.writebehind.recovery import recover_stale_batches
 from django_distcache.writebehind.rows import apply_rows
-from django_distcache.writebehind.scripts import wb_script
 from django_distcache.writebehind.settle import (
     DATABASE_DOWN,
     BatchOutcome,
@@ -168,26 +168,24 @@ def claim_batch(
     """Claim up to WRITE_BEHIND_BATCH_SIZE due rows: (batch id, pks), or None."""
     conf = get_settings()
     bkeys = buffer_keys(model)
-    buffer = get_buffer_redis()
     due = due_by or now_ms()
     limit = conf.WRITE_BEHIND_BATCH_SIZE
     # Read first: the script must be given every key it touches (Redis Cluster).
     # NOTE: one round trip more per batch.
-    candidates: Any = buffer.zrangebyscore(bkeys.pending, "-inf", due, start=0, num=limit * 2)
-    if not candidates:
+    pks = buffer.due_members(bkeys.pending, due, limit * 2)
+    if not pks:
         return None
-    pks = [pk.decode() for pk in candidates]
     batch_id = new_batch_id()
-    claimed = wb_script("claim")(
-        keys=[
+    claimed = buffer.run_script(
+        "claim",
+        [
             bkeys.pending,
             bkeys.claimed,
             bkeys.batches,
             bkeys.batch(batch_id),
             *bkeys.rows(pks, "record", "held"),
         ],
-        args=[due, limit, batch_id, lease_expiry(), *pks],
-        client=buffer,
+        [due, limit, batch_id, lease_expiry(), *pks],
     )
     if not claimed:
         return None
@@ -212,10 +210,10 @@ def apply_batch(
     with transaction.atomic(using=using):
         existing, busy = _lock_rows(model, using, values)
         txid = begin_flush_transaction(using)
-        flat = wb_script("begin")(
-            keys=[bkeys.batches, bkeys.batch(batch_id), bkeys.txids, *bkeys.rows(pks, "held")],
-            args=[batch_id, txid, lease_expiry(), *pks],
-            client=get_buffer_redis(),
+        flat = buffer.run_script(
+            "begin",
+            [bkeys.batches, bkeys.batch(batch_id), bkeys.txids, *bkeys.rows(pks, "held")],
+            [batch_id, txid, lease_expiry(), *pks],
         )
         if flat is None:
             raise BatchLost(batch_id)

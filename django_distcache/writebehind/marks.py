@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import models
 
 from django_distcache.conf import get_settings
-from django_distcache.redis.client import get_buffer_redis
+from django_distcache.redis import buffer
 from django_distcache.writebehind.buffer import buffer_keys, now_ms
 from django_distcache.writebehind.ordering import settle_mark
 from django_distcache.writebehind.transactions import commit_status
@@ -27,20 +25,20 @@ def settle_marks(model: type[models.Model], using: str) -> int:
     A mark made outside a transaction is restored a lease timeout after it was made.
     """
     bkeys = buffer_keys(model)
-    buffer = get_buffer_redis()
-    members: Any = buffer.zrange(bkeys.marks, 0, SETTLE_LIMIT - 1, withscores=True)
     tokens: dict[str, list[str]] = {}
     made: dict[str, float] = {}
-    for member, score in members:
-        token, pk = member.decode().split(":", 1)
+    for member, score in buffer.first_members(bkeys.marks, SETTLE_LIMIT):
+        token, pk = member.split(":", 1)
         tokens.setdefault(token, []).append(pk)
         made[token] = score
     if not tokens:
         return 0
-    pipe = buffer.pipeline(transaction=False)
-    for token, pks in tokens.items():
-        pipe.hmget(bkeys.row_marks(pks[0]), [f"{token}:txid", f"{token}:seen"])
-    answers = pipe.execute()
+    answers = buffer.fields_of_each(
+        [
+            (bkeys.row_marks(pks[0]), [f"{token}:txid", f"{token}:seen"])
+            for token, pks in tokens.items()
+        ]
+    )
     now, lease = now_ms(), get_settings().WRITE_BEHIND_LEASE_TIMEOUT * 1000
     restored = 0
     for (token, pks), (txid, seen) in zip(tokens.items(), answers, strict=True):
@@ -53,10 +51,7 @@ def settle_marks(model: type[models.Model], using: str) -> int:
                 continue
             due = status == "aborted" or (seen is not None and now - int(seen) > lease)
             if not due and seen is None:
-                pipe = buffer.pipeline(transaction=False)
-                for pk in pks:
-                    pipe.hset(bkeys.row_marks(pk), f"{token}:seen", now)
-                pipe.execute()
+                buffer.set_field_of_each(map(bkeys.row_marks, pks), f"{token}:seen", now)
         if due:
             settle_mark(model, token, pks, "restore")
             restored += 1

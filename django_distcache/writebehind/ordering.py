@@ -29,11 +29,12 @@ from redis.exceptions import RedisError
 
 from django_distcache import keys
 from django_distcache.keys import lease_key
+from django_distcache.redis import buffer
+from django_distcache.redis.buffer_scripts import wb_script
 from django_distcache.redis.client import buffer_shares_cache, get_buffer_redis
+from django_distcache.redis.packed import run_after
 from django_distcache.registry import find_config, get_config
 from django_distcache.writebehind.buffer import buffer_keys
-from django_distcache.writebehind.packed import run_after
-from django_distcache.writebehind.scripts import wb_script
 from django_distcache.writebehind.transactions import current_txid
 
 logger = logging.getLogger("django_distcache")
@@ -86,16 +87,15 @@ def mark(
         return None
     bkeys = buffer_keys(model)
     token = token or uuid.uuid4().hex[:16]
-    buffer = get_buffer_redis()
     marked = []
     fixed = [bkeys.claimed, bkeys.txids, bkeys.marks, bkeys.pending]
     try:
         for start in range(0, len(key_pks), MARK_CHUNK):
             chunk = key_pks[start : start + MARK_CHUNK]
-            count = wb_script("mark")(
-                keys=[*fixed, *bkeys.rows(chunk, "record", "held", "row_marks")],
-                args=[token, "", len(names), *names, *chunk],
-                client=buffer,
+            count = buffer.run_script(
+                "mark",
+                [*fixed, *bkeys.rows(chunk, "record", "held", "row_marks")],
+                [token, "", len(names), *names, *chunk],
             )
             if count:
                 marked += chunk
@@ -104,10 +104,7 @@ def mark(
         if connections[using].in_atomic_block:
             # Lets a flush tell later whether the direct write committed.
             txid = current_txid(using)
-            pipe = buffer.pipeline(transaction=False)
-            for pk in marked:
-                pipe.hset(bkeys.row_marks(pk), f"{token}:txid", txid)
-            pipe.execute()
+            buffer.set_field_of_each(map(bkeys.row_marks, marked), f"{token}:txid", txid)
     except RedisError:
         # NOTE: the direct write goes on; deferred writes to these columns made before
         # it may still be flushed over it. Logged, not raised.

@@ -11,15 +11,16 @@ from django.db import models
 from django_distcache.conf import get_settings
 from django_distcache.keys import lease_key
 from django_distcache.reads import readthrough
+from django_distcache.redis import buffer
+from django_distcache.redis.buffer_scripts import wb_script
 from django_distcache.redis.client import buffer_shares_cache, get_buffer_redis
+from django_distcache.redis.packed import run_after
 from django_distcache.writebehind.buffer import (
     BufferKeys,
     Record,
     buffer_keys,
     write_behind_config,
 )
-from django_distcache.writebehind.packed import run_after
-from django_distcache.writebehind.scripts import wb_script
 
 
 def record_decisions(
@@ -33,7 +34,7 @@ def record_decisions(
     mapping: dict[str, Any] = {f"d:{pk}": item for pk, item in dead}
     for pk, score, added, error in retry:
         mapping[f"r:{pk}"] = f"{score}|{added}|{error}"
-    get_buffer_redis().hset(bkeys.batch(batch_id), mapping=mapping)  # type: ignore[arg-type]
+    buffer.set_fields(bkeys.batch(batch_id), mapping)
 
 
 def dead_letter(

@@ -9,10 +9,10 @@ from typing import Any
 from django.db import models, router
 from redis.exceptions import RedisError
 
-from django_distcache.redis.client import get_buffer_redis
+from django_distcache.redis import buffer
+from django_distcache.redis.buffer_scripts import wb_script
 from django_distcache.writebehind.buffer import Record, apply_record, buffer_keys, parse_record
 from django_distcache.writebehind.own import own_record
-from django_distcache.writebehind.scripts import wb_script
 from django_distcache.writebehind.transactions import commit_status
 
 logger = logging.getLogger("django_distcache")
@@ -43,9 +43,9 @@ def overlay(
     present = {str(pk): obj for pk, obj in instances.items() if obj is not None}
     if not present:
         return
-    script, keys_, args = peek_call(model, list(present))
+    _script, keys_, args = peek_call(model, list(present))
     try:
-        answer = script(keys=keys_, args=args, client=get_buffer_redis())
+        answer = buffer.run_script("peek", keys_, args)
     except RedisError:
         # NOTE: the read goes on with the database's values: while the buffer's Redis
         # is unreachable, its writes cannot be seen (nor made: write_behind raises).

@@ -8,10 +8,9 @@ from typing import Any
 from django.db import models
 
 from django_distcache.invalidation import invalidate_objects
-from django_distcache.redis.client import get_buffer_redis
+from django_distcache.redis import buffer
 from django_distcache.writebehind.buffer import buffer_keys, lease_expiry, now_ms
 from django_distcache.writebehind.outcome import acknowledge
-from django_distcache.writebehind.scripts import wb_script
 from django_distcache.writebehind.transactions import commit_status
 
 logger = logging.getLogger("django_distcache")
@@ -22,11 +21,8 @@ _DIED = "its flush died (worker lost) before it committed"
 def recover_stale_batches(model: type[models.Model], using: str) -> int:
     """Finish the batches whose flush died: acknowledge them if their transaction
     committed, else put their rows back. Returns how many were recovered."""
-    buffer = get_buffer_redis()
-    stale: Any = buffer.zrangebyscore(buffer_keys(model).batches, "-inf", now_ms())
     recovered = 0
-    for raw_id in stale:
-        batch_id = raw_id.decode()
+    for batch_id in buffer.due_members(buffer_keys(model).batches, now_ms()):
         stolen = steal_batch(model, batch_id)
         if stolen is not None and settle_batch(model, using, batch_id, stolen):
             recovered += 1
@@ -37,10 +33,10 @@ def steal_batch(model: type[models.Model], batch_id: str) -> dict[str, bytes] | 
     """Take over ``batch_id`` if its lease ran out: its hash (txid, p:<pk>, decisions),
     or None. A batch whose flush had not begun its transaction can no longer begin it."""
     bkeys = buffer_keys(model)
-    flat = wb_script("steal")(
-        keys=[bkeys.batches, bkeys.batch(batch_id), bkeys.txids],
-        args=[batch_id, now_ms(), lease_expiry()],
-        client=get_buffer_redis(),
+    flat = buffer.run_script(
+        "steal",
+        [bkeys.batches, bkeys.batch(batch_id), bkeys.txids],
+        [batch_id, now_ms(), lease_expiry()],
     )
     if flat is None:
         return None
@@ -58,7 +54,7 @@ def settle_batch(
     if status == "committed":
         # The owner records its decisions before its COMMIT: read them now that the
         # commit is certain, not from the copy taken when the batch was stolen.
-        info = _as_dict(get_buffer_redis().hgetall(buffer_keys(model).batch(batch_id)))
+        info = buffer.hash_fields(buffer_keys(model).batch(batch_id))
         dead = [(pk, info[f"d:{pk}"]) for pk in pks if f"d:{pk}" in info]
         retry = []
         for pk in pks:

@@ -11,7 +11,8 @@ from redis.exceptions import RedisError
 
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import invalidate_objects
-from django_distcache.redis.client import buffer_shares_cache, get_redis
+from django_distcache.redis import buffer
+from django_distcache.redis.client import buffer_shares_cache
 from django_distcache.registry import get_config
 from django_distcache.writebehind import sql
 from django_distcache.writebehind.buffer import now_ms
@@ -55,10 +56,7 @@ def cached_rows(model: type[models.Model], using: str, pks: list[str]) -> list[s
         return []
     config = get_config(model)
     try:
-        pipe = get_redis().pipeline(transaction=False)
-        for pk in pks:
-            pipe.exists(config.object_base(pk))
-        found = pipe.execute()
+        found = buffer.entries_exist([config.object_base(pk) for pk in pks])
     except RedisError:
         return []
     return [pk for pk, exists in zip(pks, found, strict=True) if exists]

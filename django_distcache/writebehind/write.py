@@ -13,7 +13,9 @@ from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.reads import objects as _objects
 from django_distcache.reads import readthrough
 from django_distcache.redis.breaker import RedisUnavailable
+from django_distcache.redis.buffer_scripts import wb_script
 from django_distcache.redis.client import get_buffer_redis
+from django_distcache.redis.packed import PackedCall
 from django_distcache.registry import get_config
 from django_distcache.writebehind.buffer import (
     BufferKeys,
@@ -22,8 +24,6 @@ from django_distcache.writebehind.buffer import (
     write_behind_config,
 )
 from django_distcache.writebehind.own import defer_to_commit
-from django_distcache.writebehind.packed import PackedCall
-from django_distcache.writebehind.scripts import wb_script
 from django_distcache.writebehind.values import (
     checked_pk,
     checked_value,

@@ -11,7 +11,8 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from django_distcache.redis import wire
+from django_distcache.redis import routed, wire
+from django_distcache.redis.once import call_once
 
 
 class PackedCall:
@@ -35,6 +36,8 @@ class PackedCall:
         """The script's reply; with ``then`` (one more command's parts, sent in the same
         round trip over the same connection), [the script's reply, that command's]."""
         keys, all_args = [*self.fixed, *row_keys], [*self.leading, *args]
+        if routed.is_cluster(client):
+            return call_once(client, self.script, keys, all_args, then)
         if not wire.can_send_directly(client):
             return self._pipelined(client, keys, all_args, then)
         body = wire.command(
@@ -72,7 +75,14 @@ def run_after(
 ) -> list[Any]:
     """Run ``commands`` (idempotent ones: they may run twice), then ``script``, in one
     round trip; their replies, the script's last. (redis-py's pipeline would first ask
-    whether the script is loaded: one round trip more.)"""
+    whether the script is loaded: one round trip more.)
+
+    On a Redis Cluster the commands (each on keys of one slot) go to their nodes, and the
+    script is sent once they all replied: NOTE: two round trips there.
+    """
+    if routed.is_cluster(client):
+        replies = routed.run(client, [(None, parts, ()) for parts in commands]) if commands else []
+        return [*replies, call_once(client, script, keys, args)]
     if not wire.can_send_directly(client):
         pipe = client.pipeline(transaction=False)
         for parts in commands:
