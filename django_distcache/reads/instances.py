@@ -38,7 +38,6 @@ MISSED: Any = object()
 # An L1 hit counts toward hot keys about once in HOT_KEY_SAMPLE, with that weight.
 # NOTE: counting every hit would cost a lock and a Counter update, a fifth of a hit.
 HOT_KEY_SAMPLE = 16
-_unsampled = 0
 
 
 def freeze(
@@ -137,6 +136,8 @@ class _Plan:
     int_pk: bool
     # database alias -> (pk -> its key), for pks that are an int or a str.
     keys: dict[str, dict[Any, str]]
+    # Hits left before the next one counted toward hot keys.
+    unsampled: int = 0
 
 
 _plans: dict[type[models.Model], _Plan] = {}
@@ -198,7 +199,6 @@ def serve(model: type[models.Model], pk: Any, using: str | None) -> Any:
     transaction check, the near cache's lookup, the statistics, the copy) are written
     out here, and what they need is kept in the plan, one dict lookup away.
     """
-    global _unsampled
     plan = _plans.get(model)
     if (
         plan is None
@@ -218,14 +218,15 @@ def serve(model: type[models.Model], pk: Any, using: str | None) -> Any:
     key = keys.get(pk) if keys is not None and (type(pk) is int or type(pk) is str) else None
     if key is None:
         key = _key(plan, using, pk)
-    # The open transaction's own writes (own_writes.touched, written out).
-    if (
-        _get_running_loop() is None
-        and type(
-            storage := getattr(connections._connections, "_storage", None)  # type: ignore[attr-defined]
-        )
-        is threading.local
-    ):
+    # The open transaction's own writes, asked without asgiref (see own_writes): outside
+    # an event loop the thread's connections are a threading.local, and a thread with
+    # no connection on ``using``, or none in a transaction, wrote nothing.
+    storage = (
+        connections._connections.__dict__.get("_storage")  # type: ignore[attr-defined]
+        if _get_running_loop() is None
+        else None
+    )
+    if type(storage) is threading.local:
         connection = getattr(storage, using, None)
         if (
             connection is not None
@@ -260,9 +261,10 @@ def serve(model: type[models.Model], pk: Any, using: str | None) -> Any:
         except AttributeError:
             mine = tally.counts()
         mine[counted] = mine.get(counted, 0) + 1
-    _unsampled -= 1
-    if _unsampled <= 0:
-        _count_hot_key(plan.namespace, model, pk)
+    # NOTE: counted on the plan: a module global's store is a dict insert.
+    plan.unsampled -= 1
+    if plan.unsampled <= 0:
+        _count_hot_key(plan, pk)
     # thaw and _build, written out.
     kept = entry.value
     if kept is NO_ROW:
@@ -286,8 +288,7 @@ def hit(config: ModelConfig, pk: Any, using: str) -> Any:
     return serve(config.model, pk, using)
 
 
-def _count_hot_key(namespace: str, model: type[models.Model], pk: Any) -> None:
-    global _unsampled
+def _count_hot_key(plan: _Plan, pk: Any) -> None:
     # The next sample is drawn at random, so that no pattern in the reads hides a key.
-    _unsampled = random.randint(1, 2 * HOT_KEY_SAMPLE - 1)
-    hotkeys.record(namespace, pk_text(model, pk), HOT_KEY_SAMPLE)
+    plan.unsampled = random.randint(1, 2 * HOT_KEY_SAMPLE - 1)
+    hotkeys.record(plan.namespace, pk_text(plan.model, pk), HOT_KEY_SAMPLE)
