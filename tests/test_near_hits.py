@@ -234,7 +234,8 @@ def test_what_a_caller_changes_on_a_hit_is_not_what_the_next_hit_gets(l1):  # no
     hits = l1.info()["hits"]
     second = django_distcache.get_object(Product, product.pk)
     assert l1.info()["hits"] == hits + 1
-    assert second is not first and second._state is not first._state
+    assert second is not first
+    assert second._state is not first._state
     assert second.name == "pen"
     assert second.attributes == {"colours": ["blue"], "size": {"mm": 5}, "flat": 1}
     assert (second._state.db, second._state.adding) == ("default", False)
