@@ -208,10 +208,12 @@ def test_a_forked_child_makes_its_own_plans(l1):  # noqa: F811
     category = Category.objects.create(name="a")
     settled(l1)
     in_l1(l1, Category, category.pk)
+    for _ in range(100):
+        django_distcache.get_object(Category, category.pk)  # samples the parent keeps
     assert instances._plans
     pid = os.fork()
     if pid == 0:
-        os._exit(0 if not instances._plans else 1)
+        os._exit(0 if not instances._plans and not instances._samples else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert instances._plans
@@ -335,3 +337,18 @@ def test_a_router_added_later_chooses_the_database_of_a_hit(l1, settings):  # no
         assert (read.name, read._state.db) == ("other's", "other")
     from_default = django_distcache.get_object(Category, category.pk, using="default")
     assert from_default.name == "default's"
+
+
+def test_no_hit_is_kept_for_hot_keys_when_they_are_off(settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, "HOT_KEYS_SIZE": 0}
+    cache = near.near_cache()  # started under these settings
+    wait_for(lambda: cache.live)
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="a")
+    settled(cache)
+    in_l1(cache, Category, category.pk)
+    hotkeys.reset_local()
+    for _ in range(200):
+        django_distcache.get_object(Category, category.pk)
+    assert not instances._samples
+    near.reset()

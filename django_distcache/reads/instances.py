@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-import random
 import sys
 import threading
 from asyncio import _get_running_loop
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
+from random import random as _random
 from time import monotonic
 from typing import Any
 
@@ -136,13 +138,26 @@ class _Plan:
     int_pk: bool
     # database alias -> (pk -> its key), for pks that are an int or a str.
     keys: dict[str, dict[Any, str]]
-    # Hits left before the next one counted toward hot keys.
+    # Whether hits are counted toward hot keys (HOT_KEYS_SIZE), and how many are left
+    # before the next one is.
+    hot_keys: bool = True
     unsampled: int = 0
 
 
 _plans: dict[type[models.Model], _Plan] = {}
-# A forked child starts its own statistics thread, which a plan starts when it is made.
-os.register_at_fork(after_in_child=_plans.clear)
+# Hits sampled for hot keys (plan, pk), until the hot keys' next flush counts them; at
+# most this many (a flusher that stopped loses the oldest).
+_samples: deque[tuple[_Plan, Any]] = deque(maxlen=65_536)
+
+
+def _forget_in_child() -> None:
+    # A forked child starts its own statistics and hot-key threads, which a plan starts
+    # when it is made; the parent's samples are the parent's to count.
+    _plans.clear()
+    _samples.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def _plan(model: type[models.Model]) -> _Plan | None:
@@ -154,6 +169,7 @@ def _plan(model: type[models.Model]) -> _Plan | None:
     field = model._meta.pk
     concrete = model._meta.concrete_model or model
     counted = stats.near_hits_field(config.namespace)
+    hotkeys.add_source(_drain_samples)
     plan = _plans[model] = _Plan(
         model,
         config,
@@ -168,6 +184,7 @@ def _plan(model: type[models.Model]) -> _Plan | None:
         # An integer field whose to_python is IntegerField's: int(pk).
         isinstance(field, IntegerField) and type(field).to_python is IntegerField.to_python,
         {},
+        bool(get_settings().HOT_KEYS_SIZE),
     )
     return plan
 
@@ -264,7 +281,13 @@ def serve(model: type[models.Model], pk: Any, using: str | None) -> Any:
     # NOTE: counted on the plan: a module global's store is a dict insert.
     plan.unsampled -= 1
     if plan.unsampled <= 0:
-        _count_hot_key(plan, pk)
+        # The next sample is drawn at random, so that no pattern in the reads hides a
+        # key. NOTE: kept, and counted at the hot keys' next flush: counting it here
+        # (a lock, the key text, a Counter, all out of the CPU's caches) cost about
+        # as much as a whole hit, once in 16 hits.
+        plan.unsampled = 1 + int(_random() * (2 * HOT_KEY_SAMPLE - 1))
+        if plan.hot_keys:
+            _samples.append((plan, pk))
     # thaw and _build, written out.
     kept = entry.value
     if kept is NO_ROW:
@@ -288,7 +311,11 @@ def hit(config: ModelConfig, pk: Any, using: str) -> Any:
     return serve(config.model, pk, using)
 
 
-def _count_hot_key(plan: _Plan, pk: Any) -> None:
-    # The next sample is drawn at random, so that no pattern in the reads hides a key.
-    plan.unsampled = random.randint(1, 2 * HOT_KEY_SAMPLE - 1)
-    hotkeys.record(plan.namespace, pk_text(plan.model, pk), HOT_KEY_SAMPLE)
+def _drain_samples() -> Iterator[tuple[str, str, int]]:
+    """The hits sampled since the last call, as hotkeys.add_source wants them."""
+    while True:
+        try:
+            plan, pk = _samples.popleft()
+        except IndexError:
+            return
+        yield plan.namespace, pk_text(plan.model, pk), HOT_KEY_SAMPLE
