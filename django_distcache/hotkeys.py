@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -33,6 +33,8 @@ _last_flush = [time.monotonic()]
 _flusher: list[threading.Thread] = []
 # (settings object, HOT_KEYS_SIZE), refreshed when settings change
 _state: tuple[Any, int] = (None, 0)
+# What add_source added: drained at each flush.
+_sources: list[Callable[[], Iterable[tuple[str, Any, int]]]] = []
 
 
 def hot_key(namespace: str) -> str:
@@ -63,6 +65,22 @@ def record(namespace: str, key: Any, reads: int = 1) -> None:
             _counts[counted] += reads
     if not _flusher:
         _start_flusher()
+
+
+def add_source(drain: Callable[[], Iterable[tuple[str, Any, int]]]) -> None:
+    """Count, at each flush, the reads ``drain()`` returns as (namespace, key, reads):
+    reads a hot path keeps in memory rather than counting them here (a near-cache hit's
+    samples). Starts the flusher, as a first ``record`` does."""
+    if drain not in _sources:
+        _sources.append(drain)
+    if _size() and not _flusher:
+        _start_flusher()
+
+
+def _count_sources() -> None:
+    for drain in list(_sources):
+        for namespace, key, reads in drain():
+            record(namespace, key, reads)
 
 
 def record_many(namespace: str, read_keys: Iterable[Any]) -> None:
@@ -110,6 +128,7 @@ def flush() -> None:
 def _flush() -> None:
     from django_distcache.redis.client import get_redis
 
+    _count_sources()
     with _lock:
         counts = dict(_counts)
         _counts.clear()
@@ -173,5 +192,9 @@ def hot_namespaces() -> list[str]:
 
 def reset_local() -> None:
     """Drop this process's counts not yet flushed (waits for a flush under way)."""
-    with _flush_lock, _lock:
-        _counts.clear()
+    with _flush_lock:
+        for drain in list(_sources):
+            for _read in drain():
+                pass
+        with _lock:
+            _counts.clear()

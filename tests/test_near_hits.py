@@ -208,10 +208,147 @@ def test_a_forked_child_makes_its_own_plans(l1):  # noqa: F811
     category = Category.objects.create(name="a")
     settled(l1)
     in_l1(l1, Category, category.pk)
+    for _ in range(100):
+        django_distcache.get_object(Category, category.pk)  # samples the parent keeps
     assert instances._plans
     pid = os.fork()
     if pid == 0:
-        os._exit(0 if not instances._plans else 1)
+        os._exit(0 if not instances._plans and not instances._samples else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert instances._plans
+
+
+def test_what_a_caller_changes_on_a_hit_is_not_what_the_next_hit_gets(l1):  # noqa: F811
+    django_distcache.register(Product, near_cache=True)
+    product = Product.objects.create(
+        name="pen", attributes={"colours": ["blue"], "size": {"mm": 5}, "flat": 1}
+    )
+    settled(l1)
+    in_l1(l1, Product, product.pk)
+    first = django_distcache.get_object(Product, product.pk)
+    first.name = "changed"
+    first.attributes["colours"].append("red")
+    first.attributes["size"]["mm"] = 9
+    first.attributes["flat"] = 2
+    first.attributes["new"] = True
+    first._state.db = "other"
+    hits = l1.info()["hits"]
+    second = django_distcache.get_object(Product, product.pk)
+    assert l1.info()["hits"] == hits + 1
+    assert second is not first
+    assert second._state is not first._state
+    assert second.name == "pen"
+    assert second.attributes == {"colours": ["blue"], "size": {"mm": 5}, "flat": 1}
+    assert (second._state.db, second._state.adding) == ("default", False)
+    assert list(vars(second)) == ["_state", *(f.attname for f in Product._meta.concrete_fields)]
+
+
+def test_a_flat_json_dict_is_copied_on_each_hit(l1):  # noqa: F811
+    django_distcache.register(Product, near_cache=True)
+    product = Product.objects.create(name="pen", attributes={"i": 1})
+    settled(l1)
+    in_l1(l1, Product, product.pk)
+    first = django_distcache.get_object(Product, product.pk)
+    first.attributes["i"] = 2
+    assert django_distcache.get_object(Product, product.pk).attributes == {"i": 1}
+
+
+@pytest.mark.parametrize("order", ["int first", "bool first"])
+def test_a_text_pk_spelled_as_an_int_or_a_bool_hits_its_own_row(l1, order):  # noqa: F811
+    from tests.shapes.models import Code
+
+    django_distcache.register(Code, near_cache=True)
+    Code.objects.create(code="1", meaning="one")
+    Code.objects.create(code="True", meaning="true")
+    settled(l1)
+    in_l1(l1, Code, "1")
+    in_l1(l1, Code, "True")
+    spellings = [1, True] if order == "int first" else [True, 1]
+    for _ in range(2):
+        for pk in spellings:
+            expected = "one" if pk is not True else "true"
+            assert django_distcache.get_object(Code, pk).meaning == expected
+
+
+def test_a_proxy_is_served_from_its_concrete_models_entries(l1):  # noqa: F811
+    from tests.shapes.models import LocalPlace, Place
+
+    django_distcache.register(Place, near_cache=True)
+    place = Place.objects.create(name="cafe")
+    settled(l1)
+    in_l1(l1, LocalPlace, place.pk)
+    hits = l1.info()["hits"]
+    local = django_distcache.get_object(LocalPlace, place.pk)
+    plain = django_distcache.get_object(Place, place.pk)
+    assert (type(local), type(plain)) == (LocalPlace, Place)
+    assert local.name == plain.name == "cafe"
+    assert l1.info()["hits"] == hits + 2
+
+
+def test_a_registration_made_again_is_followed_at_once(l1):  # noqa: F811
+    from django_distcache import registry
+
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="a")
+    settled(l1)
+    in_l1(l1, Category, category.pk)
+    django_distcache.register(Category)  # without the near cache
+    hits = l1.info()["hits"]
+    assert django_distcache.get_object(Category, category.pk).name == "a"
+    assert l1.info()["hits"] == hits
+    django_distcache.register(Category, near_cache=True)
+    in_l1(l1, Category, category.pk)
+    del registry._configs[Category]
+    with pytest.raises(registry.NotRegistered):
+        django_distcache.get_object(Category, category.pk)
+
+
+def test_the_key_texts_a_plan_remembers_are_bounded(l1, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(instances, "KEYS_REMEMBERED", 3)
+    django_distcache.register(Category, near_cache=True)
+    categories = [Category.objects.create(name=str(i)) for i in range(5)]
+    settled(l1)
+    for category in categories:
+        in_l1(l1, Category, category.pk)
+    for category in categories:
+        assert django_distcache.get_object(Category, category.pk).name == category.name
+        assert django_distcache.get_object(Category, str(category.pk)).name == category.name
+    assert 0 < len(instances._plans[Category].keys["default"]) <= 3
+
+
+class ReadsFromOther:
+    """A router that sends every read to ``other``."""
+
+    def db_for_read(self, model, **hints):
+        return "other"
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "other"])
+def test_a_router_added_later_chooses_the_database_of_a_hit(l1, settings):  # noqa: F811
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="default's")
+    Category.objects.using("other").create(pk=category.pk, name="other's")
+    settled(l1)
+    in_l1(l1, Category, category.pk)
+    settings.DATABASE_ROUTERS = [*settings.DATABASE_ROUTERS, f"{__name__}.ReadsFromOther"]
+    for _ in range(3):
+        read = django_distcache.get_object(Category, category.pk)
+        assert (read.name, read._state.db) == ("other's", "other")
+    from_default = django_distcache.get_object(Category, category.pk, using="default")
+    assert from_default.name == "default's"
+
+
+def test_no_hit_is_kept_for_hot_keys_when_they_are_off(settings):
+    settings.DISTCACHE = {**settings.DISTCACHE, "HOT_KEYS_SIZE": 0}
+    cache = near.near_cache()  # started under these settings
+    wait_for(lambda: cache.live)
+    django_distcache.register(Category, near_cache=True)
+    category = Category.objects.create(name="a")
+    settled(cache)
+    in_l1(cache, Category, category.pk)
+    hotkeys.reset_local()
+    for _ in range(200):
+        django_distcache.get_object(Category, category.pk)
+    assert not instances._samples
+    near.reset()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, models, router
+from django.db import models
 from django.db.models.base import ModelState
 from redis.exceptions import NoScriptError, RedisError
 
@@ -18,6 +18,7 @@ from django_distcache.invalidation.replicas import read_alias
 from django_distcache.keys import pk_text
 from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads import front, instances, readthrough
+from django_distcache.reads.databases import read_database
 from django_distcache.reads.near import near_cache
 from django_distcache.redis import routed, wire
 from django_distcache.redis.client import buffer_shares_cache, get_redis
@@ -66,23 +67,6 @@ def _normalize_pk(model: type[models.Model], pk: Any) -> str:
     return pk_text(model, pk)
 
 
-# (router.routers when last looked at, whether one of them has db_for_read)
-_routing: list[Any] = [None, True]
-
-
-def read_database(model: type[models.Model]) -> str:
-    """``router.db_for_read(model)``: what Django answers without hints.
-
-    NOTE: asking Django costs a microsecond, a fifth of a near-cache hit; with no
-    router that routes reads (routers that only allow migrations, or none), Django
-    answers the default database, so it is not asked.
-    """
-    routers = router.routers
-    if routers is not _routing[0]:  # the list changes with DATABASE_ROUTERS
-        _routing[:] = [routers, any(hasattr(r, "db_for_read") for r in routers)]
-    return router.db_for_read(model) if _routing[1] else DEFAULT_DB_ALIAS
-
-
 def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
     """``model.objects.get(pk=pk)`` through the cache; raises ``model.DoesNotExist``.
 
@@ -90,16 +74,17 @@ def get_object(model: type[M], pk: Any, *, using: str | None = None) -> M:
     with ``near_cache=True``). Inside a transaction that wrote this object
     (or a model it depends on) the database is read and nothing is cached.
     """
-    config = get_config(model)
-    using = using or read_database(model)
-    instance = instances.hit(config, pk, using) if config.near_cache else instances.MISSED
+    instance = instances.serve(model, pk, using)
     if instance is instances.MISSED:
+        config = get_config(model)
+        using = using or read_database(model)
         instance = _read_object(config, _normalize_pk(model, pk), pk, using)
     if instance is None:
         raise model.DoesNotExist(  # type: ignore[attr-defined]
             f"{model._meta.object_name} matching pk={pk!r} does not exist."
         )
-    return cast(M, instance)
+    # NOTE: not typing.cast: a call, on every hit.
+    return instance  # type: ignore[no-any-return]
 
 
 def _read_object(config: ModelConfig, key_pk: Any, pk: Any, using: str) -> models.Model | None:

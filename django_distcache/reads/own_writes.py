@@ -5,6 +5,7 @@ local finds out whether an event loop runs by catching ``asyncio.get_running_loo
 exception, about 1.5 us, more than the rest of a near-cache hit. Outside an event
 loop the thread's connections are a plain ``threading.local``: read there, a thread
 with no connection on ``using``, or outside any transaction, answers no at once.
+A model's near-cache hit (``instances.serve``) asks it this way, written out.
 """
 
 from __future__ import annotations
@@ -33,22 +34,6 @@ def _thread_storage() -> Any:
 def _may_have_written(connection: BaseDatabaseWrapper) -> bool:
     # What pending_touches looks at: an atomic block's hooks, or a manual transaction's.
     return connection.in_atomic_block or getattr(connection, _MANUAL, None) is not None
-
-
-def touched(using: str, generation_keys: Iterable[str], key: str) -> bool:
-    """``pending_touches(using, generation_keys, key)``, quick when nothing is pending."""
-    # NOTE: _thread_storage and _may_have_written written out: every hit asks this,
-    # and a call costs about a microsecond when the CPU's caches are cold.
-    if _get_running_loop() is None:
-        storage = getattr(connections._connections, "_storage", None)  # type: ignore[attr-defined]
-        if type(storage) is threading.local:
-            connection = getattr(storage, using, None)
-            # No connection on ``using`` in this thread: it wrote nothing.
-            if connection is None or (
-                not connection.in_atomic_block and getattr(connection, _MANUAL, None) is None
-            ):
-                return False
-    return pending_touches(using, generation_keys, key)
 
 
 def touched_on_any(generation_keys: Iterable[str], key: str) -> bool:

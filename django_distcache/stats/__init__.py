@@ -6,11 +6,8 @@ process's counters (see ``recorder``), which reach Redis in batches.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 from django_distcache.stats import checks as _checks  # noqa: F401  (registers them)
-from django_distcache.stats import recorder, tally
+from django_distcache.stats import recorder
 from django_distcache.stats.health import health_warnings
 from django_distcache.stats.recorder import flush, reset, reset_local
 from django_distcache.stats.snapshot import LOAD, READ, snapshot
@@ -20,7 +17,7 @@ __all__ = [
     "flush",
     "health_warnings",
     "local_counts",
-    "near_hit_recorder",
+    "near_hits_field",
     "record_hit",
     "record_invalidation",
     "record_load",
@@ -59,17 +56,14 @@ def record_near_hit(namespace: str, seconds: float) -> None:
         recorder.count_lock_free((recorder.COUNT, namespace, "near_hits"))
 
 
-def near_hit_recorder(namespace: str) -> Callable[[], None]:
-    """``record_near_hit(namespace, 0)`` as a call of no arguments, for a hit path that
-    keeps it with the settings it was made under (STATS_ENABLED is read here, once)."""
+def near_hits_field(namespace: str) -> tuple[str, str, str] | None:
+    """The field a near-cache hit of ``namespace`` adds one to with ``tally.add``, or
+    None when statistics are off, for a hit path that keeps it with the settings it was
+    made under (STATS_ENABLED is read here, once; the statistics thread started)."""
     if not recorder.enabled():
-        return _record_nothing
+        return None
     recorder.start_flusher()  # count_lock_free's part, done once here
-    return functools.partial(tally.add, (recorder.COUNT, namespace, "near_hits"))
-
-
-def _record_nothing() -> None:
-    pass
+    return (recorder.COUNT, namespace, "near_hits")
 
 
 def record_load(namespace: str, seconds: float) -> None:
