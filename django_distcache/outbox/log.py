@@ -72,6 +72,16 @@ def report_lost_state(alias: str, redis_rounds: int, db_rounds: int) -> None:
     )
 
 
+def report_cluster_recovered(alias: str) -> None:
+    """A Redis Cluster's recovery: one node's floor cannot vouch for the others."""
+    _count("lost_state")
+    logger.warning(
+        "django_distcache: Redis Cluster recovered (for the outbox of %s); a node may have "
+        "gone back in time (a promoted replica), so every cached entry is dropped",
+        alias,
+    )
+
+
 def reset() -> None:
     """Say the next "kept" message again (settings changed, tests)."""
     _quiet.clear()

@@ -77,7 +77,7 @@ def _treat_as_empty_if_lost(alias: str) -> bool:
             # now repeats. The epoch starts again at the clock: every entry is gone.
             redis.delete(epoch_key())
             redis.hset(floor_key(), alias, max(db_rounds, redis_rounds))
-            log.report_lost_state(alias, redis_rounds, db_rounds)
+            log.report_cluster_recovered(alias)
             return True
         if redis_rounds >= db_rounds:
             return False
