@@ -96,8 +96,8 @@ def thaw(config: ModelConfig, using: str, entry: Entry) -> models.Model | None:
 def _build(
     model: type[models.Model], fields: dict[str, Any], copies: Any, using: str
 ) -> models.Model:
-    """What ``Model.from_db`` builds of a full row, without ``__init__`` (``hit`` writes
-    this out: keep the two alike)."""
+    """What ``Model.from_db`` builds of a full row, without ``__init__`` (every near-cache
+    hit of a plain model builds its instance here)."""
     state = ModelState()
     state.adding = False
     state.db = using
@@ -288,22 +288,14 @@ def serve(model: type[models.Model], pk: Any, using: str | None) -> Any:
         plan.unsampled = 1 + int(_random() * (2 * HOT_KEY_SAMPLE - 1))
         if plan.hot_keys:
             _samples.append((plan, pk))
-    # thaw and _build, written out.
+    # thaw, written out.
     kept = entry.value
     if kept is NO_ROW:
         return None
     fields, plain_model = kept
     if plain_model is not model:
         return thaw(plan.config, using, entry)
-    state = ModelState()
-    state.adding = False
-    state.db = using
-    instance = _new(model)
-    instance.__dict__ = attributes = fields.copy()
-    attributes["_state"] = state
-    for name, copy in entry.copies:
-        attributes[name] = copy(attributes[name])
-    return instance
+    return _build(model, fields, entry.copies, using)
 
 
 def hit(config: ModelConfig, pk: Any, using: str) -> Any:
