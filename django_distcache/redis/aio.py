@@ -97,7 +97,9 @@ class AsyncRedis:
         self, alias: str, connection_class: type, kwargs: dict[str, Any], max_connections: int
     ) -> None:
         self.alias = alias
-        self.breaker = _breaker.for_alias(alias)
+        # Its own handle: once discarded (settings changed, clients reset), a request still
+        # in flight on it does not open the breaker of the client that replaced it.
+        self.breaker = _breaker.for_client(alias)
         self.max_connections = max_connections
         self._connection_class = connection_class
         self._kwargs = kwargs
@@ -240,9 +242,9 @@ def get_async_redis() -> AsyncRedis:
     loop = asyncio.get_running_loop()
     conf: DistcacheSettings = get_settings()
     found = _clients.get(loop)
-    if found is not None and found[0] is conf:
+    if found is not None and found[0] is conf and not found[1].breaker.retired:
         return found[1]
-    if found is not None:  # settings changed: the old pool closes in the background
+    if found is not None:  # settings changed, clients reset: the old pool closes in the background
         task = loop.create_task(found[1].aclose())
         _closing.add(task)
         task.add_done_callback(_closing.discard)
