@@ -15,6 +15,7 @@ from django_redis.pool import ConnectionFactory
 
 from django_distcache import hotkeys, registry, stats
 from django_distcache import signals as distcache_signals
+from django_distcache.invalidation import capture
 from django_distcache.redis import breaker, client
 from tests import roundtrips
 from tests.celery_app import app as celery_app  # noqa: F401  (the current Celery app)
@@ -80,8 +81,10 @@ def registrations_restored() -> Iterator[None]:
     yield
     registry._configs.clear()
     registry._configs.update(configs)
+    registry._proxy_configs.clear()  # derived from the test's registrations
     registry._tracked.clear()
     registry._tracked.update(tracked)
+    capture.forget_plans()  # so are the write plans
     for signal, saved in receivers.items():
         with signal.lock:
             signal.receivers[:] = saved
