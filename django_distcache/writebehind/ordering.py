@@ -25,13 +25,13 @@ from django.db.models.signals import (
     pre_delete,
     pre_save,
 )
-from redis.exceptions import RedisError
 
 from django_distcache import keys
 from django_distcache.keys import lease_key
 from django_distcache.redis import buffer
 from django_distcache.redis.buffer_scripts import wb_script
 from django_distcache.redis.client import buffer_shares_cache, get_buffer_redis
+from django_distcache.redis.errors import RedisError
 from django_distcache.redis.packed import run_after
 from django_distcache.registry import find_config, get_config
 from django_distcache.writebehind.buffer import buffer_keys

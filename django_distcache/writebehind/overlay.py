@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import models, router
-from redis.exceptions import RedisError
 
 from django_distcache.redis import buffer
 from django_distcache.redis.buffer_scripts import wb_script
+from django_distcache.redis.errors import RedisError
 from django_distcache.writebehind.buffer import Record, apply_record, buffer_keys, parse_record
 from django_distcache.writebehind.own import own_record
 from django_distcache.writebehind.transactions import commit_status
