@@ -155,9 +155,9 @@ def _buffered_hits(
     key_pks = [str(key_pk) for key_pk in by_base.values()]
     entries = list(by_base)
     generations_keys = with_epoch(config.generation_keys)
-    script, peek_keys, peek_args = peek_call(config.model, key_pks)
+    peek_keys, peek_args = peek_call(config.model, key_pks)
     try:
-        values, peeked = read_with_peek([*entries, *generations_keys], script, peek_keys, peek_args)
+        values, peeked = read_with_peek([*entries, *generations_keys], peek_keys, peek_args)
     except RedisError:
         return {}, by_base
     generations = values[len(entries) :]

@@ -15,6 +15,7 @@ from redis.exceptions import NoScriptError
 
 from django_distcache.keys import lease_key, with_epoch
 from django_distcache.redis import breaker, routed, wire
+from django_distcache.redis.buffer_scripts import wb_script
 from django_distcache.redis.client import get_redis, script
 from django_distcache.redis.errors import RedisError
 from django_distcache.redis.leases import lease_ms
@@ -164,10 +165,11 @@ def read_values(names: list[str]) -> list[Any]:
 
 
 def read_with_peek(
-    mget_keys: list[str], peek: Any, peek_keys: list[str], peek_args: list[str]
+    mget_keys: list[str], peek_keys: list[str], peek_args: list[str]
 ) -> tuple[list[Any], list[Any]]:
-    """MGET ``mget_keys`` and run script ``peek`` (write-behind's wb_peek), pipelined: one
+    """MGET ``mget_keys`` and run write-behind's ``lua/wb_peek.lua``, pipelined: one
     round trip (on a Redis Cluster one per node, in parallel: an MGET per slot)."""
+    peek = wb_script("peek")
     client = get_redis()
     if routed.is_cluster(client):
         groups = list(keys_by_slot(mget_keys).values())
