@@ -1,10 +1,10 @@
 """Optional listener counting evicted keys per namespace from keyspace notifications.
 
 Redis tells of evictions only when the operator allows it: ``notify-keyspace-events``
-must hold ``E`` (keyevent channel) and ``e`` (evicted) or ``A``. One listener per Redis
-process is enough (run ``manage.py distcache_evictions``): on a Redis Cluster it listens to
-every primary (``redis/evictions.py``). It announces itself with a heartbeat key so the
-dashboard can say whether per-namespace evictions are counted.
+must hold ``E`` (keyevent channel) and ``e`` (evicted) or ``A``. One listener is enough
+(run ``manage.py distcache_evictions``): on a Redis Cluster it listens to every primary
+(``redis/evictions.py``). It announces itself with a heartbeat key so the dashboard can
+say whether per-namespace evictions are counted.
 """
 
 from __future__ import annotations
