@@ -13,10 +13,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
-from redis.exceptions import RedisError
 
 from django_distcache import dashboard, inspection, operations
 from django_distcache.models import Dashboard
+from django_distcache.redis.errors import RedisError
 
 logger = logging.getLogger("django_distcache")
 

@@ -8,11 +8,9 @@ from typing import Any
 from django.db import DatabaseError
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from django_distcache.charts import line_chart
-from django_distcache.redis.client import get_redis
-from django_distcache.redis.server import operator_view
+from django_distcache.redis.server import cache_operator_view
 from django_distcache.stats import history
 from django_distcache.stats.snapshot import snapshot
 
@@ -134,10 +132,7 @@ def _charts(hours: int, snap: dict[str, Any]) -> dict[str, Any]:
 
 
 def _operator() -> dict[str, Any]:
-    try:
-        return operator_view(get_redis())
-    except RedisError as exc:
-        return {"available": False, "error": str(exc)}
+    return cache_operator_view()
 
 
 def context(hours: int = CHART_HOURS) -> dict[str, Any]:

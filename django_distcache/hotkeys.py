@@ -19,10 +19,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from django_distcache import keys
 from django_distcache.conf import get_settings
+from django_distcache.redis.errors import RedisError
 
 logger = logging.getLogger("django_distcache")
 
@@ -126,7 +125,7 @@ def flush() -> None:
 
 
 def _flush() -> None:
-    from django_distcache.redis.client import get_redis
+    from django_distcache.redis import hotkeys as sets
 
     _count_sources()
     with _lock:
@@ -141,16 +140,14 @@ def _flush() -> None:
         by_namespace.setdefault(namespace, {})[key] = count
     try:
         factors = _decay_factors(list(by_namespace))
-        pipe = get_redis().pipeline(transaction=False)
-        pipe.sadd(namespaces_key(), *by_namespace)
-        for namespace, members in by_namespace.items():
-            key = hot_key(namespace)
-            if factors.get(namespace, 1.0) < 1.0:
-                pipe.zunionstore(key, {key: factors[namespace]})
-            for member, count in members.items():
-                pipe.zincrby(key, count, member)
-            pipe.zremrangebyrank(key, 0, -size - 1)
-        pipe.execute()
+        by_key = {hot_key(namespace): members for namespace, members in by_namespace.items()}
+        sets.add_counts(
+            namespaces_key(),
+            list(by_namespace),
+            by_key,
+            {hot_key(namespace): factor for namespace, factor in factors.items()},
+            size,
+        )
     except RedisError:
         pass  # NOTE: hot-key counts are a hint; losing some costs nothing else.
 
@@ -158,17 +155,15 @@ def _flush() -> None:
 def _decay_factors(namespaces: list[str]) -> dict[str, float]:
     """By how much each namespace's counts decayed since the last flush that decayed
     them (any process's). NOTE: one more round trip per flush when decay is on."""
-    from django_distcache.redis.client import get_redis
+    from django_distcache.redis import hotkeys as sets
 
     half_life = get_settings().HOT_KEYS_HALF_LIFE
     if not half_life:
         return {}
     now = time.time()
-    pipe = get_redis().pipeline(transaction=False)
-    for namespace in namespaces:
-        pipe.getset(f"{hot_key(namespace)}:decayed_at", now)
+    stamps = [f"{hot_key(namespace)}:decayed_at" for namespace in namespaces]
     factors = {}
-    for namespace, last in zip(namespaces, pipe.execute(), strict=True):
+    for namespace, last in zip(namespaces, sets.swap_stamps(stamps, now), strict=True):
         if last is not None:
             factors[namespace] = 0.5 ** (max(0.0, now - float(last)) / half_life)
     return factors
@@ -176,18 +171,16 @@ def _decay_factors(namespaces: list[str]) -> dict[str, float]:
 
 def hottest(namespace: str, limit: int | None = None) -> list[tuple[str, float]]:
     """The most-read keys of ``namespace`` with their counts, hottest first."""
-    from django_distcache.redis.client import get_redis
+    from django_distcache.redis import hotkeys as sets
 
-    limit = limit or get_settings().HOT_KEYS_SIZE
-    answer: Any = get_redis().zrevrange(hot_key(namespace), 0, limit - 1, withscores=True)
-    return [(member.decode(), score) for member, score in answer]
+    return sets.highest(hot_key(namespace), limit or get_settings().HOT_KEYS_SIZE)
 
 
 def hot_namespaces() -> list[str]:
-    from django_distcache.redis.client import get_redis
+    """The namespaces whose reads were ever counted."""
+    from django_distcache.redis import hotkeys as sets
 
-    members: Any = get_redis().smembers(namespaces_key())
-    return sorted(raw.decode() for raw in members)
+    return sets.set_members(namespaces_key())
 
 
 def reset_local() -> None:

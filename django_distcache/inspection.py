@@ -6,7 +6,7 @@ from typing import Any
 
 from django_distcache import keys
 from django_distcache.reads import readthrough
-from django_distcache.redis.client import get_redis
+from django_distcache.redis.entries import read_entry
 from django_distcache.registry import NotRegistered, find_config, resolve_model
 
 PREVIEW = 300
@@ -39,11 +39,7 @@ def key_of_object(label: str, pk: str) -> str:
 
 def inspect_entry(full_key: str) -> dict[str, Any]:
     """What is stored under ``full_key``; raises NothingCached or RedisError."""
-    pipe = get_redis().pipeline(transaction=False)
-    pipe.get(full_key)
-    pipe.pttl(full_key)
-    pipe.exists(keys.lease_key(full_key))
-    stored, ttl_ms, leased = pipe.execute()
+    stored, ttl_ms, leased = read_entry(full_key)
     if stored is None:
         raise NothingCached(f"Nothing is cached under {full_key}.")
     generations, _, data = stored.partition(b"|")
@@ -59,6 +55,6 @@ def inspect_entry(full_key: str) -> dict[str, Any]:
         "generations": generations.decode() or "(none)",
         "ttl": ttl_ms / 1000 if ttl_ms >= 0 else None,
         "size": len(stored),
-        "leased": bool(leased),
+        "leased": leased,
         "value": value[:PREVIEW],
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
@@ -73,6 +73,23 @@ def lease_key(entry: str) -> str:
 def generation_key(name: str) -> str:
     """The Redis key holding the generation counter of one namespace or tag."""
     return f"{prefix()}:gen:{safe_part(name, 120)}"
+
+
+_epoch: tuple[object, str] = (None, "")
+
+
+def epoch_key() -> str:
+    """The generation every entry lives under: bumping it empties the cache in O(1)."""
+    global _epoch
+    conf = get_settings()
+    if _epoch[0] is not conf:
+        _epoch = (conf, generation_key("epoch"))
+    return _epoch[1]
+
+
+def with_epoch(generation_keys: Sequence[str]) -> list[str]:
+    """``generation_keys`` preceded by the epoch (what a read or a store checks)."""
+    return [epoch_key(), *generation_keys]
 
 
 def model_label(model: type[models.Model]) -> str:

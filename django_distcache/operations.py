@@ -8,11 +8,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import DatabaseError
-from redis.exceptions import RedisError
 
 from django_distcache import keys
 from django_distcache.invalidation import apply_invalidation, invalidate_model, invalidate_tag
-from django_distcache.redis.client import get_redis
+from django_distcache.redis.client import ping
+from django_distcache.redis.entries import count_existing
+from django_distcache.redis.errors import RedisError
 from django_distcache.registry import registered_models, tracked_models
 from django_distcache.signals import invalidated
 from django_distcache.stats import recorder
@@ -49,7 +50,7 @@ def namespace_choices(seen: Iterable[str] | None = None) -> list[str]:
 def require_redis() -> None:
     """Raise OperationFailed, saying why, when the cache's Redis does not answer."""
     try:
-        get_redis().ping()
+        ping()
     except RedisError as exc:
         raise OperationFailed(f"Redis is unavailable: {exc}") from exc
 
@@ -58,7 +59,7 @@ def tag_in_use(tag: str) -> bool:
     """Whether any entry was ever read or stored under ``tag`` (its generation exists)."""
     # NOTE: the read script creates a generation key the first time an entry reads it,
     # so a tag without one has nothing cached under it: one EXISTS, no scan.
-    return bool(get_redis().exists(keys.tag_generation(tag)))
+    return bool(count_existing([keys.tag_generation(tag)]))
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import RedisError
+from django_distcache.redis.errors import RedisError
 
 Section = Callable[[], list[dict[str, Any]]]
 

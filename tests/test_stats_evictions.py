@@ -14,6 +14,7 @@ from django_distcache.redis.client import get_redis
 from django_distcache.stats import evictions, recorder
 from django_distcache.stats.namespaces import namespace_of_key
 from tests.cache_override import cache_on
+from tests.cluster import RedisClusterProcesses, app_on_cluster
 
 
 def test_keys_map_to_their_namespaces():
@@ -69,6 +70,65 @@ def test_every_eviction_is_counted_under_its_namespace(redis_process):
             listener.join(timeout=30)
         assert evictions.listener_status() == {"running": False}
     assert evicted > 100
+    assert sum(by_namespace.values()) == evicted
+    assert by_namespace["get_or_set"] > 0
+
+
+def _fill_until_counted(stop: threading.Event, evicted_now) -> tuple[dict[str, int], int]:  # type: ignore[no-untyped-def]
+    """Start the listener, fill the cache until Redis evicts, and wait until the counts per
+    namespace add up to ``evicted_now()``; the counts and ``evicted_now()``, read together
+    (counting writes to Redis too, which may evict more)."""
+    listener = threading.Thread(target=evictions.listen, args=(stop,))
+    listener.start()
+    try:
+        deadline = time.monotonic() + 30  # guards against a hang only
+        while not evictions.listener_status()["running"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert evictions.notifications_enabled(
+            evictions.listener_status()["notify_keyspace_events"]
+        )
+        for index in range(600):
+            # Random, so that compression keeps it about 10 kB.
+            django_distcache.get_or_set(f"big-{index}", lambda: secrets.token_hex(10_000))
+        deadline = time.monotonic() + 30  # guards against a hang only
+        while time.monotonic() < deadline:
+            by_namespace = _evictions()
+            evicted = evicted_now()
+            if sum(by_namespace.values()) == evicted:
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        listener.join(timeout=30)
+    return by_namespace, evicted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_a_cluster_the_evictions_of_every_primary_are_counted(
+    settings, cluster_without_replicas: RedisClusterProcesses
+):
+    from django_distcache.redis import breaker, client
+
+    app_on_cluster(settings, cluster_without_replicas)
+    masters = cluster_without_replicas.masters()
+    for node in masters:
+        with node.connection() as conn:
+            # About 1 MB of room on each node; entries (they have a TTL) are evicted.
+            conn.config_set("maxmemory", conn.info("memory")["used_memory"] + 1_000_000)
+            conn.config_set("maxmemory-policy", "volatile-lru")
+            conn.config_set("notify-keyspace-events", "Ee")
+
+    def evicted_now() -> int:
+        return sum(node.info("stats")["evicted_keys"] for node in masters)
+
+    try:
+        by_namespace, evicted = _fill_until_counted(threading.Event(), evicted_now)
+    finally:
+        client.reset()
+        breaker.reset()
+    per_node = [node.info("stats")["evicted_keys"] for node in masters]
+    assert len(per_node) == 3
+    assert all(count > 0 for count in per_node), per_node
     assert sum(by_namespace.values()) == evicted
     assert by_namespace["get_or_set"] > 0
 

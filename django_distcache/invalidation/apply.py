@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from redis.exceptions import RedisError
-
 from django_distcache import outbox as outbox_module
 from django_distcache.conf import get_settings
 from django_distcache.invalidation.replicas import mark_recent
 from django_distcache.outbox.record import Row as OutboxRow
 from django_distcache.reads import near
-from django_distcache.redis.client import get_redis
+from django_distcache.redis.errors import RedisError
 
 logger = logging.getLogger("django_distcache")
 
@@ -79,9 +77,7 @@ def _mark_recent(generations: list[str], entries: list[str]) -> None:
     if get_settings().REPLICA_LAG <= 0:
         return
     try:
-        pipe = get_redis().pipeline(transaction=False)
-        mark_recent(pipe, generations, entries)
-        pipe.execute()
+        mark_recent(generations, entries)
     except RedisError:
         logger.warning(
             "django_distcache could not mark %d keys as recently invalidated",

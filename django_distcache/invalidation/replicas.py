@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from redis.exceptions import RedisError
 
 from django_distcache.conf import get_settings
-from django_distcache.redis.client import get_redis
+from django_distcache.redis.entries import count_existing, mark_for
+from django_distcache.redis.errors import RedisError
 
 # NOTE: "!" is never in an entry or generation key (keys.LEASE_SUFFIX says why).
 RECENT = "!recent"
@@ -20,13 +18,12 @@ def primary_of(using: str) -> str:
     return replicas.get(using, using) if isinstance(replicas, dict) else using
 
 
-def mark_recent(pipe: Any, generations: Sequence[str], entries: Sequence[str]) -> None:
-    """Queue on ``pipe`` the marks that say these keys were invalidated REPLICA_LAG ago at most."""
+def mark_recent(generations: Sequence[str], entries: Sequence[str]) -> None:
+    """Mark these keys as invalidated REPLICA_LAG ago at most (one round trip)."""
     lag_ms = int(get_settings().REPLICA_LAG * 1000)
     if lag_ms <= 0:
         return
-    for key in (*generations, *entries):
-        pipe.set(key + RECENT, 1, px=lag_ms)
+    mark_for([key + RECENT for key in (*generations, *entries)], lag_ms)
 
 
 def read_alias(using: str, generation_keys: Sequence[str], keys: Sequence[str]) -> str:
@@ -39,7 +36,7 @@ def read_alias(using: str, generation_keys: Sequence[str], keys: Sequence[str]) 
     if primary == using or get_settings().REPLICA_LAG <= 0:
         return using
     try:
-        recent = get_redis().exists(*(key + RECENT for key in (*keys, *generation_keys)))
+        recent = count_existing([key + RECENT for key in (*keys, *generation_keys)])
     except RedisError:
         return primary
     return primary if recent else using

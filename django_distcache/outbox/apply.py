@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from redis.exceptions import NoScriptError, RedisError, ResponseError
-
 from django_distcache import keys
 from django_distcache.outbox.keys import acked_key, member
 from django_distcache.outbox.record import Row, keep
 from django_distcache.reads.channel import channel_names, publish_unnumbered
-from django_distcache.redis import breaker, routed, wire
-from django_distcache.redis.client import get_redis, script
-
-_EVALSHA = wire.bulk("EVALSHA")
+from django_distcache.redis import breaker
+from django_distcache.redis.client import on_cluster
+from django_distcache.redis.errors import RedisError, ResponseError
+from django_distcache.redis.invalidations import bump_per_slot, run_bump
 
 
 def bump_arguments(
@@ -30,32 +28,13 @@ def bump_arguments(
     return keys_, [len(generations), len(entries), ack, channel]
 
 
-def run_bump(keys_: list[str], args: list[Any]) -> Any:
-    """``bump.lua`` in one round trip, sent directly on the thread's connection.
-
-    NOTE: this runs after every commit that touched cached data; redis-py's pipeline
-    and script machinery cost about as much as the round trip (see ``wire``).
-    """
-    bump = script("bump")
-    client = get_redis()
-    if not wire.can_send_directly(client):
-        return bump(keys=keys_, args=args)
-    parts = [bump.sha, len(keys_), *keys_, *args]
-    body = wire.command(len(parts) + 1, _EVALSHA + b"".join(wire.bulk(part) for part in parts))
-    try:
-        return wire.send(client, body)
-    except NoScriptError:  # a restarted Redis: redis-py loads it and runs
-        return bump(keys=keys_, args=args)
-
-
 def bump(generations: list[str], entries: list[str], ack: str = "") -> tuple[int, int]:
     """Apply an invalidation (bump.lua): in one call on one Redis; on a Redis Cluster in
     one call per slot, sent to the nodes in parallel, and acknowledged after them all.
     Returns (generations deleted instead of bumped, 1 if ``ack`` was recorded else 0)."""
-    client = get_redis()
-    if routed.is_cluster(client):
+    if on_cluster():
         row = (acked_key(), ack) if ack else None
-        return routed.bump(client, script, generations, entries, row)
+        return bump_per_slot(generations, entries, row)
     deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
     return deleted, acked
 

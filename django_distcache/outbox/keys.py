@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from django_distcache import keys
-from django_distcache.conf import DistcacheSettings, get_settings
+from django_distcache.keys import epoch_key, with_epoch
 
-_epoch: tuple[DistcacheSettings | None, str] = (None, "")
-
-
-def epoch_key() -> str:
-    """The generation every entry lives under: bumping it empties the cache in O(1)."""
-    global _epoch
-    conf = get_settings()
-    if _epoch[0] is not conf:
-        _epoch = (conf, keys.generation_key("epoch"))
-    return _epoch[1]
-
-
-def with_epoch(generation_keys: Sequence[str]) -> list[str]:
-    """``generation_keys`` preceded by the epoch (what a read or a store checks)."""
-    return [epoch_key(), *generation_keys]
+__all__ = ["acked_key", "epoch_key", "floor_key", "member", "with_epoch"]
 
 
 # The acknowledgements and the floor share a hash tag: outbox_floor.lua takes both (on a

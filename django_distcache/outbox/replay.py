@@ -13,7 +13,6 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from redis.exceptions import OutOfMemoryError, RedisError
 
 from django_distcache.conf import get_settings
 from django_distcache.outbox import log
@@ -21,8 +20,9 @@ from django_distcache.outbox.apply import bump
 from django_distcache.outbox.keys import acked_key, epoch_key, floor_key, member
 from django_distcache.outbox.record import outbox_aliases
 from django_distcache.outbox.statement import STATEMENT
-from django_distcache.redis import routed
-from django_distcache.redis.client import get_redis, script
+from django_distcache.redis import outbox as redis_outbox
+from django_distcache.redis.client import on_cluster, ping
+from django_distcache.redis.errors import OutOfMemoryError, RedisError
 
 # An empty row younger than this is left to its writer, which is applying it now.
 WRITER_GRACE = timedelta(seconds=5)
@@ -51,7 +51,7 @@ def replay(*, due_only: bool = True) -> dict[str, Any]:
     # Before any lock is taken: a new connection to a server that has not been recovered
     # since it started runs a recovery (this replay, in another thread) first, and that
     # must not wait for the floor lock this one holds (see redis/recovered.py).
-    get_redis().ping()
+    ping()
     for alias in outbox_aliases():
         if _treat_as_empty_if_lost(alias):
             done["lost_state"] = done["emptied"] = True
@@ -69,20 +69,19 @@ def _treat_as_empty_if_lost(alias: str) -> bool:
         # Locked: a deletion round of another process cannot interleave.
         floor = OutboxFloor.objects.using(alias).select_for_update().filter(pk=1).first()
         db_rounds = floor.rounds if floor else 0
-        redis = get_redis()
-        redis_rounds = int(redis.hget(floor_key(), alias) or 0)
-        if routed.is_cluster(redis):
+        redis_rounds = redis_outbox.floor(floor_key(), alias)
+        if on_cluster():
             # One node's floor says nothing of the others: any node may have gone back in
             # time (a promoted replica), keeping entries elsewhere under generations it
             # now repeats. The epoch starts again at the clock: every entry is gone.
-            redis.delete(epoch_key())
-            redis.hset(floor_key(), alias, max(db_rounds, redis_rounds))
+            redis_outbox.drop_key(epoch_key())
+            redis_outbox.set_floor(floor_key(), alias, max(db_rounds, redis_rounds))
             log.report_cluster_recovered(alias)
             return True
         if redis_rounds >= db_rounds:
             return False
         bump([epoch_key()], [])
-        redis.hset(floor_key(), alias, db_rounds)
+        redis_outbox.set_floor(floor_key(), alias, db_rounds)
     log.report_lost_state(alias, redis_rounds, db_rounds)
     log.report_replayed(0, emptied=True)
     return True
@@ -100,9 +99,8 @@ def _replay_round(alias: str, limit: int, due_only: bool, done: dict[str, Any]) 
     )
     if not rows:
         return 0
-    redis = get_redis()
     members = [member(alias, pk) for pk, _created, _payload in rows]
-    acked = redis.smismember(acked_key(), members)
+    acked = redis_outbox.acknowledged(acked_key(), members)
     young = timezone.now() - WRITER_GRACE
     waiting = [
         (pk, payload)
@@ -112,7 +110,7 @@ def _replay_round(alias: str, limit: int, due_only: bool, done: dict[str, Any]) 
     if waiting:
         done["emptied"] |= _apply_rows(alias, waiting, len(waiting) >= limit)
         done["replayed"] += len(waiting)
-        acked = redis.smismember(acked_key(), members)
+        acked = redis_outbox.acknowledged(acked_key(), members)
     settled = [pk for (pk, _c, _p), is_acked in zip(rows, acked, strict=True) if is_acked]
     if settled:
         _delete(alias, settled)
@@ -139,7 +137,7 @@ def _apply_rows(alias: str, rows: list[tuple[int, Any]], overflow: bool) -> bool
     bump(sorted(generations), sorted(entries))
     # Applied; an acknowledgement refused for memory leaves the rows for a later replay.
     with suppress(OutOfMemoryError):
-        get_redis().sadd(acked_key(), *(member(alias, pk) for pk, _payload in rows))
+        redis_outbox.acknowledge(acked_key(), [member(alias, pk) for pk, _payload in rows])
     log.report_replayed(len(rows), emptied)
     return emptied
 
@@ -153,9 +151,8 @@ def _delete(alias: str, pks: list[int]) -> None:
         OutboxEntry.objects.using(alias).filter(pk__in=pks).delete()
         floor.rounds += 1
         floor.save(update_fields=["rounds"])
-        script("outbox_floor")(
-            keys=[floor_key(), acked_key()],
-            args=[alias, floor.rounds, *(member(alias, pk) for pk in pks)],
+        redis_outbox.record_floor(
+            floor_key(), acked_key(), alias, floor.rounds, [member(alias, pk) for pk in pks]
         )
 
 
@@ -179,7 +176,7 @@ def figures(limit: int = 10_000) -> dict[str, Any]:
         due += [(alias, pk, created) for pk, created in rows.values_list("pk", "created")[:limit]]
     if due:
         try:
-            acked = get_redis().smismember(acked_key(), [member(a, pk) for a, pk, _c in due])
+            acked = redis_outbox.acknowledged(acked_key(), [member(a, pk) for a, pk, _c in due])
         except RedisError:
             acked = [0] * len(due)
         due = [row for row, is_acked in zip(due, acked, strict=True) if not is_acked]

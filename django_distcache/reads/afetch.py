@@ -15,13 +15,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from django_distcache import stats
 from django_distcache.conf import get_settings
 from django_distcache.invalidation.replicas import RECENT, primary_of
-from django_distcache.keys import lease_key
-from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads import acluster
 from django_distcache.reads.answers import Encoder, encode_loaded, sort_answers
 from django_distcache.reads.leases import kept_alive, new_token
@@ -29,11 +25,15 @@ from django_distcache.reads.readthrough import (
     _FIRST_POLL,
     _LONGEST_POLL,
     PLAIN,
-    read_call,
-    store_call,
 )
-from django_distcache.redis.aio import get_async_redis
-from django_distcache.redis.client import script
+from django_distcache.redis.areadpath import (
+    acount_existing,
+    adelete_entries,
+    aread_or_lease,
+    astore,
+)
+from django_distcache.redis.areadpath import arelease as release_leases
+from django_distcache.redis.errors import RedisError
 
 logger = logging.getLogger("django_distcache")
 
@@ -86,10 +86,7 @@ async def afetch_many(
     waited = False
     while True:
         try:
-            redis = get_async_redis()
-            _generations, *answers = await redis.run_script(
-                script("read"), *read_call(with_epoch(generation_keys), pending, token)
-            )
+            _generations, *answers = await aread_or_lease(generation_keys, pending, token, PLAIN)
         except RedisError:  # the breaker is open or Redis failed: the database answers
             found.update(await load(pending))
             return found
@@ -129,17 +126,15 @@ async def arelease(leases: Sequence[tuple[str, str]]) -> None:
     """``leases.release`` awaited: give up (entry key, token) leases."""
     if not leases:
         return
-    leases_ = [lease_key(key) for key, _token in leases]
-    tokens = [token for _key, token in leases]
     try:
-        await get_async_redis().run_script(script("release"), leases_, tokens)
+        await release_leases(leases)
     except RedisError:
         logger.warning("django_distcache could not release %d leases", len(leases))
 
 
 async def _reload_unreadable(keys: list[str], load: AsyncLoad) -> dict[str, Any]:
     try:
-        await get_async_redis().execute("DEL", *keys)
+        await adelete_entries(keys)
     except RedisError:
         logger.warning("django_distcache could not delete %d unreadable entries", len(keys))
     return await load(keys)
@@ -168,9 +163,8 @@ async def _load_and_store(
     stats.record_load(namespace, load_seconds)
     await arelease(unstored)
     if items:
-        call = store_call(with_epoch(generation_keys), generations, items, load_seconds, PLAIN)
         try:
-            stored = await get_async_redis().run_script(script("store"), *call)
+            stored = await astore(generation_keys, generations, items, load_seconds, PLAIN)
             stats.record_set(namespace, stored)
         except RedisError:
             logger.warning(
@@ -187,9 +181,7 @@ async def aread_alias(using: str, generation_keys: Sequence[str], keys: Sequence
     if acluster.on_cluster():
         return await acluster.aread_alias_in_thread(using, generation_keys, keys)
     try:
-        recent = await get_async_redis().execute(
-            "EXISTS", *(key + RECENT for key in (*keys, *generation_keys)), idempotent=True
-        )
+        recent = await acount_existing([key + RECENT for key in (*keys, *generation_keys)])
     except RedisError:
         return primary
     return primary if recent else using

@@ -12,12 +12,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads.front import ABSENT, Freeze, decoded, fill
 from django_distcache.reads.near import NOT_LIVE, NearCache, near_cache
-from django_distcache.redis.aio import get_async_redis
+from django_distcache.redis.areadpath import aread_values
+from django_distcache.redis.errors import RedisError
 
 
 async def aread_missed(
@@ -45,7 +44,7 @@ async def aread_missed(
     value = ABSENT
     if not cache.outdated(key):  # see front.read_missed
         try:
-            (stored,) = await get_async_redis().mget([key])
+            (stored,) = await aread_values([key])
         except RedisError:
             stored = None
         value = decoded(namespace, stored, [v for _name, v in generations], decode, started)
@@ -85,7 +84,5 @@ async def _known_generations(
     cache: NearCache, names: Sequence[str], mark: int, started: float
 ) -> tuple[tuple[tuple[str, bytes], ...], float] | None:
     missing = cache.missing_generations(names)
-    values = (
-        dict(zip(missing, await get_async_redis().mget(missing), strict=True)) if missing else {}
-    )
+    values = dict(zip(missing, await aread_values(missing), strict=True)) if missing else {}
     return cache.current_generations(names, mark, values, started)

@@ -12,15 +12,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from django_distcache import stats
 from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads import readthrough
 from django_distcache.reads.near import NOT_LIVE, Entry, NearCache, near_cache
 from django_distcache.reads.own_writes import touched_on_any
-from django_distcache.redis import breaker, wire
-from django_distcache.redis.client import get_redis
+from django_distcache.redis.errors import RedisError
+from django_distcache.redis.readpath import read_values
 
 # freeze(value) -> (what L1 keeps, what each hit copies of it (falsy: nothing), its
 # size in bytes, its time to live in seconds or None), or None to keep nothing.
@@ -31,11 +29,6 @@ Thaw = Callable[[Entry], Any]
 ABSENT = object()
 # What ``hit`` answers when L1 cannot serve the read.
 MISSED: Any = object()
-
-
-def _read(names: list[str]) -> list[Any]:
-    breaker.check()
-    return wire.mget(get_redis(), names)  # the client trips the breaker on a failure
 
 
 def hit(namespace: str, generation_keys: Sequence[str], key: str, thaw: Thaw) -> Any:
@@ -73,7 +66,7 @@ def read_missed(
     started = time.monotonic()
     names = with_epoch(generation_keys)
     try:
-        known = known_generations(cache, names, mark, started, _read)
+        known = known_generations(cache, names, mark, started, read_values)
     except RedisError:
         return fetch()
     if known is None:
@@ -84,7 +77,7 @@ def read_missed(
     value = ABSENT
     if not cache.outdated(key):
         try:
-            (stored,) = _read([key])
+            (stored,) = read_values([key])
         except RedisError:
             stored = None
         value = decoded(namespace, stored, [v for _name, v in generations], decode, started)
@@ -133,7 +126,7 @@ def read_many_missed(
         return fetch_many()
     started = time.monotonic()
     try:
-        known = known_generations(cache, with_epoch(generation_keys), mark, started, _read)
+        known = known_generations(cache, with_epoch(generation_keys), mark, started, read_values)
     except RedisError:
         known = None
     values = fetch_many()

@@ -13,14 +13,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
-
-from redis.exceptions import RedisError
 
 from django_distcache.conf import get_settings
-from django_distcache.keys import lease_key
-from django_distcache.redis import routed
-from django_distcache.redis.client import get_redis, script
+from django_distcache.redis.errors import RedisError
+from django_distcache.redis.leases import lease_ms, run_on_leases
+
+__all__ = ["kept_alive", "lease_ms", "new_token", "release", "run_on_leases"]
 
 logger = logging.getLogger("django_distcache")
 
@@ -33,11 +31,6 @@ def new_token() -> str:
     return f"{_token_prefix}{next(_token_counter)}"
 
 
-def lease_ms() -> int:
-    """How long a lease lives without being renewed, in milliseconds."""
-    return int(get_settings().LEASE_TIMEOUT * 1000)
-
-
 def release(leases: Sequence[tuple[str, str]]) -> None:
     """Give up (entry key, token) leases so that waiters load at once."""
     if not leases:
@@ -46,18 +39,6 @@ def release(leases: Sequence[tuple[str, str]]) -> None:
         run_on_leases("release", [], leases)
     except RedisError:
         logger.warning("django_distcache could not release %d leases", len(leases))
-
-
-def run_on_leases(name: str, head: list[Any], leases: Sequence[tuple[str, str]]) -> None:
-    """Script ``name`` over the leases of (entry key, token) pairs (KEYS: the leases;
-    ARGV: ``head``, then their tokens); per hash slot on a Redis Cluster."""
-    client = get_redis()
-    entries = [key for key, _token in leases]
-    tokens = [token for _key, token in leases]
-    if routed.is_cluster(client):
-        routed.leases(client, script, name, head, entries, tokens)
-    else:
-        script(name)(keys=[lease_key(key) for key in entries], args=[*head, *tokens])
 
 
 class _Keeper:

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from django.db import models
 from django.db.models.base import ModelState
-from redis.exceptions import NoScriptError, RedisError
 
 from django_distcache import hotkeys, stats
 from django_distcache.conf import get_settings
@@ -20,9 +19,9 @@ from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads import front, instances, readthrough
 from django_distcache.reads.databases import read_database
 from django_distcache.reads.near import near_cache
-from django_distcache.redis import routed, wire
-from django_distcache.redis.client import buffer_shares_cache, get_redis
-from django_distcache.redis.slots import keys_by_slot
+from django_distcache.redis.client import buffer_shares_cache
+from django_distcache.redis.errors import RedisError
+from django_distcache.redis.readpath import read_with_peek
 from django_distcache.registry import ModelConfig, get_config
 from django_distcache.writebehind.overlay import lay_peeked, overlay, peek_call
 
@@ -156,12 +155,9 @@ def _buffered_hits(
     key_pks = [str(key_pk) for key_pk in by_base.values()]
     entries = list(by_base)
     generations_keys = with_epoch(config.generation_keys)
-    script, peek_keys, peek_args = peek_call(config.model, key_pks)
-    client = get_redis()
+    peek_keys, peek_args = peek_call(config.model, key_pks)
     try:
-        values, peeked = _read_with_peek(
-            client, [*entries, *generations_keys], script, peek_keys, peek_args
-        )
+        values, peeked = read_with_peek([*entries, *generations_keys], peek_keys, peek_args)
     except RedisError:
         return {}, by_base
     generations = values[len(entries) :]
@@ -197,37 +193,6 @@ def _buffered_hits(
     for _ in hits:
         stats.record_hit(config.namespace, elapsed)
     return hits, remaining
-
-
-def _read_with_peek(
-    client: Any, mget_keys: list[str], script: Any, peek_keys: list[str], peek_args: list[str]
-) -> tuple[list[Any], list[Any]]:
-    """MGET ``mget_keys`` and run wb_peek, pipelined: one round trip (on a Redis
-    Cluster one per node, in parallel: an MGET per slot)."""
-    if routed.is_cluster(client):
-        groups = list(keys_by_slot(mget_keys).values())
-        calls: list[routed.Call] = [(None, ["MGET", *group], ()) for group in groups]
-        *replies, peeked = routed.run(client, [*calls, (script, peek_keys, peek_args)])
-        found: dict[str, Any] = {}
-        for group, values in zip(groups, replies, strict=True):
-            found.update(zip(group, values, strict=True))
-        return [found[key] for key in mget_keys], peeked
-    if not wire.can_send_directly(client):
-        pipe = client.pipeline(transaction=False)
-        pipe.mget(mget_keys)
-        script(keys=peek_keys, args=peek_args, client=pipe)
-        values, peeked = pipe.execute()
-        return values, peeked
-    body = wire.encode("MGET", *mget_keys) + wire.encode(
-        "EVALSHA", script.sha, len(peek_keys), *peek_keys, *peek_args
-    )
-    try:
-        values, peeked = wire.send(client, body, idempotent=True, replies=2)
-    except NoScriptError:
-        # A restarted Redis lost the script: load it and read again.
-        client.script_load(script.script)
-        values, peeked = wire.send(client, body, idempotent=True, replies=2)
-    return values, peeked
 
 
 def _lay_deferred_writes(config: ModelConfig, instances: dict[Any, Any], using: str) -> None:

@@ -18,7 +18,6 @@ refresh takes it with one more (``lua/lease.lua``): one process refreshes.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,12 +25,9 @@ from functools import lru_cache
 from typing import Any
 
 from django.utils.module_loading import import_string
-from redis.exceptions import RedisError
 
 from django_distcache import stats
 from django_distcache.conf import DistcacheSettings, get_settings
-from django_distcache.keys import lease_key
-from django_distcache.outbox.keys import with_epoch
 from django_distcache.reads.answers import (
     HELD_ELSEWHERE,
     LEASE_TAKEN,
@@ -40,9 +36,11 @@ from django_distcache.reads.answers import (
     sort_answers,
     ttl_ms,
 )
-from django_distcache.reads.leases import kept_alive, lease_ms, new_token, release
-from django_distcache.redis import breaker, routed, wire
-from django_distcache.redis.client import get_redis, script
+from django_distcache.reads.leases import kept_alive, new_token, release
+from django_distcache.redis import readpath
+from django_distcache.redis.entries import delete_entries
+from django_distcache.redis.errors import RedisError
+from django_distcache.redis.readpath import lease_early, read_call, read_or_lease, store_call
 
 __all__ = [
     "HELD_ELSEWHERE",
@@ -187,72 +185,6 @@ def current_data(stored: bytes | None, generations: Sequence[bytes | None]) -> b
     return parts[2]
 
 
-def read_current(
-    generation_keys: Sequence[str], keys: Sequence[str], also: Sequence[str] = ()
-) -> list[bytes | None]:
-    """The current data of each entry in one round trip (a single MGET), None where
-    absent; then the raw values of the keys ``also`` read in the same MGET."""
-    breaker.check()
-    # A failure trips the breaker in the client (not here: see ClientBreaker).
-    values: list[Any] = wire.mget(get_redis(), [*keys, *also, *with_epoch(generation_keys)])
-    generations = values[len(keys) + len(also) :]
-    entries = [current_data(stored, generations) for stored in values[: len(keys)]]
-    return entries + values[len(keys) : len(keys) + len(also)]
-
-
-def read_or_lease(
-    generation_keys: Sequence[str],
-    keys: Sequence[str],
-    token: str,
-    policy: Freshness = PLAIN,
-) -> list[Any]:
-    """[generations, r1, r2, ...]: per key the stored entry, [entry] (a stale hit whose
-    refresh lease was taken here), LEASE_TAKEN or HELD_ELSEWHERE."""
-    client = get_redis()
-    if routed.is_cluster(client):  # its pipelines go through the breaker
-        plain = not (policy.stale_ms or policy.slide_ms)
-        return routed.read_or_lease(
-            client,
-            script,
-            with_epoch(generation_keys),
-            keys,
-            token,
-            lease_ms(),
-            policy.read_args,
-            plain=plain,
-        )
-    breaker.check()
-    keys_, args = read_call(with_epoch(generation_keys), keys, token, policy)
-    return wire.run_script(client, script("read"), keys_, args)  # the client trips the breaker
-
-
-def read_call(
-    generation_keys: Sequence[str], keys: Sequence[str], token: str, policy: Freshness = PLAIN
-) -> tuple[list[str], list[Any]]:
-    """KEYS and ARGV of read.lua on one Redis (``generation_keys`` with the epoch)."""
-    keys_ = [*generation_keys, *keys, *map(lease_key, keys)]
-    return keys_, [len(generation_keys), "", lease_ms(), token, *policy.read_args]
-
-
-def lease_early(
-    generation_keys: Sequence[str], keys: Sequence[str], token: str, generations: bytes
-) -> list[str]:
-    """Of ``keys`` (read as current under ``generations``), those whose lease is taken
-    here for an early refresh; none if Redis fails (the entries stay as they are)."""
-    client = get_redis()
-    gens = [] if routed.is_cluster(client) else with_epoch(generation_keys)
-    head = [len(gens), lease_ms(), token, generations]
-    try:
-        if routed.is_cluster(client):
-            taken = _per_key(routed.leases(client, script, "lease", head, keys), keys)
-        else:
-            keys_ = [*gens, *map(lease_key, keys)]
-            taken = wire.run_script(client, script("lease"), keys_, head)
-    except RedisError:
-        return []
-    return [key for key, answer in zip(keys, taken, strict=True) if answer == 1]
-
-
 def data_of(entry: bytes) -> bytes:
     """The data of a stored entry (read.lua returned it as current)."""
     return entry.split(b"|", 2)[2]
@@ -273,44 +205,7 @@ def store(
     """
     if not items:
         return 0
-    client = get_redis()
-    if routed.is_cluster(client):
-        head = _store_head(0, generations, load_seconds, policy)
-        return routed.store(client, script, head, items)
-    keys_, args = store_call(with_epoch(generation_keys), generations, items, load_seconds, policy)
-    return wire.run_script(client, script("store"), keys_, args)
-
-
-def _per_key(replies: list[tuple[list[str], Any]], keys: Sequence[str]) -> list[Any]:
-    """Per key of ``keys``, its answer in a routed script's per-slot replies."""
-    answers: dict[str, Any] = {}
-    for group, reply in replies:
-        answers.update(zip(group, reply, strict=True))
-    return [answers[key] for key in keys]
-
-
-def _store_head(
-    n_generations: int, generations: bytes, load_seconds: float, policy: Freshness
-) -> list[Any]:
-    delta_ms = max(1, math.ceil(load_seconds * 1000)) if load_seconds > 0 else 0
-    max_age = policy.max_age_ms if policy.slide_ms else 0
-    return [n_generations, generations, delta_ms, policy.stale_ms, max_age]
-
-
-def store_call(
-    generation_keys: Sequence[str],
-    generations: bytes,
-    items: Sequence[tuple[str, str, bytes, int]],
-    load_seconds: float,
-    policy: Freshness,
-) -> tuple[list[str], list[Any]]:
-    """KEYS and ARGV of store.lua on one Redis (``generation_keys`` with the epoch)."""
-    entries = [item[0] for item in items]
-    keys_ = [*generation_keys, *entries, *map(lease_key, entries)]
-    args = _store_head(len(generation_keys), generations, load_seconds, policy)
-    for _key, token, data, ttl in items:
-        args.extend((token, data, ttl))
-    return keys_, args
+    return readpath.store(generation_keys, generations, items, load_seconds, policy)
 
 
 def store_later(
@@ -324,19 +219,11 @@ def store_later(
 ) -> None:
     """``store`` without waiting for its reply (read with this thread's next command).
 
-    NOTE: a miss is then one blocking round trip (read-or-lease) plus the load. It is
-    sent as EVAL, never answered NOSCRIPT by a Redis that restarted. A store lost with
-    its connection is only a cache fill that did not happen: its lease expires.
+    NOTE: a miss is then one blocking round trip (read-or-lease) plus the load. A store
+    lost with its connection is only a cache fill that did not happen: its lease expires.
     """
     if not items:
         return
-    client = get_redis()
-    if not wire.can_send_directly(client):
-        count = store(generation_keys, generations, items, load_seconds=load_seconds, policy=policy)
-        stats.record_set(namespace, count)
-        return
-    keys_, args = store_call(with_epoch(generation_keys), generations, items, load_seconds, policy)
-    body = wire.script_body(script("store"), keys_, args, source=True)
 
     def stored(reply: Any) -> None:
         # Counted as stored when sent; a store refused (a generation moved on) is taken back.
@@ -344,8 +231,8 @@ def store_later(
         if not isinstance(reply, int):
             logger.warning("django_distcache could not store %d entries: %s", len(items), reply)
 
-    wire.send_later(client, body, stored)
-    stats.record_set(namespace, len(items))
+    count = readpath.store_later(generation_keys, generations, items, load_seconds, policy, stored)
+    stats.record_set(namespace, len(items) if count is None else count)
 
 
 def fetch(
@@ -482,7 +369,7 @@ def _reload_unreadable(
 ) -> dict[str, Any]:
     """Delete unreadable entries and load them uncached (the next read stores them)."""
     try:
-        get_redis().delete(*keys)
+        delete_entries(keys)
     except RedisError:
         logger.warning("django_distcache could not delete %d unreadable entries", len(keys))
     return load(keys)

@@ -7,6 +7,7 @@ Every function sends to the buffer's Redis (``WRITE_BEHIND_CACHE_ALIAS`` or
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from redis.exceptions import RedisError
 from django_distcache.redis import routed
 from django_distcache.redis.buffer_scripts import wb_script
 from django_distcache.redis.client import get_buffer_redis, get_redis
+from django_distcache.redis.packed import PackedCall, run_after
 
 
 def run_script(name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
@@ -22,9 +24,55 @@ def run_script(name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
     return wb_script(name)(keys=keys, args=args, client=get_buffer_redis())
 
 
-def add_member(client: Any, key: str, member: str) -> None:
-    """SADD one member."""
-    client.sadd(key, member)
+def packed_script(
+    name: str, fixed: Sequence[str], row_keys: int, leading: Sequence[Any]
+) -> PackedCall:
+    """A call of ``lua/wb_<name>.lua`` with its ``fixed`` keys and ``leading`` arguments
+    packed once (see ``packed``), for ``write_to_buffer``."""
+    return PackedCall(wb_script(name), fixed, row_keys, leading)
+
+
+# (process id, client id, set key, member) of what this process added with _list_once.
+_listed: set[tuple[int, int, str, str]] = set()
+
+
+def _list_once(client: Any, key: str, member: str) -> None:
+    """SADD ``member`` to ``key`` once per process, client and member (NOTE: one round
+    trip, the first time only)."""
+    seen = (os.getpid(), id(client), key, member)
+    if seen not in _listed:
+        client.sadd(key, member)
+        _listed.add(seen)
+
+
+def list_model(models_key: str, label: str) -> None:
+    """List ``label`` in set ``models_key`` of the buffer's Redis, once per process."""
+    _list_once(get_buffer_redis(), models_key, label)
+
+
+def write_to_buffer(
+    call: PackedCall,
+    models_key: str,
+    label: str,
+    row_keys: Sequence[str],
+    args: Sequence[Any],
+    then: Sequence[Any] = (),
+) -> Any:
+    """``call`` (a buffered write) on the buffer's Redis, ``label`` listed in
+    ``models_key`` first (once per process); with ``then``, [its reply, that command's],
+    sent over the same connection in the same round trip."""
+    client = get_buffer_redis()
+    _list_once(client, models_key, label)
+    return call(client, row_keys, args, then)
+
+
+def run_script_after(
+    commands: Sequence[Sequence[Any]], name: str, keys: Sequence[str], args: Sequence[Any]
+) -> list[Any]:
+    """``commands`` (idempotent), then ``lua/wb_<name>.lua``, in one round trip on the
+    buffer's Redis (two on a cluster, see ``packed.run_after``); their replies, the
+    script's last."""
+    return run_after(get_buffer_redis(), commands, wb_script(name), keys, args)
 
 
 def members(key: str) -> set[str]:

@@ -28,6 +28,7 @@ from django_distcache.redis import breaker as _breaker
 from django_distcache.redis import recovered
 from django_distcache.redis.cluster import Cluster, is_cluster_cache, new_cluster
 from django_distcache.redis.guard import Guarded, guard_execute, guarded
+from django_distcache.redis.routed import is_cluster
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
@@ -159,6 +160,17 @@ def node_client(raw: Redis) -> Redis:
 def get_redis() -> GuardedRedis:
     """The app's client of the Redis holding the entries (CACHE_ALIAS)."""
     return get_client(get_settings().CACHE_ALIAS)
+
+
+def on_cluster() -> bool:
+    """Whether the entries are on a Redis Cluster (raises RedisError if its client, which
+    connects when made, cannot be made)."""
+    return is_cluster(get_redis())
+
+
+def ping() -> None:
+    """PING the Redis holding the entries; raises RedisError if it does not answer."""
+    get_redis().ping()
 
 
 def get_buffer_redis() -> GuardedRedis:

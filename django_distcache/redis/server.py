@@ -10,6 +10,7 @@ from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from django_distcache import keys
+from django_distcache.redis.client import get_redis
 from django_distcache.stats.namespaces import namespace_of_base
 
 SLOWLOG_ENTRIES = 10
@@ -153,6 +154,15 @@ def entries_per_namespace(client: Redis) -> dict[str, Any]:
         "complete": scanned < SCAN_LIMIT,
         "dbsize": client.dbsize(),
     }
+
+
+def cache_operator_view() -> dict[str, Any]:
+    """``operator_view`` of the cache's Redis; ``{"available": False, "error"}`` also when
+    its client cannot be made (a cluster client connects when made)."""
+    try:
+        return operator_view(get_redis())
+    except RedisError as exc:
+        return {"available": False, "error": str(exc)}
 
 
 def operator_view(client: Redis) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Optional listener counting evicted keys per namespace from keyspace notifications.
 
 Redis tells of evictions only when the operator allows it: ``notify-keyspace-events``
-must hold ``E`` (keyevent channel) and ``e`` (evicted) or ``A``. One listener per Redis
-primary is enough (run ``manage.py distcache_evictions``); it announces itself with a
-heartbeat key so the dashboard can say whether per-namespace evictions are counted.
+must hold ``E`` (keyevent channel) and ``e`` (evicted) or ``A``. One listener is enough
+(run ``manage.py distcache_evictions``): on a Redis Cluster it listens to every primary
+(``redis/evictions.py``). It announces itself with a heartbeat key so the dashboard can
+say whether per-namespace evictions are counted.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import time
 from contextlib import suppress
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from django_distcache import keys
-from django_distcache.redis.client import get_redis
+from django_distcache.redis import evictions as feed
+from django_distcache.redis.errors import RedisError
 from django_distcache.stats import recorder
 from django_distcache.stats.namespaces import namespace_of_key
 
@@ -38,17 +38,18 @@ def notifications_enabled(config_value: str) -> bool:
 
 def listener_status() -> dict[str, Any]:
     """``{"running": bool, ...}`` from the listener's heartbeat (raises RedisError)."""
-    raw = get_redis().get(heartbeat_key())
+    raw = feed.read_heartbeat(heartbeat_key())
     if raw is None:
         return {"running": False}
     return {"running": True, **json.loads(raw)}
 
 
-def _notify_setting(client: Any) -> str | None:
-    try:
-        return client.config_get("notify-keyspace-events").get("notify-keyspace-events", "")
-    except RedisError:  # CONFIG may be forbidden (managed Redis): then trust the operator
-        return None
+def _notify_setting() -> str | None:
+    """The primaries' ``notify-keyspace-events``: the first that does not publish
+    evictions, else the first; None if CONFIG is refused (then trust the operator)."""
+    settings = [found for found in feed.notify_settings() if found is not None]
+    off = [found for found in settings if not notifications_enabled(found)]
+    return next(iter(off or settings), None)
 
 
 def listen(stop: threading.Event | None = None, *, seconds: float | None = None) -> int:
@@ -58,17 +59,14 @@ def listen(stop: threading.Event | None = None, *, seconds: float | None = None)
     many evictions were counted.
     """
     stop = stop or threading.Event()
-    client = get_redis()
-    db = client.connection_pool.connection_kwargs.get("db", 0)
-    setting = _notify_setting(client)
+    setting = _notify_setting()
     if setting is not None and not notifications_enabled(setting):
         logger.warning(
             "Redis notify-keyspace-events is %r: evictions are not published; "
             "set it to include 'Ee' to count evictions per namespace.",
             setting,
         )
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(f"__keyevent@{db}__:evicted")
+    evicted = feed.EvictedKeys()
     deadline = None if seconds is None else time.monotonic() + seconds
     counted = 0
     next_beat = 0.0
@@ -78,17 +76,15 @@ def listen(stop: threading.Event | None = None, *, seconds: float | None = None)
             now = time.monotonic()
             if now >= next_beat:
                 beat = {"since": started, "notify_keyspace_events": setting}
-                client.set(heartbeat_key(), json.dumps(beat), ex=int(HEARTBEAT_SECONDS * 3))
+                feed.write_heartbeat(heartbeat_key(), json.dumps(beat), int(HEARTBEAT_SECONDS * 3))
                 next_beat = now + HEARTBEAT_SECONDS
-            message = pubsub.get_message(timeout=0.5)
-            if message and message["type"] == "message":
-                data = message["data"]
-                key = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+            key = evicted.next_key(timeout=0.5)
+            if key is not None:
                 recorder.count(namespace_of_key(key), "evictions")
                 counted += 1
     finally:
-        pubsub.close()
+        evicted.close()
         recorder.flush()
         with suppress(RedisError):
-            client.delete(heartbeat_key())
+            feed.drop_heartbeat(heartbeat_key())
     return counted

@@ -18,9 +18,9 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from redis.exceptions import RedisError
 
 from django_distcache.redis import breaker
+from django_distcache.redis.errors import RedisError
 from django_distcache.stats import recorder
 from django_distcache.stats.histogram import BOUNDS
 from django_distcache.stats.outages import outbox_figures

@@ -15,11 +15,10 @@ import threading
 from collections import defaultdict
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from django_distcache import keys
 from django_distcache.conf import get_settings
 from django_distcache.redis import counters
+from django_distcache.redis.errors import RedisError
 from django_distcache.stats import tally
 from django_distcache.stats.histogram import BUCKETS, bucket_index
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from django.db import DatabaseError
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from django_distcache.redis.breaker import BREAKER_NAMESPACE
+from django_distcache.redis.errors import RedisError
 from django_distcache.stats import evictions, history, recorder
 from django_distcache.stats.health import health_warnings
 from django_distcache.stats.histogram import BUCKETS, merge, percentiles

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterable
@@ -14,7 +13,7 @@ from django.db import models
 
 from django_distcache import keys
 from django_distcache.reads import readthrough
-from django_distcache.redis.buffer import add_member
+from django_distcache.redis.buffer import list_model
 from django_distcache.registry import ModelConfig, get_config
 
 # Layout, per model (W = "<prefix>:wb:{<app_label.model>}": the concrete model's label
@@ -57,17 +56,10 @@ def models_key() -> str:
     return f"{keys.prefix()}:wb:models"
 
 
-# (process id, Redis client id, label) of the models this process listed in models_key().
-_announced: set[tuple[int, int, str]] = set()
-
-
-def announce(buffer: Any, label: str) -> None:
+def announce(label: str) -> None:
     """List ``label`` among the models that buffered writes (once per process, client and
     model). NOTE: one round trip, the first time only."""
-    seen = (os.getpid(), id(buffer), label)
-    if seen not in _announced:
-        add_member(buffer, models_key(), label)
-        _announced.add(seen)
+    list_model(models_key(), label)
 
 
 def row_part(key_pk: Any) -> str:

@@ -8,7 +8,6 @@ from django.db import models
 
 from django_distcache.reads import readthrough
 from django_distcache.redis import buffer
-from django_distcache.redis.client import get_buffer_redis
 from django_distcache.registry import ModelRef, resolve_model
 from django_distcache.writebehind.buffer import announce, buffer_keys, write_behind_config
 
@@ -37,7 +36,7 @@ def replay_dead_letters(model: ModelRef, count: int | None = None) -> int:
         for name, amount in letter["increments"].items():
             ops += ["i", name, amount]
         pk = letter["pk"]
-        announce(get_buffer_redis(), bkeys.label)
+        announce(bkeys.label)
         replayed += buffer.run_script(
             "replay",
             [bkeys.dead, bkeys.pending, bkeys.since, bkeys.record(pk), bkeys.flag(pk)],

@@ -25,14 +25,12 @@ from django.db.models.signals import (
     pre_delete,
     pre_save,
 )
-from redis.exceptions import RedisError
 
 from django_distcache import keys
 from django_distcache.keys import lease_key
 from django_distcache.redis import buffer
-from django_distcache.redis.buffer_scripts import wb_script
-from django_distcache.redis.client import buffer_shares_cache, get_buffer_redis
-from django_distcache.redis.packed import run_after
+from django_distcache.redis.client import buffer_shares_cache
+from django_distcache.redis.errors import RedisError
 from django_distcache.registry import find_config, get_config
 from django_distcache.writebehind.buffer import buffer_keys
 from django_distcache.writebehind.transactions import current_txid
@@ -127,10 +125,9 @@ def settle_mark(model: type[models.Model], token: str, pks: Iterable[str], mode:
             chunk = pks[start : start + MARK_CHUNK]
             # A read may have laid the marked writes over these entries.
             drops = [("DEL", *_entry_and_lease(config, pk)) for pk in chunk] if dropping else []
-            replies = run_after(
-                get_buffer_redis(),
+            replies = buffer.run_script_after(
                 drops,
-                wb_script("unmark"),
+                "unmark",
                 [*fixed, *bkeys.rows(chunk, "record", "row_marks", "flag")],
                 [mode, token, *chunk],
             )

@@ -12,9 +12,7 @@ from django_distcache.conf import get_settings
 from django_distcache.keys import lease_key
 from django_distcache.reads import readthrough
 from django_distcache.redis import buffer
-from django_distcache.redis.buffer_scripts import wb_script
-from django_distcache.redis.client import buffer_shares_cache, get_buffer_redis
-from django_distcache.redis.packed import run_after
+from django_distcache.redis.client import buffer_shares_cache
 from django_distcache.writebehind.buffer import (
     BufferKeys,
     Record,
@@ -99,7 +97,7 @@ def acknowledge(
     for pk in bases:
         entry = config.object_base(pk)
         drops.append(("DEL", entry, lease_key(entry)))
-    *deleted, acked = run_after(get_buffer_redis(), drops, wb_script("ack"), keys_, args)
+    *deleted, acked = buffer.run_script_after(drops, "ack", keys_, args)
     if not acked:
         return None
     return [pk for pk, count in zip(bases, deleted, strict=True) if count]

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import models, router
-from redis.exceptions import RedisError
 
 from django_distcache.redis import buffer
-from django_distcache.redis.buffer_scripts import wb_script
+from django_distcache.redis.errors import RedisError
 from django_distcache.writebehind.buffer import Record, apply_record, buffer_keys, parse_record
 from django_distcache.writebehind.own import own_record
 from django_distcache.writebehind.transactions import commit_status
@@ -18,14 +17,12 @@ from django_distcache.writebehind.transactions import commit_status
 logger = logging.getLogger("django_distcache")
 
 
-def peek_call(
-    model: type[models.Model], key_pks: Sequence[str]
-) -> tuple[Any, list[str], list[str]]:
-    """(script, keys, args) of the wb_peek call reading the deferred writes of rows
-    ``key_pks``: sent alone by ``overlay``, or with a hit's read (objects.py)."""
+def peek_call(model: type[models.Model], key_pks: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(keys, args) of the wb_peek call reading the deferred writes of rows ``key_pks``:
+    sent alone by ``overlay``, or with a hit's read (objects.py)."""
     bkeys = buffer_keys(model)
     row_keys = bkeys.rows(key_pks, "flag", "held", "row_marks", "record")
-    return wb_script("peek"), [bkeys.claimed, bkeys.txids, *row_keys], list(key_pks)
+    return [bkeys.claimed, bkeys.txids, *row_keys], list(key_pks)
 
 
 def overlay(
@@ -43,7 +40,7 @@ def overlay(
     present = {str(pk): obj for pk, obj in instances.items() if obj is not None}
     if not present:
         return
-    _script, keys_, args = peek_call(model, list(present))
+    keys_, args = peek_call(model, list(present))
     try:
         answer = buffer.run_script("peek", keys_, args)
     except RedisError:

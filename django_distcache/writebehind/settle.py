@@ -7,12 +7,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import InterfaceError, OperationalError, connections, models
-from redis.exceptions import RedisError
 
 from django_distcache.conf import get_settings
 from django_distcache.invalidation import invalidate_objects
 from django_distcache.redis import buffer
 from django_distcache.redis.client import buffer_shares_cache
+from django_distcache.redis.errors import RedisError
 from django_distcache.registry import get_config
 from django_distcache.writebehind import sql
 from django_distcache.writebehind.buffer import now_ms

@@ -13,14 +13,12 @@ from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.reads import objects as _objects
 from django_distcache.reads import readthrough
 from django_distcache.redis.breaker import RedisUnavailable
-from django_distcache.redis.buffer_scripts import wb_script
-from django_distcache.redis.client import get_buffer_redis
-from django_distcache.redis.packed import PackedCall
+from django_distcache.redis.buffer import PackedCall, packed_script, write_to_buffer
 from django_distcache.registry import get_config
 from django_distcache.writebehind.buffer import (
     BufferKeys,
-    announce,
     buffer_keys,
+    models_key,
     write_behind_config,
 )
 from django_distcache.writebehind.own import defer_to_commit
@@ -49,6 +47,7 @@ class _WritePlan:
     """What every write to one model needs, derived once per settings object."""
 
     label: str
+    models_key: str
     keys: BufferKeys
     call: PackedCall
     wait_replicas: int
@@ -61,9 +60,10 @@ def _plan(model: type[models.Model], conf: DistcacheSettings) -> _WritePlan:
     limits = f"{int(conf.WRITE_BEHIND_MAX_PENDING)},{int(conf.WRITE_BEHIND_BATCH_SIZE)},"
     return _WritePlan(
         label=bkeys.label,
+        models_key=models_key(),
         keys=bkeys,
-        call=PackedCall(
-            wb_script("write"),
+        call=packed_script(
+            "write",
             [bkeys.pending, bkeys.since, bkeys.trigger],
             2,
             [limits + str(TRIGGER_MS)],
@@ -82,17 +82,17 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
     args: list[Any] = [str(key_pk)]
     for op in ops:
         args.extend(op)
-    buffer = get_buffer_redis()
     # Errors (out of memory, READONLY, connection) reach the caller: a write that
     # was not buffered must never look as if it was. Only while the breaker is open
     # is it certain that nothing was sent: then the write overflows (write through
     # or raise, WRITE_BEHIND_OVERFLOW); a timeout may have reached Redis and raises.
     try:
-        announce(buffer, plan.label)
         if plan.wait_replicas:
-            (trigger, _count), acked = _write_and_wait(buffer, plan, row_keys, args, conf)
+            (trigger, _count), acked = _write_and_wait(plan, row_keys, args, conf)
         else:
-            trigger, _count = plan.call(buffer, row_keys, args)
+            trigger, _count = write_to_buffer(
+                plan.call, plan.models_key, plan.label, row_keys, args
+            )
     except RedisUnavailable:
         return None
     if trigger == -1:
@@ -106,13 +106,11 @@ def _buffer(model: type[models.Model], pk: Any, ops: list[tuple[str, str, Any]])
     return True
 
 
-def _write_and_wait(
-    buffer: Any, plan: _WritePlan, row_keys: list[str], args: list[Any], conf: Any
-) -> Any:
+def _write_and_wait(plan: _WritePlan, row_keys: list[str], args: list[Any], conf: Any) -> Any:
     """The script call and WAIT in one round trip, over the same connection: WAIT counts
     the replicas that have the writes of its own connection."""
     wait = ("WAIT", conf.WRITE_BEHIND_WAIT_REPLICAS, int(conf.WRITE_BEHIND_WAIT_TIMEOUT * 1000))
-    return plan.call(buffer, row_keys, args, then=wait)
+    return write_to_buffer(plan.call, plan.models_key, plan.label, row_keys, args, wait)
 
 
 def _check_replicas(acked: int, conf: Any) -> None:

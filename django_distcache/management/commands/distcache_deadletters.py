@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from redis.exceptions import RedisError
 
 from django_distcache.management.tables import render_table
+from django_distcache.redis.errors import RedisError
 from django_distcache.registry import NotRegistered
 from django_distcache.writebehind import (
     NotWriteBehind,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from redis.exceptions import RedisError
 
+from django_distcache.redis.errors import RedisError
 from django_distcache.stats.evictions import listen
 
 

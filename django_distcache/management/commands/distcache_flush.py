@@ -6,10 +6,10 @@ from collections import Counter
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from redis.exceptions import RedisError
 
 from django_distcache.management.progress import ProgressBar
 from django_distcache.management.tables import render_table
+from django_distcache.redis.errors import RedisError
 from django_distcache.registry import NotRegistered, resolve_model
 from django_distcache.writebehind import NotWriteBehind, write_behind_models
 from django_distcache.writebehind.flush import DATABASE_DOWN, flush_model

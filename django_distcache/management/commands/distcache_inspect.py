@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from redis.exceptions import RedisError
 
 from django_distcache.inspection import (
     NothingCached,
@@ -13,6 +12,7 @@ from django_distcache.inspection import (
     key_of_get_or_set,
     key_of_object,
 )
+from django_distcache.redis.errors import RedisError
 
 
 class Command(BaseCommand):

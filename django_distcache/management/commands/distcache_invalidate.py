@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from redis.exceptions import RedisError
 
 from django_distcache import keys, operations
 from django_distcache.inspection import key_of_get_or_set as entry_key
 from django_distcache.outbox.apply import bump
-from django_distcache.redis.client import get_redis
+from django_distcache.redis.entries import count_existing
+from django_distcache.redis.errors import RedisError
 from django_distcache.registry import resolve_model
 
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
     def delete_key(self, name: str) -> str:
         full = entry_key(name)
         try:
-            cached = get_redis().exists(full, keys.lease_key(full))
+            cached = count_existing([full, keys.lease_key(full)])
             if cached:
                 # Through the one script that applies invalidations: deleted with its
                 # lease, and published to every process's near cache.

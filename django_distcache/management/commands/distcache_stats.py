@@ -7,10 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
-from redis.exceptions import RedisError
 
 from django_distcache.management.tables import render_table
 from django_distcache.overview import sections
+from django_distcache.redis.errors import RedisError
 from django_distcache.stats import snapshot
 
 NAMESPACE_COLUMNS = ["namespace", "hit_rate", "hits", "misses", "loads", "sets", "invalidations"]

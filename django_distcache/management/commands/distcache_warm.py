@@ -6,11 +6,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from kombu.exceptions import OperationalError
-from redis.exceptions import RedisError
 
 from django_distcache.conf import get_settings
 from django_distcache.management.progress import ProgressBar
 from django_distcache.management.tables import render_table
+from django_distcache.redis.errors import RedisError
 from django_distcache.warming import warm, warmer_names
 from django_distcache.warming.runner import parts_of
 
