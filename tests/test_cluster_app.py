@@ -197,3 +197,24 @@ def test_resharding_under_reads_and_writes_reaches_no_caller(logged, redis_clust
     assert error_replies["MovedError"] + error_replies["AskError"] > 0  # slots really moved
     assert rounds > moved_at
     assert breaker.cache_breaker().trips == 0  # no read fell back for want of Redis
+
+
+def test_the_periodic_replay_keeps_the_cache_and_a_recovery_empties_it(
+    settings, redis_cluster: RedisClusterProcesses, django_assert_num_queries
+):
+    """The replay task runs every few seconds: on a cluster it must not drop every entry
+    each time (only a recovery, after a server restarted or was promoted, does)."""
+    from django_distcache import outbox
+
+    app_on_cluster(settings, redis_cluster)
+    category = CategoryFactory(name="kept")
+    django_distcache.get_object(Category, category.pk)  # loaded and stored
+    for _ in range(3):
+        assert outbox.replay()["emptied"] is False
+    with django_assert_num_queries(0):
+        assert django_distcache.get_object(Category, category.pk).name == "kept"
+
+    assert outbox.replay(due_only=False)["emptied"] is True  # what the breaker's recovery runs
+    with django_assert_num_queries(1):
+        assert django_distcache.get_object(Category, category.pk).name == "kept"
+    app_client.reset()

@@ -53,7 +53,7 @@ def replay(*, due_only: bool = True) -> dict[str, Any]:
     # must not wait for the floor lock this one holds (see redis/recovered.py).
     ping()
     for alias in outbox_aliases():
-        if _treat_as_empty_if_lost(alias):
+        if _treat_as_empty_if_lost(alias, recovering=not due_only):
             done["lost_state"] = done["emptied"] = True
         limit = int(get_settings().OUTBOX_REPLAY_LIMIT)
         while _replay_round(alias, limit, due_only, done) >= limit:
@@ -61,8 +61,11 @@ def replay(*, due_only: bool = True) -> dict[str, Any]:
     return done
 
 
-def _treat_as_empty_if_lost(alias: str) -> bool:
-    """Compare the deletion rounds of ``alias``'s outbox with what Redis has seen."""
+def _treat_as_empty_if_lost(alias: str, *, recovering: bool) -> bool:
+    """Compare the deletion rounds of ``alias``'s outbox with what Redis has seen.
+
+    ``recovering``: a server was found restarted or promoted (the breaker's recovery).
+    """
     from django_distcache.models import OutboxFloor
 
     with transaction.atomic(using=alias):
@@ -70,10 +73,12 @@ def _treat_as_empty_if_lost(alias: str) -> bool:
         floor = OutboxFloor.objects.using(alias).select_for_update().filter(pk=1).first()
         db_rounds = floor.rounds if floor else 0
         redis_rounds = redis_outbox.floor(floor_key(), alias)
-        if on_cluster():
+        if on_cluster() and recovering:
             # One node's floor says nothing of the others: any node may have gone back in
             # time (a promoted replica), keeping entries elsewhere under generations it
             # now repeats. The epoch starts again at the clock: every entry is gone.
+            # NOTE: only when recovering; the periodic replay compares the floor below
+            # (a node found restarted or promoted recovers before it is used).
             redis_outbox.drop_key(epoch_key())
             redis_outbox.set_floor(floor_key(), alias, max(db_rounds, redis_rounds))
             log.report_cluster_recovered(alias)
