@@ -12,10 +12,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from redis.exceptions import RedisError
 
 from django_distcache.outbox.keys import with_epoch
-from django_distcache.reads.front import ABSENT, Freeze, decoded, fill
+from django_distcache.reads import acluster
+from django_distcache.reads.front import ABSENT, Freeze, decoded, fill, read_keys
 from django_distcache.reads.near import NOT_LIVE, NearCache, near_cache
 from django_distcache.redis.aio import get_async_redis
 
@@ -45,7 +47,7 @@ async def aread_missed(
     value = ABSENT
     if not cache.outdated(key):  # see front.read_missed
         try:
-            (stored,) = await get_async_redis().mget([key])
+            (stored,) = await _mget([key])
         except RedisError:
             stored = None
         value = decoded(namespace, stored, [v for _name, v in generations], decode, started)
@@ -85,7 +87,12 @@ async def _known_generations(
     cache: NearCache, names: Sequence[str], mark: int, started: float
 ) -> tuple[tuple[tuple[str, bytes], ...], float] | None:
     missing = cache.missing_generations(names)
-    values = (
-        dict(zip(missing, await get_async_redis().mget(missing), strict=True)) if missing else {}
-    )
+    values = dict(zip(missing, await _mget(missing), strict=True)) if missing else {}
     return cache.current_generations(names, mark, values, started)
+
+
+async def _mget(names: list[str]) -> list[Any]:
+    if acluster.on_cluster():
+        # NOTE: no asyncio client of a cluster: the sync read, in a thread (see acluster).
+        return await sync_to_async(read_keys)(names)
+    return await get_async_redis().mget(names)

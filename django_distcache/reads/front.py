@@ -33,7 +33,9 @@ ABSENT = object()
 MISSED: Any = object()
 
 
-def _read(names: list[str]) -> list[Any]:
+def read_keys(names: list[str]) -> list[Any]:
+    """The values of ``names`` (None where absent): one MGET (on a Redis Cluster, one per
+    slot, one request per node in parallel)."""
     breaker.check()
     return wire.mget(get_redis(), names)  # the client trips the breaker on a failure
 
@@ -73,7 +75,7 @@ def read_missed(
     started = time.monotonic()
     names = with_epoch(generation_keys)
     try:
-        known = known_generations(cache, names, mark, started, _read)
+        known = known_generations(cache, names, mark, started, read_keys)
     except RedisError:
         return fetch()
     if known is None:
@@ -84,7 +86,7 @@ def read_missed(
     value = ABSENT
     if not cache.outdated(key):
         try:
-            (stored,) = _read([key])
+            (stored,) = read_keys([key])
         except RedisError:
             stored = None
         value = decoded(namespace, stored, [v for _name, v in generations], decode, started)
@@ -133,7 +135,7 @@ def read_many_missed(
         return fetch_many()
     started = time.monotonic()
     try:
-        known = known_generations(cache, with_epoch(generation_keys), mark, started, _read)
+        known = known_generations(cache, with_epoch(generation_keys), mark, started, read_keys)
     except RedisError:
         known = None
     values = fetch_many()
