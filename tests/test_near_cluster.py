@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -9,7 +11,14 @@ from redis.cluster import RedisCluster
 
 import django_distcache
 from django_distcache.reads.channel import channel_names
-from tests.cluster import ClusterNode, RedisClusterProcesses, app_on_cluster, fail_over
+from django_distcache.registry import get_config
+from tests.cluster import (
+    ClusterNode,
+    RedisClusterProcesses,
+    app_on_cluster,
+    fail_over,
+    started_cluster,
+)
 from tests.test_near_cache import (  # noqa: F401  (the fixture)
     NearProcess,
     processes,
@@ -89,3 +98,47 @@ def test_a_failover_of_the_sequences_master_empties_l1_and_subscribes_again(
     Category.objects.filter(pk=category.pk).update(name="new")
     assert other.ask("wait", sequence())["near"]["entries"] == 0
     assert other.ask("read", category.pk)["name"] == "new"
+
+
+@pytest.fixture
+def patient_cluster(settings, monkeypatch) -> Iterator[RedisClusterProcesses]:
+    """Three masters, no replica, a long node timeout (a paused node is not failed over),
+    the app's cache on it, here and in the processes the test starts."""
+    from django_distcache.redis import breaker, client
+
+    for cluster in started_cluster(masters=3, replicas=0):
+        monkeypatch.setenv("DISTCACHE_TEST_CLUSTER", cluster.location)
+        app_on_cluster(settings, cluster)
+        settings.DISTCACHE = {**settings.DISTCACHE, "REDIS_TIMEOUT": 0.3, "RETRY_REDIS_AFTER": 0.2}
+        yield cluster
+        client.reset()
+        breaker.reset()
+
+
+def test_an_invalidation_a_node_could_not_apply_empties_every_near_cache(
+    patient_cluster,
+    processes,  # noqa: F811
+):
+    """Its other parts may have been applied, and it was never published: every near
+    cache is told to empty itself."""
+    with RedisCluster.from_url(patient_cluster.url) as raw:
+        sequence_on = raw.get_node_from_key(channel_names()[1]).port
+        config = get_config(Category)
+        # A row whose entry is on another node than the sequence (the subscribers stay).
+        category = next(
+            c
+            for c in (Category.objects.create(name="before") for _ in range(20))
+            if raw.get_node_from_key(config.object_base(c.pk)).port != sequence_on
+        )
+        holder = raw.get_node_from_key(config.object_base(category.pk)).port
+    other = processes()
+    clears = filled(other, category.pk)["clears"]
+    paused = next(node for node in patient_cluster.masters() if node.port == holder)
+    os.kill(paused.process.pid, signal.SIGSTOP)
+    try:
+        category.name = "after"
+        category.save()  # its entry's part cannot be applied: it waits in the outbox
+        wait_for(lambda: other.ask("info")["near"]["clears"] > clears, timeout=10)
+        assert other.ask("info")["near"]["entries"] == 0
+    finally:
+        os.kill(paused.process.pid, signal.SIGCONT)
