@@ -247,11 +247,12 @@ def started_cluster(
             cluster.stop()
 
 
-def fail_over(cluster: RedisClusterProcesses) -> ClusterNode:
-    """Kill a master and wait until its replica is promoted; the promoted node."""
+def fail_over(cluster: RedisClusterProcesses, master: ClusterNode | None = None) -> ClusterNode:
+    """Kill ``master`` (by default the first) and wait until its replica is promoted; the
+    promoted node."""
     masters = cluster.masters()
     replicas = [node for node in cluster.running() if node not in masters]
-    masters[0].kill()
+    (master or masters[0]).kill()
     promoted: list[ClusterNode] = []
 
     def one_promoted() -> bool:

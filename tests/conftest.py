@@ -21,6 +21,7 @@ from tests import roundtrips
 from tests.celery_app import app as celery_app  # noqa: F401  (the current Celery app)
 from tests.cluster import (  # noqa: F401  (the session's Redis Cluster, and clusters of one test)
     app_cache,
+    app_on_cluster,
     cluster_without_replicas,
     failover_cluster,
     redis_cluster,
@@ -150,6 +151,25 @@ def round_trips(request: pytest.FixtureRequest, settings) -> Iterator[RoundTripC
         counting_pool.disconnect()
     if saved_pool is not None:
         ConnectionFactory._pools[url] = saved_pool
+
+
+@pytest.fixture
+def requests_counted(request: pytest.FixtureRequest, settings) -> Iterator[RoundTripCounter]:
+    """``round_trips``, also on the cluster's run of a test (``app_cache``): there it counts
+    the requests sent to the cluster's nodes (one per node a call asks)."""
+    if not on_cluster(request):
+        yield request.getfixturevalue("round_trips")
+        return
+    from django_distcache.redis import client
+
+    app_on_cluster(
+        settings,
+        request.getfixturevalue("redis_cluster"),
+        CONNECTION_POOL_KWARGS={"connection_class": roundtrips.CountingConnection},
+    )
+    settings.DISTCACHE = {**settings.DISTCACHE, "STATS_ENABLED": False}
+    yield RoundTripCounter()
+    client.reset()
 
 
 @pytest.fixture

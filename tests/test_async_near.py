@@ -19,10 +19,11 @@ from tests.test_near_cache import (  # noqa: F401  (the fixtures)
 )
 from tests.testapp.models import Category
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# On one Redis and on a Redis Cluster (tests/cluster.py).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
-def test_aget_object_is_served_by_the_near_cache_sync_reads_filled(round_trips, l1):  # noqa: F811
+def test_aget_object_is_served_by_the_near_cache_sync_reads_filled(requests_counted, l1):  # noqa: F811
     django_distcache.register(Category, near_cache=True)
     category = Category.objects.create(name="books")
     settled(l1)
@@ -33,9 +34,9 @@ def test_aget_object_is_served_by_the_near_cache_sync_reads_filled(round_trips, 
     async def read_many() -> list[str]:
         return [(await django_distcache.aget_object(Category, category.pk)).name for _ in range(20)]
 
-    round_trips.reset()
+    requests_counted.reset()
     assert run(read_many) == ["books"] * 20
-    assert round_trips.count == 0
+    assert requests_counted.count == 0
     assert l1.info()["hits"] == hits + 20
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +21,7 @@ from tests.cluster import (
     RedisClusterProcesses,
     app_on_cluster,
     requests_per_round,
+    wait_for,
 )
 from tests.factories import CategoryFactory
 from tests.testapp.models import Category
@@ -77,6 +79,35 @@ def test_a_hit_on_one_object_is_one_round_trip(logged, django_assert_num_queries
         (only,) = requests_per_round(lambda: django_distcache.get_object(Category, category.pk))
     # The entry's node and its generations' nodes, each asked once, in parallel.
     assert set(only.values()) == {1}
+
+
+def test_a_near_cache_miss_with_its_generations_held_is_one_request_to_the_entrys_node(
+    logged, django_assert_num_queries
+):
+    """The generations live in their own slots; held in the near cache, a read of an entry
+    it lacks asks the entry's node alone."""
+    from django_distcache.reads import near
+    from tests.test_near_cache import settled
+
+    django_distcache.register(Category, near_cache=True)
+    category = CategoryFactory()
+    near.reset()
+    cache = near.near_cache()
+    try:
+        wait_for(lambda: cache.live, "the near cache to subscribe")
+        settled(cache)
+        for _ in range(2):  # the generations made, then the entry and its generations kept
+            django_distcache.get_object(Category, category.pk)
+        entry = get_config(Category).object_base(category.pk)
+        assert entry in cache.entries
+        cache.evict(entry)  # as the LRU bound does: its generations stay held
+        with django_assert_num_queries(0):
+            rounds = requests_per_round(lambda: django_distcache.get_object(Category, category.pk))
+        assert rounds == [Counter({logged.get_node_from_key(entry).port: 1})]
+        # Kept again: the next read sends nothing.
+        assert requests_per_round(lambda: django_distcache.get_object(Category, category.pk)) == []
+    finally:
+        near.reset()
 
 
 def test_update_invalidates_on_the_cluster(logged):

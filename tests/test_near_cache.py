@@ -19,18 +19,20 @@ from django.test import override_settings
 
 import django_distcache
 from django_distcache.keys import pk_text
-from django_distcache.outbox.apply import bump_arguments, run_bump
+from django_distcache.outbox.apply import bump, bump_arguments, run_bump
 from django_distcache.reads import near
 from django_distcache.reads.channel import channel_names
-from django_distcache.redis import breaker
-from django_distcache.redis.client import get_redis
+from django_distcache.redis import breaker, routed
+from django_distcache.redis.client import get_redis, script
 from django_distcache.registry import get_config
 from django_distcache.serializers import JSONSerializer
 from tests.cache_override import cache_on
 from tests.testapp.models import Category, Product
 from tests.workers import ROOT, worker_env
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each test runs on one Redis and on a Redis Cluster (tests/cluster.py), but those about
+# one Redis's own servers or round trips (test_cluster_app counts a cluster's).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> None:
@@ -59,6 +61,31 @@ def sequence() -> int:
 
 def applied(cache: near.NearCache, number: int) -> Callable[[], bool]:
     return lambda: (cache.info()["sequence"] or 0) >= number
+
+
+def apply_unpublished(entries: list[str]) -> None:
+    """Apply an invalidation of ``entries`` in Redis and publish nothing (a lost message)."""
+    client = get_redis()
+    if routed.is_cluster(client):
+        routed.bump(client, script, [], entries, None)
+    else:
+        keys_, args = bump_arguments([], entries)
+        run_bump(keys_, [*args[:3], ""])  # no channel
+
+
+def apply_published(entries: list[str]) -> None:
+    """Apply an invalidation of ``entries`` in Redis and publish it, without this process
+    dropping it first (as its own write would)."""
+    bump([], entries)
+
+
+def sequence_server(raw: Any) -> redis.Redis:
+    """A plain client of the server whose messages the near caches hear (on a cluster,
+    the primary holding the sequence)."""
+    if not isinstance(raw, redis.RedisCluster):
+        return raw
+    node = raw.get_node_from_key(channel_names()[1])
+    return redis.Redis(host=node.host, port=node.port)
 
 
 def settled(cache: near.NearCache) -> None:
@@ -119,7 +146,7 @@ def processes() -> Iterator[Callable[..., NearProcess]]:
 
 
 def test_hit_sends_nothing_queries_nothing_and_decodes_no_json(
-    round_trips, l1, django_assert_num_queries, monkeypatch
+    requests_counted, l1, django_assert_num_queries, monkeypatch
 ):
     django_distcache.register(Category, near_cache=True)
     category = Category.objects.create(name="books")
@@ -132,11 +159,11 @@ def test_hit_sends_nothing_queries_nothing_and_decodes_no_json(
         JSONSerializer, "loads", lambda self, data: decoded.append(data) or loads(self, data)
     )
     hits = l1.info()["hits"]
-    round_trips.reset()
+    requests_counted.reset()
     with django_assert_num_queries(0):
         for _ in range(50):
             assert django_distcache.get_object(Category, category.pk).name == "books"
-    assert round_trips.count == 0
+    assert requests_counted.count == 0
     assert decoded == []
     assert l1.info()["hits"] == hits + 50
 
@@ -181,7 +208,7 @@ def test_a_write_is_read_back_at_once_in_the_writing_process(l1):
         assert django_distcache.get_object(Category, category.pk).name == name
 
 
-def test_a_redis_hit_with_generations_held_is_one_get(round_trips, settings, l1):
+def test_a_redis_hit_with_generations_held_is_one_get(requests_counted, settings, l1):
     settings.DISTCACHE = {**settings.DISTCACHE, "NEAR_CACHE_MAX_ENTRIES": 1}
     near.reset()
     cache = near.near_cache()
@@ -193,24 +220,24 @@ def test_a_redis_hit_with_generations_held_is_one_get(round_trips, settings, l1)
     django_distcache.get_object(Category, first.pk)
     django_distcache.get_object(Category, second.pk)  # fills L1, evicting the first
     assert cache.info()["evictions"] >= 1
-    round_trips.reset()
+    requests_counted.reset()
     assert django_distcache.get_object(Category, first.pk).name == "a"
-    assert round_trips.count == 1  # the entry alone: the generations are in L1
+    assert requests_counted.count == 1  # the entry alone: the generations are in L1
 
 
-def test_an_evicted_entry_is_read_back_with_one_get(round_trips, l1):
+def test_an_evicted_entry_is_read_back_with_one_get(requests_counted, l1):
     django_distcache.register(Category, near_cache=True)
     category = Category.objects.create(name="a")
     settled(l1)
     for _ in range(2):
         django_distcache.get_object(Category, category.pk)
     l1.evict(get_config(Category).object_base(pk_text(Category, category.pk), "default"))
-    round_trips.reset()
+    requests_counted.reset()
     assert django_distcache.get_object(Category, category.pk).name == "a"
-    assert round_trips.count == 1
-    round_trips.reset()
+    assert requests_counted.count == 1
+    requests_counted.reset()
     django_distcache.get_object(Category, category.pk)
-    assert round_trips.count == 0
+    assert requests_counted.count == 0
 
 
 def test_a_read_after_a_write_sends_no_get_before_the_read_through(round_trips, l1):
@@ -320,15 +347,16 @@ def test_a_killed_subscriber_connection_empties_l1(processes, raw_redis):
     answer = other.ask("read", category.pk)
     assert answer["near"]["entries"] == 1
     pid = other.ask("info")["pid"]
-    (client,) = subscriber_clients(raw_redis, pid)
-    raw_redis.client_kill_filter(_id=client["id"])
+    server = sequence_server(raw_redis)
+    (client,) = subscriber_clients(server, pid)
+    server.client_kill_filter(_id=client["id"])
     # While it cannot hear invalidations it serves nothing from L1, which is empty.
     wait_for(lambda: not other.ask("info")["near"]["live"])
     assert other.ask("info")["near"]["entries"] == 0
     wait_for(lambda: other.ask("info")["near"]["live"])
     # Subscribed again on a new connection, and serving from L1 again.
-    wait_for(lambda: len(subscriber_clients(raw_redis, pid)) == 1)
-    assert subscriber_clients(raw_redis, pid)[0]["id"] != client["id"]
+    wait_for(lambda: len(subscriber_clients(server, pid)) == 1)
+    assert subscriber_clients(server, pid)[0]["id"] != client["id"]
     other.ask("read", category.pk)
     assert other.ask("read", category.pk)["near"]["hits"] > answer["near"]["hits"]
 
@@ -348,8 +376,7 @@ def test_lost_messages_leave_staleness_bounded_by_the_maximum_age(settings, l1):
     with connection.cursor() as cursor:
         cursor.execute("UPDATE testapp_category SET name = 'new' WHERE id = %s", [category.pk])
     key = get_config(Category).object_base(pk_text(Category, category.pk), "default")
-    keys_, args = bump_arguments([], [key])
-    run_bump(keys_, [*args[:3], ""])  # no channel: nothing published
+    apply_unpublished([key])
     assert django_distcache.get_object(Category, category.pk).name == "old"  # from L1
     wait_for(lambda: django_distcache.get_object(Category, category.pk).name == "new")
     assert time.monotonic() - filled >= 0.5
@@ -368,7 +395,7 @@ def test_a_gap_in_sequence_numbers_empties_l1(l1, raw_redis):
     # An invalidation that does not touch the kept entry, applied in Redis only
     # (published, but not applied locally first as a write of this process would be).
     key = get_config(Category).object_base(pk_text(Category, written.pk), "default")
-    run_bump(*bump_arguments([], [key]))
+    apply_published([key])
     wait_for(applied(l1, sequence()))
     assert l1.info()["clears"] == clears + 1
     assert l1.info()["entries"] == 0
@@ -461,7 +488,7 @@ def test_entries_are_bounded_in_number(settings):
     near.reset()
 
 
-def test_near_cache_and_write_behind_are_refused_together():
+def test_near_cache_and_write_behind_are_refused_together(one_redis):
     with pytest.raises(ValueError, match="near_cache=True cannot be combined"):
         django_distcache.register(Category, near_cache=True, write_behind=True)
 
@@ -476,14 +503,14 @@ def test_near_cache_and_write_behind_are_refused_together():
         ("NEAR_CACHE_MAX_AGE", True),
     ],
 )
-def test_bad_near_cache_settings_are_reported(settings, name, value):
+def test_bad_near_cache_settings_are_reported(one_redis, settings, name, value):
     settings.DISTCACHE = {**settings.DISTCACHE, name: value}
     errors = [e for e in run_checks() if e.id == "distcache.E090"]
     assert len(errors) == 1
     assert name in errors[0].msg
 
 
-def test_good_near_cache_settings_pass(settings):
+def test_good_near_cache_settings_pass(one_redis, settings):
     settings.DISTCACHE = {
         **settings.DISTCACHE,
         "NEAR_CACHE_MAX_ENTRIES": 0,
@@ -493,17 +520,17 @@ def test_good_near_cache_settings_pass(settings):
     assert [e for e in run_checks() if e.id == "distcache.E090"] == []
 
 
-def test_get_objects_reads_through_the_near_cache(round_trips, l1, django_assert_num_queries):
+def test_get_objects_reads_through_the_near_cache(requests_counted, l1, django_assert_num_queries):
     django_distcache.register(Category, near_cache=True)
     rows = [Category.objects.create(name=f"c{i}") for i in range(3)]
     pks = [row.pk for row in rows]
     settled(l1)
     django_distcache.get_objects(Category, pks)  # makes the generations
     django_distcache.get_objects(Category, pks)  # fills L1
-    round_trips.reset()
+    requests_counted.reset()
     with django_assert_num_queries(0):
         found = django_distcache.get_objects(Category, pks)
-    assert round_trips.count == 0
+    assert requests_counted.count == 0
     assert {pk: obj.name for pk, obj in found.items()} == {r.pk: r.name for r in rows}
     found[pks[0]].name = "changed"
     assert django_distcache.get_objects(Category, pks[:1])[pks[0]].name == "c0"
@@ -539,7 +566,7 @@ def test_a_function_read_that_crosses_a_generation_bump_keeps_nothing(l1, proces
     assert names() == ["new"]
 
 
-def test_a_stopped_redis_empties_l1_until_it_is_back(redis_process, settings):
+def test_a_stopped_redis_empties_l1_until_it_is_back(one_redis, redis_process, settings):
     """While its subscriber cannot reach Redis, a process serves nothing from L1: a write
     made meanwhile (kept in the outbox) is read from the database, and after it."""
     server = redis_process()
@@ -568,7 +595,9 @@ def test_a_stopped_redis_empties_l1_until_it_is_back(redis_process, settings):
     near.reset()
 
 
-def test_an_invalidation_redis_refuses_empties_every_near_cache(redis_process, processes):
+def test_an_invalidation_redis_refuses_empties_every_near_cache(
+    one_redis, redis_process, processes
+):
     """A Redis that answers but refuses writes (a primary turned replica) cannot apply an
     invalidation: the near caches of other processes are told to empty themselves."""
     server = redis_process()

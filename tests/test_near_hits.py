@@ -14,7 +14,8 @@ from django_distcache.reads import instances, near
 from tests.test_near_cache import l1, settled, wait_for  # noqa: F401  (the fixture)
 from tests.testapp.models import Category, Product
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# On one Redis and on a Redis Cluster (tests/cluster.py).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("app_cache")]
 
 
 def in_l1(cache, model, pk) -> None:

@@ -8,11 +8,11 @@ from typing import Any
 from django_distcache import keys
 from django_distcache.outbox.keys import acked_key, member
 from django_distcache.outbox.record import Row, keep
-from django_distcache.reads.channel import channel_names, publish_unnumbered
 from django_distcache.redis import breaker
 from django_distcache.redis.client import on_cluster
 from django_distcache.redis.errors import RedisError, ResponseError
 from django_distcache.redis.invalidations import bump_per_slot, run_bump
+from django_distcache.redis.near_channel import channel_names, publish_unnumbered
 
 
 def bump_arguments(
@@ -29,12 +29,13 @@ def bump_arguments(
 
 
 def bump(generations: list[str], entries: list[str], ack: str = "") -> tuple[int, int]:
-    """Apply an invalidation (bump.lua): in one call on one Redis; on a Redis Cluster in
-    one call per slot, sent to the nodes in parallel, and acknowledged after them all.
+    """Apply an invalidation (bump.lua) and publish it to the near caches: in one call on
+    one Redis; on a Redis Cluster in one call per slot, sent to the nodes in parallel, then
+    published and acknowledged after them all (near_publish.lua).
     Returns (generations deleted instead of bumped, 1 if ``ack`` was recorded else 0)."""
     if on_cluster():
         row = (acked_key(), ack) if ack else None
-        return bump_per_slot(generations, entries, row)
+        return bump_per_slot(generations, entries, row, channel_names())
     deleted, acked = run_bump(*bump_arguments(generations, entries, ack))
     return deleted, acked
 
@@ -55,8 +56,11 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
             for part_generations, part_entries, last in _parts(generations, entries):
                 _deleted, acked = bump(part_generations, part_entries, ack if last else "")
         except RedisError as error:
-            if isinstance(error, ResponseError):
-                # Redis is there but refused it: the near caches must not keep serving.
+            if isinstance(error, ResponseError) or (
+                routed.is_cluster(get_redis()) and not isinstance(error, breaker.RedisUnavailable)
+            ):
+                # Redis is there but refused it, or some nodes of a cluster may have
+                # applied their part unpublished: the near caches must not keep serving.
                 publish_unnumbered(generations, entries)
             kept = keep(row, generations, entries, f"{type(error).__name__}: {error}")
             return _after_recovery(generations, entries, kept, error)

@@ -12,11 +12,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from asgiref.sync import sync_to_async
+
 from django_distcache.outbox.keys import with_epoch
+from django_distcache.reads import acluster
 from django_distcache.reads.front import ABSENT, Freeze, decoded, fill
 from django_distcache.reads.near import NOT_LIVE, NearCache, near_cache
 from django_distcache.redis.areadpath import aread_values
 from django_distcache.redis.errors import RedisError
+from django_distcache.redis.readpath import read_values
 
 
 async def aread_missed(
@@ -44,7 +48,7 @@ async def aread_missed(
     value = ABSENT
     if not cache.outdated(key):  # see front.read_missed
         try:
-            (stored,) = await aread_values([key])
+            (stored,) = await _mget([key])
         except RedisError:
             stored = None
         value = decoded(namespace, stored, [v for _name, v in generations], decode, started)
@@ -84,5 +88,12 @@ async def _known_generations(
     cache: NearCache, names: Sequence[str], mark: int, started: float
 ) -> tuple[tuple[tuple[str, bytes], ...], float] | None:
     missing = cache.missing_generations(names)
-    values = dict(zip(missing, await aread_values(missing), strict=True)) if missing else {}
+    values = dict(zip(missing, await _mget(missing), strict=True)) if missing else {}
     return cache.current_generations(names, mark, values, started)
+
+
+async def _mget(names: list[str]) -> list[Any]:
+    if acluster.on_cluster():
+        # NOTE: no asyncio client of a cluster: the sync read, in a thread (see acluster).
+        return await sync_to_async(read_values)(names)
+    return await aread_values(names)

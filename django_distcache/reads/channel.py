@@ -1,9 +1,11 @@
 """The near cache's messages: one channel and sequence per Redis, read by a subscriber thread.
 
-Every invalidation is published by ``lua/bump.lua`` in the call that applies it, with the
-next number of a sequence kept in Redis, so publishing costs no extra round trip. Each
-process's subscriber applies the messages to its near cache; a reconnection, a gap in
-the numbers or a message Redis could not number empties it.
+Every invalidation is published in the call that applies it on one Redis
+(``lua/bump.lua``), or in the call that acknowledges it once every node applied it on a
+Redis Cluster (``lua/near_publish.lua``), with the next number of a sequence kept in
+Redis (``redis/near_channel.py``). Each process's subscriber applies the messages to its
+near cache; a reconnection, a gap in the numbers or a message Redis could not number
+empties it.
 """
 
 from __future__ import annotations
@@ -14,16 +16,20 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from redis import ConnectionPool, Redis
-from redis.exceptions import RedisError
+from redis import Redis
 
-from django_distcache import keys
-from django_distcache.conf import DistcacheSettings, get_settings
-from django_distcache.redis.client import connection_kwargs, get_redis
-from django_distcache.redis.routed import is_cluster
+from django_distcache.conf import get_settings
+from django_distcache.redis.near_channel import (
+    channel_names,
+    publish_unnumbered,
+    refresh_topology,
+    subscriber_client,
+)
 
 if TYPE_CHECKING:
     from django_distcache.reads.near import NearCache
+
+__all__ = ["Subscriber", "channel_names", "parse", "publish_unnumbered"]
 
 logger = logging.getLogger("django_distcache")
 
@@ -31,36 +37,6 @@ logger = logging.getLogger("django_distcache")
 # them and the connection counts as lost.
 HEARTBEAT = 1.0
 _RETRY_AFTER = 0.5
-
-_names: tuple[DistcacheSettings | None, tuple[str, str]] = (None, ("", ""))
-
-
-def channel_names() -> tuple[str, str]:
-    """(channel, sequence key) of the near cache's messages.
-
-    Pub/sub is one namespace for the whole server, so the channel names the db index.
-    """
-    global _names
-    conf = get_settings()
-    if _names[0] is not conf:
-        db = get_redis().connection_pool.connection_kwargs.get("db", 0)
-        _names = (conf, (f"{keys.prefix()}:near:db{db}", f"{keys.prefix()}:near:seq"))
-    return _names[1]
-
-
-def publish_unnumbered(generations: list[str], entries: list[str]) -> None:
-    """Redis answered but refused an invalidation (read-only, a script error): tell every
-    near cache, which empties itself on an unnumbered message. Best effort, one PUBLISH
-    (allowed on a read-only replica), past the circuit breaker, which may just have opened.
-    """
-    if is_cluster(get_redis()):
-        return  # no near cache on a Redis Cluster (distcache.E033)
-    channel, _sequence = channel_names()
-    message = "-\n" + " ".join(generations) + "\n" + " ".join(entries)
-    try:
-        Redis(connection_pool=get_redis().connection_pool).publish(channel, message)
-    except RedisError:
-        logger.warning("django_distcache could not tell the near caches to empty themselves")
 
 
 def parse(data: bytes) -> tuple[int | None, list[str], list[str]]:
@@ -82,11 +58,7 @@ class Subscriber(threading.Thread):
         self.cache = cache
         self.stopping = threading.Event()
         self.channel, self.sequence_key = channel_names()
-        pool = get_redis().connection_pool
-        self._kwargs = connection_kwargs(pool, get_settings().REDIS_TIMEOUT)
-        # Named, so that an operator (or a test) finds it in CLIENT LIST.
-        self._kwargs["client_name"] = f"distcache-near-{os.getpid()}"
-        self._connection_class = pool.connection_class
+        self._timeout = get_settings().REDIS_TIMEOUT
         self._client: Redis | None = None
         self.last: int | None = None
         self.connections = 0
@@ -111,6 +83,8 @@ class Subscriber(threading.Thread):
             finally:
                 self.cache.clear(live=False)
                 self._close()
+            if not self.stopping.is_set():
+                refresh_topology()  # on a cluster, the sequence's primary may have moved
             # 0.5 s after a connection that worked; backing off to 5 s while none does.
             pause = _RETRY_AFTER if self.connections > connections else min(2 * pause, 5.0)
             self.stopping.wait(pause)
@@ -121,8 +95,9 @@ class Subscriber(threading.Thread):
             client.connection_pool.disconnect()
 
     def _listen(self) -> None:
-        pool = ConnectionPool(connection_class=self._connection_class, **self._kwargs)
-        self._client = client = Redis(connection_pool=pool)
+        # Named, so that an operator (or a test) finds it in CLIENT LIST.
+        name = f"distcache-near-{os.getpid()}"
+        self._client = client = subscriber_client(self._timeout, name)
         pubsub = client.pubsub()
         pubsub.subscribe(self.channel)
         quiet_since = time.monotonic()

@@ -265,16 +265,9 @@ def near_cache() -> NearCache:
 def _start() -> NearCache:
     global _cache
     from django_distcache.reads.channel import Subscriber
-    from django_distcache.redis.client import get_redis
-    from django_distcache.redis.routed import is_cluster
 
     with _start_lock:
         if _cache is None:
-            if is_cluster(get_redis()):
-                raise NotImplementedError(
-                    "the near cache needs one Redis for now, and DISTCACHE['CACHE_ALIAS'] "
-                    "is a Redis Cluster cache (distcache.E033)"
-                )
             conf = get_settings()
             cache = NearCache(
                 int(conf.NEAR_CACHE_MAX_ENTRIES),

@@ -11,7 +11,6 @@ from django.core.checks import Error, Tags, register
 from redis import Redis
 from redis.exceptions import RedisError
 
-from django_distcache.conf import get_settings
 from django_distcache.redis.cluster import is_cluster_cache
 
 PROBE_TIMEOUT = 0.5
@@ -94,27 +93,3 @@ def check_celery_not_on_cluster(
                 )
             )
     return errors
-
-
-@register(Tags.caches)
-def check_app_not_on_cluster(
-    app_configs: Iterable[Any] | None = None, **kwargs: Any
-) -> list[Error]:
-    """What of the app still needs one Redis: the near cache."""
-    from django_distcache.registry import near_cache_models
-
-    alias = get_settings().CACHE_ALIAS
-    caches = getattr(settings, "CACHES", {})
-    if not (isinstance(alias, str) and is_cluster_cache(caches.get(alias, {}))):
-        return []
-    near = [model._meta.label for model in near_cache_models()]
-    if not near:
-        return []
-    return [
-        Error(
-            f"DISTCACHE['CACHE_ALIAS'] is {alias!r}, a Redis Cluster cache, and "
-            f"{', '.join(near)} use the near cache, which needs one Redis for now.",
-            hint="Register these models without near_cache=True.",
-            id="distcache.E033",
-        )
-    ]

@@ -32,8 +32,12 @@ def run_bump(keys_: list[str], args: list[Any]) -> Any:
 
 
 def bump_per_slot(
-    generations: Sequence[str], entries: Sequence[str], ack: tuple[str, str] | None
+    generations: Sequence[str],
+    entries: Sequence[str],
+    ack: tuple[str, str] | None,
+    near: tuple[str, str] | None = None,
 ) -> tuple[int, int]:
-    """``bump.lua`` per hash slot of a Redis Cluster, then ``ack`` ((set key, member))
-    once every part applied; (generations deleted instead of bumped, 1 if acknowledged)."""
-    return routed.bump(get_redis(), script, generations, entries, ack)  # type: ignore[arg-type]
+    """``bump.lua`` per hash slot of a Redis Cluster, then, once every part applied, the
+    near caches' message (``near``: (channel, sequence key)) and ``ack`` ((set key,
+    member)); (generations deleted instead of bumped, 1 if acknowledged)."""
+    return routed.bump(get_redis(), script, generations, entries, ack, near)  # type: ignore[arg-type]

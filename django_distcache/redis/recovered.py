@@ -130,3 +130,10 @@ def mark_recovered(alias: str) -> None:
     pool = getattr(client, "connection_pool", None)  # a cluster has one per node, db 0
     body, _sha = marker_script(pool.connection_kwargs.get("db") if pool else 0)
     client.script_load(body)  # NOTE: on a Redis Cluster, every primary
+    if pool is None:
+        # A cluster's recovery restarted the epoch with a DEL, which tells no near cache
+        # (on one Redis the epoch is bumped through bump.lua, which publishes it): every
+        # process's near cache empties itself.
+        from django_distcache.redis.near_channel import publish_unnumbered
+
+        publish_unnumbered([], [])

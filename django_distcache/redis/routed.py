@@ -30,6 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_distcache import keys as _keys
+from django_distcache.redis.breaker import RedisUnavailable
 from django_distcache.redis.cluster import unavailable_as_redis_error
 from django_distcache.redis.guard import guarded
 from django_distcache.redis.slots import keys_by_slot
@@ -164,6 +165,17 @@ def _send_pipeline(client: RedisCluster, calls: Sequence[Call]) -> list[Any]:
     return list(pipe.execute(raise_on_error=False))
 
 
+def mget(client: RedisCluster, keys: Sequence[str]) -> list[Any]:
+    """The values of ``keys`` (None where absent): one MGET per slot, one request per node,
+    sent to every node before any reply is read."""
+    groups = list(keys_by_slot(keys).values())
+    found: dict[str, Any] = {}
+    replies = run(client, [(None, ["MGET", *group], ()) for group in groups])
+    for group, values in zip(groups, replies, strict=True):
+        found.update(zip(group, values, strict=True))
+    return [found[key] for key in keys]
+
+
 def _generation_calls(generations_script: Script, generation_keys: Sequence[str]) -> list[Call]:
     return [(generations_script, group, []) for group in keys_by_slot(generation_keys).values()]
 
@@ -269,13 +281,18 @@ def bump(
     generations: Sequence[str],
     entries: Sequence[str],
     ack: tuple[str, str] | None,
+    near: tuple[str, str] | None = None,
 ) -> tuple[int, int]:
     """bump.lua per slot (entries with their leases, generations), then, only once every
-    part applied, the outbox row's acknowledgement (``ack``: (set key, member)).
+    part applied, one call of near_publish.lua that numbers and publishes the whole
+    invalidation to the near caches (``near``: (channel, sequence key)) and records the
+    outbox row's acknowledgement (``ack``: (set key, member)); the sequence and the set
+    share the outbox's slot.
 
     Returns (generations deleted instead of bumped, 1 if acknowledged else 0).
-    NOTE: two round trips when there is a row to acknowledge (each to the nodes
-    concerned, in parallel); nothing is published to near caches (not on a cluster).
+    NOTE: two round trips (each to the nodes concerned, in parallel) when there is a row
+    to acknowledge or near caches to tell; the message goes out after every part applied,
+    so no near cache drops a value that a node still serves and keeps it again.
     """
     calls: list[Call] = []
     by_slot_gens = keys_by_slot(generations)
@@ -286,10 +303,21 @@ def bump(
         keys_ = [*gens, *ents, *map(_keys.lease_key, ents)]
         calls.append((script("bump"), keys_, [len(gens), len(ents), "", ""]))
     deleted = sum(reply[0] for reply in run(client, calls)) if calls else 0
-    if ack is None:
-        return deleted, 0
+    if near is None:
+        if ack is None:
+            return deleted, 0
+        try:
+            client.sadd(ack[0], ack[1])
+        except ResponseError:  # out of memory: it took effect, the row stays for the replay
+            return deleted, 0
+        return deleted, 1
+    channel, sequence = near
+    keys_ = [sequence] if ack is None else [sequence, ack[0]]
+    args = [channel, ack[1] if ack else "", " ".join(generations), " ".join(entries)]
     try:
-        client.sadd(ack[0], ack[1])
-    except ResponseError:  # out of memory: it took effect, the row stays for the replay
-        return deleted, 0
-    return deleted, 1
+        (acked,) = run(client, [(script("near_publish"), keys_, args)])
+    except RedisUnavailable as error:
+        # The parts were applied: the caller must not take it for an invalidation that
+        # never reached Redis (it tells the near caches to empty themselves).
+        raise RedisConnectionError(f"applied, but not published: {error}") from error
+    return deleted, int(acked)

@@ -31,6 +31,8 @@ from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
+from django_distcache.redis import routed
+
 if TYPE_CHECKING:
     from redis.commands.core import Script
 
@@ -231,7 +233,7 @@ _MGET = bulk("MGET")
 def mget(client: Redis, keys: Sequence[bytes | str]) -> list[Any]:
     """MGET ``keys`` in one round trip (on a Redis Cluster: one per node, in parallel)."""
     if isinstance(client, RedisCluster):
-        return client.mget_nonatomic(keys)  # type: ignore[arg-type]
+        return routed.mget(client, [key if isinstance(key, str) else key.decode() for key in keys])
     if not can_send_directly(client):
         return client.mget(keys)
     body = command(len(keys) + 1, _MGET + b"".join(bulk(key) for key in keys))
