@@ -57,7 +57,7 @@ def apply(generations: Iterable[str], entries: Iterable[str], row: Row | None = 
                 _deleted, acked = bump(part_generations, part_entries, ack if last else "")
         except RedisError as error:
             if isinstance(error, ResponseError) or (
-                routed.is_cluster(get_redis()) and not isinstance(error, breaker.RedisUnavailable)
+                on_cluster() and not isinstance(error, breaker.RedisUnavailable)
             ):
                 # Redis is there but refused it, or some nodes of a cluster may have
                 # applied their part unpublished: the near caches must not keep serving.
