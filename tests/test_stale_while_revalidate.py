@@ -149,7 +149,9 @@ def test_a_cached_function_refreshes_on_a_thread(on_threads):
     assert numbered(1) == 1  # stale, served at once
     wait_until(lambda: len(calls) == 2, what="the refresh")
     assert calls[1] != threading.get_ident()
-    wait_until(lambda: numbered(1) == 2, what="the refreshed entry")
+    # 2 from the refresh; more if a loaded machine made its store come after the lease
+    # ran out (refused), then a later read loaded again: either way not the stale 1.
+    wait_until(lambda: numbered(1) >= 2, what="the refreshed entry")
 
 
 def test_a_model_refreshes_on_a_thread(on_threads):

@@ -44,30 +44,10 @@ def test_every_eviction_is_counted_under_its_namespace(redis_process):
         "--notify-keyspace-events",
         "Ee",
     )
-    stop = threading.Event()
     with cache_on(server.url):
-        listener = threading.Thread(target=evictions.listen, args=(stop,))
-        listener.start()
-        try:
-            deadline = time.monotonic() + 30  # guards against a hang only
-            while not evictions.listener_status()["running"] and time.monotonic() < deadline:
-                time.sleep(0.05)
-            status = evictions.listener_status()
-            assert evictions.notifications_enabled(status["notify_keyspace_events"])
-            for index in range(400):
-                # Random, so that compression keeps it about 10 kB.
-                django_distcache.get_or_set(f"big-{index}", lambda: secrets.token_hex(10_000))
-            # Counting writes to Redis too, which may evict more: wait until both agree.
-            deadline = time.monotonic() + 30  # guards against a hang only
-            while time.monotonic() < deadline:
-                by_namespace = _evictions()
-                evicted = get_redis().info("stats")["evicted_keys"]
-                if sum(by_namespace.values()) == evicted:
-                    break
-                time.sleep(0.05)
-        finally:
-            stop.set()
-            listener.join(timeout=30)
+        by_namespace, evicted = _fill_until_counted(
+            threading.Event(), lambda: get_redis().info("stats")["evicted_keys"]
+        )
         assert evictions.listener_status() == {"running": False}
     assert evicted > 100
     assert sum(by_namespace.values()) == evicted
