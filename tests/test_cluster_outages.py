@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -12,7 +13,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ClusterDownError, RedisClusterException, RedisError
 from redis.retry import Retry
 
+import django_distcache
+from django_distcache.redis import breaker
 from tests.cluster import RedisClusterProcesses, fail_over, wait_for
+from tests.testapp.models import Category
 
 BACKEND = "django_distcache.redis.cluster.RedisClusterCache"
 
@@ -146,3 +150,28 @@ def test_master_failover_under_load_errors_are_bounded(settings, failover_cluste
     assert not [at for at, _ in errors if at > successes[recovered - 1]]
     assert stale == []
     assert isinstance(errors[0][1], (redis.ConnectionError, ClusterDownError)) if errors else True
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("near_cache", [False, True], ids=["redis", "near_cache"])
+def test_a_cluster_out_of_reach_from_the_start_falls_back_to_the_database(settings, near_cache):
+    """The cluster's client connects when it is made: a cluster down when the process starts
+    must read like any outage (the database answers, the breaker opens, no wait per read)."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "cluster": {"BACKEND": BACKEND, "LOCATION": f"redis://127.0.0.1:{_closed_port()}"},
+    }
+    settings.DISTCACHE = {**settings.DISTCACHE, "CACHE_ALIAS": "cluster", "RETRY_REDIS_AFTER": 60}
+    django_distcache.register(Category, near_cache=near_cache)
+    category = Category.objects.create(name="from the database")
+    for _ in range(3):
+        assert django_distcache.get_object(Category, category.pk).name == "from the database"
+    assert breaker.is_open()
+    assert breaker.cache_breaker().trips == 1

@@ -15,15 +15,11 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django_distcache.invalidation.replicas import read_alias
 from django_distcache.reads import readthrough
 from django_distcache.redis.client import on_cluster as entries_on_cluster
-from django_distcache.redis.errors import RedisError
 
 
 def on_cluster() -> bool:
-    """Whether the app's entries are on a Redis Cluster (its client is made once)."""
-    try:
-        return entries_on_cluster()
-    except RedisError:
-        return True  # only a cluster client connects when made (one Redis's is lazy)
+    """Whether the app's entries are on a Redis Cluster (from the settings)."""
+    return entries_on_cluster()
 
 
 async def afetch_many_in_thread(

@@ -21,6 +21,7 @@ from django_redis import get_redis_connection
 from redis import BlockingConnectionPool, ConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from django_distcache.conf import get_settings
@@ -28,7 +29,6 @@ from django_distcache.redis import breaker as _breaker
 from django_distcache.redis import recovered
 from django_distcache.redis.cluster import Cluster, is_cluster_cache, new_cluster
 from django_distcache.redis.guard import Guarded, guard_execute, guarded
-from django_distcache.redis.routed import is_cluster
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
@@ -126,8 +126,16 @@ def _cluster_client(alias: str) -> GuardedCluster:
         # instead, at most REDIS_TIMEOUT (then it is an error).
         options["connection_pool_class"] = BlockingConnectionPool
         options.setdefault("timeout", options.get("socket_timeout") or 1.0)
+    # Made only while the breaker is closed: redis-py connects to read the slot table, and
+    # a cluster out of reach must not make every read wait for that (it opens the breaker).
+    alias_breaker = _breaker.for_alias(alias)
+    alias_breaker.check()
     options["breaker"] = _breaker.for_client(alias)
-    client = new_cluster(GuardedCluster, backend.client.startup_urls(), options)
+    try:
+        client = new_cluster(GuardedCluster, backend.client.startup_urls(), options)
+    except RedisError as error:
+        alias_breaker.trip(error)
+        raise
     _clusters.append(client)
     return client
 
@@ -162,10 +170,18 @@ def get_redis() -> GuardedRedis:
     return get_client(get_settings().CACHE_ALIAS)
 
 
+_entries_on_cluster: tuple[Any, bool] = (None, False)
+
+
 def on_cluster() -> bool:
-    """Whether the entries are on a Redis Cluster (raises RedisError if its client, which
-    connects when made, cannot be made)."""
-    return is_cluster(get_redis())
+    """Whether the entries are on a Redis Cluster, from the settings (nothing connects:
+    a cluster's client does when made, and a cluster out of reach is still a cluster)."""
+    global _entries_on_cluster
+    conf = get_settings()
+    if _entries_on_cluster[0] is not conf:
+        found = is_cluster_cache(settings.CACHES.get(conf.CACHE_ALIAS, {}))
+        _entries_on_cluster = (conf, found)
+    return _entries_on_cluster[1]
 
 
 def ping() -> None:

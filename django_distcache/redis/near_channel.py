@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from redis import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from django_distcache import keys
 from django_distcache.conf import DistcacheSettings, get_settings
 from django_distcache.redis.client import connection_kwargs, get_redis
+from django_distcache.redis.cluster import is_cluster_cache
 from django_distcache.redis.routed import is_cluster
 
 logger = logging.getLogger("django_distcache")
@@ -34,8 +36,12 @@ def channel_names() -> tuple[str, str]:
     global _names
     conf = get_settings()
     if _names[0] is not conf:
-        client = get_redis()
-        db = 0 if is_cluster(client) else client.connection_pool.connection_kwargs.get("db", 0)
+        # NOTE: from the settings on a cluster: its client connects when made, and the
+        # near cache starts (so this runs) whether or not the cluster can be reached.
+        if is_cluster_cache(settings.CACHES.get(conf.CACHE_ALIAS, {})):
+            db = 0
+        else:
+            db = get_redis().connection_pool.connection_kwargs.get("db", 0)
         prefix = keys.prefix()
         # The outbox's tag: on a cluster, the call that acknowledges an invalidation's
         # outbox row numbers and publishes it (one slot, one node).
@@ -60,7 +66,11 @@ def publish_unnumbered(generations: list[str], entries: list[str]) -> None:
     """
     channel, _sequence = channel_names()
     message = "-\n" + " ".join(generations) + "\n" + " ".join(entries)
-    for pool in _pools():
+    try:
+        pools = _pools()
+    except RedisError:  # no client of the cluster (out of reach when it was to be made)
+        pools = []
+    for pool in pools:
         try:
             Redis(connection_pool=pool).publish(channel, message)
         except RedisError:
