@@ -36,3 +36,25 @@ def get_config_base(pk: int) -> str:
     from django_distcache.registry import get_config
 
     return get_config(Category).object_base(str(pk))
+
+
+def test_threads_asking_at_once_share_one_cluster_client(
+    settings, redis_cluster: RedisClusterProcesses
+):
+    """A cluster's client connects when made (the slot table): threads of a cold process
+    (an ASGI server's first requests) must not each make their own."""
+    app_on_cluster(settings, redis_cluster)
+    start = threading.Barrier(20)
+    clients = []
+
+    def ask() -> None:
+        start.wait()
+        clients.append(get_redis())
+
+    threads = [threading.Thread(target=ask) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(clients) == 20
+    assert len({id(client) for client in clients}) == 1

@@ -11,6 +11,7 @@ been recovered since it started (``redis/recovered.py``).
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -140,10 +141,37 @@ def _cluster_client(alias: str) -> GuardedCluster:
     return client
 
 
-@cache
+# Clients made since the last reset, and the lock under which one is made.
+_made: dict[str, Any] = {}
+_making = threading.Lock()
+
+
 def get_client(alias: str) -> Any:
     """The app's client of the Redis behind django-redis cache ``alias``: a GuardedRedis,
-    or a GuardedCluster for a Redis Cluster cache (``redis.routed`` splits its scripts)."""
+    or a GuardedCluster for a Redis Cluster cache (``redis.routed`` splits its scripts).
+
+    Made once, however many threads ask first at the same time (a cluster's client
+    connects to read the slot table: 200 requests of a cold process made 200 of them).
+    """
+    client = _made.get(alias)
+    if client is None:
+        client = _make_once(alias)
+    return client
+
+
+def _make_once(alias: str) -> Any:
+    if _breaker.in_recovery():
+        # The recovery that a new connection runs (recovered.py) may be under way for the
+        # thread that holds the lock, making a client: it must not wait for that one.
+        return _made.setdefault(alias, _make_client(alias))
+    with _making:
+        client = _made.get(alias)
+        if client is None:
+            client = _made.setdefault(alias, _make_client(alias))
+        return client
+
+
+def _make_client(alias: str) -> Any:
     if is_cluster_cache(settings.CACHES.get(alias, {})):
         return _cluster_client(alias)
     raw = get_redis_connection(alias)
@@ -230,7 +258,8 @@ def reset() -> None:
     # Retired first: a client made after this is never one of them. A thread still
     # sending on a retired one does not open the breaker (see ClientBreaker).
     _breaker.retire_clients()
-    get_client.cache_clear()
+    with _making:
+        _made.clear()
     script.cache_clear()
     _node_clients.clear()
     while _pools:
