@@ -16,15 +16,6 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "django_distcache"
 REDIS_PACKAGE = PACKAGE / "redis"
 
-# Modules that still reach Redis themselves, each with why it may for now.
-ALLOWED = {
-    "reads/near.py": "moved in the near-cache change (near cache on a cluster)",
-    "reads/channel.py": "moved in the near-cache change (near cache on a cluster)",
-    "reads/instances.py": "moved in the near-cache change (near cache on a cluster)",
-}
-# Allowed while that change is under way, whether or not they still break the rule today.
-IN_FLIGHT = {path for path, why in ALLOWED.items() if why.startswith("moved in the near-cache")}
-
 # Third-party packages that talk to Redis.
 FORBIDDEN_PACKAGES = ("redis", "django_redis")
 # What hands out clients, scripts or raw sending, by module of django_distcache.redis.
@@ -123,8 +114,6 @@ def test_no_module_outside_the_redis_package_talks_to_redis():
     broken = {}
     for path in _modules_outside_redis():
         name = path.relative_to(PACKAGE).as_posix()
-        if name in ALLOWED:
-            continue
         found = violations(path.read_text())
         if found:
             broken[name] = found
@@ -132,14 +121,6 @@ def test_no_module_outside_the_redis_package_talks_to_redis():
         "Only django_distcache/redis/ may send Redis commands; give it a named operation "
         f"and call that instead: {broken}"
     )
-
-
-def test_every_allowed_module_exists_and_still_needs_it():
-    for name in ALLOWED:
-        path = PACKAGE / name
-        assert path.exists(), f"{name} is gone: take it off ALLOWED"
-        if name not in IN_FLIGHT:
-            assert violations(path.read_text()), f"{name} keeps the rule now: take it off ALLOWED"
 
 
 def test_the_check_finds_each_kind_of_access():

@@ -16,14 +16,12 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from redis import Redis
-
 from django_distcache.conf import get_settings
 from django_distcache.redis.near_channel import (
+    Subscription,
     channel_names,
     publish_unnumbered,
     refresh_topology,
-    subscriber_client,
 )
 
 if TYPE_CHECKING:
@@ -59,16 +57,16 @@ class Subscriber(threading.Thread):
         self.stopping = threading.Event()
         self.channel, self.sequence_key = channel_names()
         self._timeout = get_settings().REDIS_TIMEOUT
-        self._client: Redis | None = None
+        self._subscription: Subscription | None = None
         self.last: int | None = None
         self.connections = 0
 
     def stop(self) -> None:
         """Stop at once (closing the connection ends a blocked read)."""
         self.stopping.set()
-        client = self._client
-        if client is not None:
-            client.connection_pool.disconnect()
+        subscription = self._subscription
+        if subscription is not None:
+            subscription.close()
 
     def run(self) -> None:
         pause = _RETRY_AFTER
@@ -90,40 +88,36 @@ class Subscriber(threading.Thread):
             self.stopping.wait(pause)
 
     def _close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.connection_pool.disconnect()
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            subscription.close()
 
     def _listen(self) -> None:
         # Named, so that an operator (or a test) finds it in CLIENT LIST.
         name = f"distcache-near-{os.getpid()}"
-        self._client = client = subscriber_client(self._timeout, name)
-        pubsub = client.pubsub()
-        pubsub.subscribe(self.channel)
+        self._subscription = subscription = Subscription(self.channel, self._timeout, name)
         quiet_since = time.monotonic()
         pinged = False
         while not self.stopping.is_set():
-            message = pubsub.get_message(timeout=HEARTBEAT)
+            message = subscription.message(HEARTBEAT)
             now = time.monotonic()
             if message is None:
                 if now - quiet_since >= 3 * HEARTBEAT:
                     raise ConnectionError("no answer to the near cache's ping")
                 if not pinged:
-                    pubsub.ping()
+                    subscription.heartbeat()
                     pinged = True
                 continue
             quiet_since, pinged = now, False
             if message["type"] == "subscribe":
-                self._start(client)
+                self._start(subscription)
             elif message["type"] == "message":
                 self._apply(message["data"])
 
-    def _start(self, client: Redis) -> None:
+    def _start(self, subscription: Subscription) -> None:
         """Subscribed (again): empty L1 and count from the sequence as it is now."""
         self.cache.clear(live=False)
-        # NOTE: a second connection for this one GET: a subscribed one takes no GET.
-        value = client.get(self.sequence_key)
-        self.last = int(value or 0)
+        self.last = subscription.sequence(self.sequence_key)
         self.connections += 1
         self.cache.clear(live=True)
 

@@ -93,6 +93,34 @@ def subscriber_client(timeout: float, name: str) -> Redis:
     return Redis(connection_pool=ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
+class Subscription:
+    """One subscriber's connection: the channel's messages, a ping while it is quiet, and
+    the sequence's value (on a second connection of its own: a subscribed one takes no GET).
+    """
+
+    def __init__(self, channel: str, timeout: float, name: str) -> None:
+        self._client = subscriber_client(timeout, name)
+        self._pubsub = self._client.pubsub()
+        self._pubsub.subscribe(channel)
+
+    def message(self, timeout: float) -> dict[str, Any] | None:
+        """The next message (a subscription's confirmation too), or None after ``timeout``."""
+        message: dict[str, Any] | None = self._pubsub.get_message(timeout=timeout)
+        return message
+
+    def heartbeat(self) -> None:
+        """Ask for a pong (it comes as a message): the connection is alive if it does."""
+        self._pubsub.ping()
+
+    def sequence(self, key: str) -> int:
+        """The sequence's value now (0 if it does not exist)."""
+        return int(self._client.get(key) or 0)
+
+    def close(self) -> None:
+        """Close its connections (a blocked read ends at once)."""
+        self._client.connection_pool.disconnect()
+
+
 def refresh_topology() -> None:
     """On a cluster, read the slot table again (the sequence's primary may have changed:
     a failover, a resharding). Best effort."""
