@@ -138,6 +138,8 @@ _CELERY_DB = int(os.environ.get("DISTCACHE_TEST_CELERY_DB", "12"))
 # A worker test may run on another broker (RabbitMQ): DISTCACHE_TEST_BROKER_URL.
 CELERY_BROKER_URL = os.environ.get("DISTCACHE_TEST_BROKER_URL", f"{REDIS_URL}/{_CELERY_DB}")
 CELERY_RESULT_BACKEND = f"{REDIS_URL}/{_CELERY_DB + 1}"
+# Results name the worker that ran the task (what the worker tests check the split by).
+CELERY_RESULT_EXTENDED = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
