@@ -14,12 +14,9 @@ from asgiref.sync import async_to_sync, sync_to_async
 
 from django_distcache.invalidation.replicas import read_alias
 from django_distcache.reads import readthrough
-from django_distcache.redis.client import on_cluster as entries_on_cluster
+from django_distcache.redis.client import on_cluster
 
-
-def on_cluster() -> bool:
-    """Whether the app's entries are on a Redis Cluster (from the settings)."""
-    return entries_on_cluster()
+__all__ = ["afetch_many_in_thread", "aread_alias_in_thread", "on_cluster"]
 
 
 async def afetch_many_in_thread(

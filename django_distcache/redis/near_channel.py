@@ -12,14 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from redis import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from django_distcache import keys
 from django_distcache.conf import DistcacheSettings, get_settings
-from django_distcache.redis.client import connection_kwargs, get_redis
-from django_distcache.redis.cluster import is_cluster_cache
+from django_distcache.redis.client import connection_kwargs, get_redis, on_cluster
 from django_distcache.redis.routed import is_cluster
 
 logger = logging.getLogger("django_distcache")
@@ -38,10 +36,7 @@ def channel_names() -> tuple[str, str]:
     if _names[0] is not conf:
         # NOTE: from the settings on a cluster: its client connects when made, and the
         # near cache starts (so this runs) whether or not the cluster can be reached.
-        if is_cluster_cache(settings.CACHES.get(conf.CACHE_ALIAS, {})):
-            db = 0
-        else:
-            db = get_redis().connection_pool.connection_kwargs.get("db", 0)
+        db = 0 if on_cluster() else get_redis().connection_pool.connection_kwargs.get("db", 0)
         prefix = keys.prefix()
         # The outbox's tag: on a cluster, the call that acknowledges an invalidation's
         # outbox row numbers and publishes it (one slot, one node).
